@@ -1,0 +1,63 @@
+"""honestsql: answers over SQL databases that are verified, read-only and honest about doubt.
+
+The public API::
+
+    import honestsql
+    db = honestsql.connect("demo")                 # or a path, or a SQLAlchemy URL
+    result = honestsql.check(db, "SELECT name FROM countries")
+    result.ok, result.errors, result.result.rows
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from honestsql import demo
+from honestsql.catalog import Catalog
+from honestsql.check import CheckResult
+from honestsql.check import check as _check
+from honestsql.db import Database, QueryResult
+from honestsql.errors import HonestSQLError
+from honestsql.findings import Finding
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog",
+    "CheckResult",
+    "Database",
+    "Finding",
+    "HonestSQLError",
+    "QueryResult",
+    "check",
+    "connect",
+]
+
+
+def connect(
+    target: str | Path, *, descriptions: str | Path | None = None, samples: bool = True
+) -> Database:
+    """Open a database read-only.
+
+    ``target`` is ``"demo"`` (the bundled shop database), a file path (SQLite; ``.duckdb`` for
+    DuckDB) or a SQLAlchemy URL (``postgresql://``, ``mysql://``, ``duckdb:///``, ``sqlite:///``).
+    ``descriptions`` names a YAML/JSON file or a BIRD ``database_description`` folder.
+    """
+    text = str(target)
+    if text == demo.NAME:
+        text = str(demo.ensure())
+        descriptions = descriptions or demo.descriptions_path()
+    return Database(text, descriptions=str(descriptions) if descriptions else None, samples=samples)
+
+
+def check(
+    db: Database | str | Path,
+    sql: str | bytes,
+    *,
+    timeout: float = 10.0,
+    max_rows: int = 1000,
+    execute: bool = True,
+) -> CheckResult:
+    """Verify ``sql`` against the schema and, if it passes, run it read-only."""
+    database = db if isinstance(db, Database) else connect(db)
+    return _check(database, sql, timeout=timeout, max_rows=max_rows, execute=execute)

@@ -1,0 +1,337 @@
+"""The schema catalog: tables, columns, types, keys, comments, descriptions, samples, row counts.
+
+Introspection goes through SQLAlchemy's inspector (its bulk ``get_multi_*`` calls, so a
+PostgreSQL schema of thousands of tables costs a handful of queries). Sample values are read with
+one query per table. The result is cached on disk as JSON, keyed by a fingerprint of the schema
+(one query listing every table, column and type), so a changed schema is introspected again.
+Human descriptions are applied after loading, so editing them never needs a rebuild.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+import sqlalchemy as sa
+import yaml
+from pydantic import BaseModel, Field, PrivateAttr
+from sqlalchemy.engine import Connection
+
+from honestsql.errors import CatalogError
+
+if TYPE_CHECKING:
+    from honestsql.db.dialects import Dialect
+
+#: Bump when the cached JSON layout or the sampling changes, so old caches are ignored.
+CACHE_VERSION = 1
+SAMPLE_ROWS = 200
+SAMPLES_PER_COLUMN = 5
+SAMPLE_MAX_CHARS = 80
+
+
+class Column(BaseModel):
+    name: str
+    type: str
+    nullable: bool = True
+    primary_key: bool = False
+    comment: str | None = None
+    description: str | None = None
+    samples: list[str] = Field(default_factory=list)
+
+
+class ForeignKey(BaseModel):
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+
+
+class Table(BaseModel):
+    name: str
+    columns: list[Column]
+    primary_key: list[str] = Field(default_factory=list)
+    foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    comment: str | None = None
+    description: str | None = None
+    row_count: int | None = None
+    #: True when ``row_count`` comes from the database's statistics rather than COUNT(*).
+    row_count_estimated: bool = False
+    is_view: bool = False
+
+    _by_name: dict[str, Column] = PrivateAttr(default_factory=dict)
+    _by_folded: dict[str, Column] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: Any) -> None:
+        self._by_name = {c.name: c for c in self.columns}
+        self._by_folded = {c.name.lower(): c for c in self.columns}
+
+    def column(self, name: str, *, case_sensitive: bool = False) -> Column | None:
+        found = self._by_name.get(name)
+        if found is None and not case_sensitive:
+            found = self._by_folded.get(name.lower())
+        return found
+
+
+class Catalog(BaseModel):
+    """Everything honestsql knows about one database's schema."""
+
+    dialect: str
+    fingerprint: str
+    tables: list[Table]
+    build_seconds: float = 0.0
+    case_sensitive: bool = False
+
+    _by_name: dict[str, Table] = PrivateAttr(default_factory=dict)
+    _by_folded: dict[str, Table] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: Any) -> None:
+        self._by_name = {t.name: t for t in self.tables}
+        self._by_folded = {t.name.lower(): t for t in self.tables}
+
+    def table(self, name: str) -> Table | None:
+        found = self._by_name.get(name)
+        if found is None and not self.case_sensitive:
+            found = self._by_folded.get(name.lower())
+        return found
+
+    @property
+    def column_count(self) -> int:
+        return sum(len(t.columns) for t in self.tables)
+
+    def describe(self, descriptions: dict[str, Any]) -> None:
+        """Apply human descriptions: ``{table: {"description": str, "columns": {col: str}}}``."""
+        for table_name, entry in descriptions.items():
+            table = self.table(table_name)
+            if table is None:
+                continue
+            if isinstance(entry, str):
+                table.description = entry
+                continue
+            if entry.get("description"):
+                table.description = str(entry["description"])
+            for column_name, text in (entry.get("columns") or {}).items():
+                column = table.column(column_name)
+                if column is not None and text:
+                    column.description = str(text)
+
+
+def fingerprint(conn: Connection, dialect: Dialect) -> str:
+    rows = conn.exec_driver_sql(dialect.fingerprint_sql).fetchall()
+    digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    for row in rows:
+        digest.update(("\x1f".join("" if v is None else str(v) for v in row) + "\x1e").encode())
+    return digest.hexdigest()[:24]
+
+
+def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> Catalog:
+    """Read the whole schema of the connection's default schema."""
+    started = time.perf_counter()
+    schema_fingerprint = fingerprint(conn, dialect)
+    inspector = sa.inspect(conn)
+    kinds = sa.engine.reflection.ObjectKind
+    scope = sa.engine.reflection.ObjectScope.DEFAULT
+    try:
+        view_names = set(inspector.get_view_names())
+        columns = inspector.get_multi_columns(kind=kinds.ANY, scope=scope)
+        pks = inspector.get_multi_pk_constraint(kind=kinds.TABLE, scope=scope)
+        fks = inspector.get_multi_foreign_keys(kind=kinds.TABLE, scope=scope)
+        try:
+            comments = inspector.get_multi_table_comment(kind=kinds.ANY, scope=scope)
+        except NotImplementedError:
+            comments = {}
+    except sa.exc.SQLAlchemyError as exc:
+        raise CatalogError(f"Could not read the schema: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+    tables: list[Table] = []
+    for (_, table_name), cols in sorted(columns.items(), key=lambda kv: kv[0][1]):
+        pk = list((pks.get((None, table_name)) or {}).get("constrained_columns") or [])
+        table = Table(
+            name=table_name,
+            is_view=table_name in view_names,
+            columns=[
+                Column(
+                    name=c["name"],
+                    type=_type_text(c["type"]),
+                    nullable=bool(c.get("nullable", True)),
+                    primary_key=c["name"] in pk,
+                    comment=c.get("comment") or None,
+                )
+                for c in cols
+            ],
+            primary_key=pk,
+            foreign_keys=[
+                ForeignKey(
+                    columns=list(fk["constrained_columns"]),
+                    ref_table=fk["referred_table"],
+                    ref_columns=list(fk["referred_columns"]),
+                )
+                for fk in fks.get((None, table_name)) or []
+            ],
+            comment=((comments.get((None, table_name)) or {}).get("text") or None),
+        )
+        tables.append(table)
+    try:
+        counts = dialect.row_counts(conn, [t.name for t in tables if not t.is_view], None)
+    except sa.exc.SQLAlchemyError:
+        counts = {}
+    for table in tables:
+        if table.name in counts:
+            table.row_count = counts[table.name]
+            table.row_count_estimated = dialect.estimated_row_counts
+        if samples and not table.is_view:
+            _sample(conn, dialect, table)
+    return Catalog(
+        dialect=dialect.name,
+        fingerprint=schema_fingerprint,
+        tables=tables,
+        build_seconds=round(time.perf_counter() - started, 4),
+        case_sensitive=dialect.case_sensitive,
+    )
+
+
+_TEXT_MARKERS = ("CHAR", "TEXT", "CLOB", "STRING", "ENUM")
+
+
+def _type_text(sa_type: Any) -> str:
+    try:
+        return str(sa_type)
+    except Exception:  # some reflected types cannot compile without a dialect
+        return type(sa_type).__name__.upper()
+
+
+def _sample(conn: Connection, dialect: Dialect, table: Table) -> None:
+    """Fill ``samples`` of the text columns with a few distinct values from the first rows."""
+    text_columns = [c for c in table.columns if any(m in c.type.upper() for m in _TEXT_MARKERS)]
+    if not text_columns or table.row_count == 0:
+        return
+    select = ", ".join(dialect.quote(c.name) for c in text_columns)
+    sql = f"SELECT {select} FROM {dialect.quote(table.name)} LIMIT {SAMPLE_ROWS}"
+    try:
+        rows = conn.exec_driver_sql(sql).fetchall()
+    except sa.exc.SQLAlchemyError:
+        conn.rollback()  # an aborted PostgreSQL transaction would fail every later sample
+        return
+    for index, column in enumerate(text_columns):
+        seen: dict[str, None] = {}
+        for row in rows:
+            value = row[index]
+            if value is None:
+                continue
+            text = str(value)[:SAMPLE_MAX_CHARS]
+            if text.strip():
+                seen.setdefault(text)
+            if len(seen) >= SAMPLES_PER_COLUMN:
+                break
+        column.samples = list(seen)
+
+
+# --- on-disk cache ---------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where catalogs are cached: ``$HONESTSQL_CACHE_DIR`` or the user cache directory."""
+    configured = os.environ.get("HONESTSQL_CACHE_DIR")
+    return Path(configured) if configured else Path(platformdirs.user_cache_dir("honestsql"))
+
+
+def cache_path(key: str) -> Path:
+    return cache_dir() / "catalogs" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def load_cached(key: str, current_fingerprint: str) -> Catalog | None:
+    path = cache_path(key)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("cache_version") != CACHE_VERSION or data.get("fingerprint") != current_fingerprint:
+            return None
+        return Catalog.model_validate(data["catalog"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(key: str, catalog: Catalog) -> None:
+    """Write the cache atomically; a cache that cannot be written is not an error."""
+    path = cache_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "cache_version": CACHE_VERSION,
+            "fingerprint": catalog.fingerprint,
+            "catalog": catalog.model_dump(mode="json"),
+        }
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+# --- human descriptions ----------------------------------------------------------------------
+
+
+def load_descriptions(source: str | Path) -> dict[str, Any]:
+    """Read descriptions from a YAML/JSON file or a BIRD ``database_description`` folder.
+
+    File layout: ``{"tables": {name: {"description": ..., "columns": {col: text}}}}`` (the
+    ``tables`` wrapper is optional). Folder layout: one ``<table>.csv`` per table with the BIRD
+    columns ``original_column_name, column_name, column_description, value_description``.
+    """
+    path = Path(source)
+    if path.is_dir():
+        return _bird_descriptions(path)
+    if not path.is_file():
+        raise CatalogError(f"The descriptions file {str(path)!r} does not exist.")
+    try:
+        data = yaml.safe_load(_read_text(path))
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"The descriptions file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("tables"), dict):
+        data = data["tables"]
+    if not isinstance(data, dict):
+        raise CatalogError(
+            f"The descriptions file {str(path)!r} must map table names to "
+            '{"description": ..., "columns": {column: description}}.'
+        )
+    return data
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+def _bird_descriptions(folder: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for csv_path in sorted(folder.glob("*.csv")):
+        columns: dict[str, str] = {}
+        reader = csv.DictReader(io.StringIO(_read_text(csv_path)))
+        for row in reader:
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+            name = row.get("original_column_name")
+            if not name:
+                continue
+            parts = [row.get("column_description") or row.get("column_name") or ""]
+            if row.get("value_description"):
+                parts.append(row["value_description"])
+            text = " — ".join(p for p in parts if p)
+            if text:
+                columns[name] = text
+        result[csv_path.stem] = {"columns": columns}
+    return result
+
+
+def iter_columns(catalog: Catalog) -> Iterable[tuple[Table, Column]]:
+    for table in catalog.tables:
+        for column in table.columns:
+            yield table, column

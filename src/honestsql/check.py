@@ -1,0 +1,123 @@
+"""``check``: guard, verify against the schema, then execute read-only. No LLM involved."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from honestsql.db import Database, QueryResult
+from honestsql.errors import HonestSQLError, InvalidInput
+from honestsql.findings import Finding
+from honestsql.guard import MAX_SQL_CHARS, GuardedStatement, guard
+from honestsql.verify import verify
+
+Status = Literal["ok", "rejected", "error"]
+
+
+@dataclass
+class CheckResult:
+    """The outcome of checking one query; ``to_dict`` is the documented ``--json`` object."""
+
+    status: Status
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    result: QueryResult | None = None
+    sql: str | None = None
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "status": self.status,
+            "errors": [f.to_dict() for f in self.errors],
+            "warnings": [f.to_dict() for f in self.warnings],
+            "sql": self.sql,
+            "columns": [c.to_dict() for c in self.result.columns] if self.result else [],
+            "rows": self.result.json_rows() if self.result else [],
+            "truncated": self.result.truncated if self.result else False,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
+
+
+def validate_sql_text(sql: str | bytes, max_chars: int = MAX_SQL_CHARS) -> str:
+    """Reject input that is not a usable SQL text, with a message that says why."""
+    if isinstance(sql, bytes):
+        try:
+            sql = sql.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"The SQL is not valid UTF-8 text (byte {exc.start}); save it as UTF-8."
+            ) from None
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"The SQL is not valid UTF-8 text (character {exc.start}); save it as UTF-8."
+        ) from None
+    if "\x00" in sql:
+        raise InvalidInput("The SQL contains a NUL character; remove it.")
+    if not sql.strip():
+        raise InvalidInput("The SQL is empty; give one SELECT query.")
+    if len(sql) > max_chars:
+        raise InvalidInput(
+            f"The SQL is {len(sql):,} characters long; the limit is {max_chars:,}. "
+            "Shorten it or raise the limit (max_chars)."
+        )
+    return sql
+
+
+def check(
+    db: Database,
+    sql: str | bytes,
+    *,
+    timeout: float = 10.0,
+    max_rows: int = 1000,
+    execute: bool = True,
+    max_chars: int = MAX_SQL_CHARS,
+) -> CheckResult:
+    """Guard, verify and (when both pass and ``execute``) run ``sql`` on ``db``.
+
+    Never raises for a problem with the query or the database: every failure becomes a
+    ``rejected`` or ``error`` result carrying the finding.
+    """
+    started = time.perf_counter()
+
+    def done(status: Status, errors: list[Finding], **kw: Any) -> CheckResult:
+        return CheckResult(status, errors=errors, elapsed_ms=(time.perf_counter() - started) * 1000, **kw)
+
+    if timeout <= 0:
+        raise InvalidInput(f"The timeout must be a positive number of seconds, not {timeout}.")
+    if max_rows < 0:
+        raise InvalidInput(f"max_rows must be 0 or more, not {max_rows}.")
+    try:
+        text = validate_sql_text(sql, max_chars)
+    except InvalidInput as exc:
+        return done("rejected", [_finding(exc)])
+    guarded = guard(text, db.sql_dialect)
+    if not isinstance(guarded, GuardedStatement):
+        return done("rejected", guarded)
+    try:
+        catalog = db.catalog()
+    except HonestSQLError as exc:
+        return done("error", [_finding(exc)], sql=guarded.executable_sql)
+    findings = verify(guarded.expression, catalog, db.sql_dialect)
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    if errors:
+        return done("rejected", errors, warnings=warnings, sql=guarded.executable_sql)
+    if not execute:
+        return done("ok", [], warnings=warnings, sql=guarded.executable_sql)
+    try:
+        result = db.execute(guarded.executable_sql, timeout=timeout, max_rows=max_rows)
+    except HonestSQLError as exc:
+        return done("error", [_finding(exc)], warnings=warnings, sql=guarded.executable_sql)
+    return done("ok", [], warnings=warnings, result=result, sql=guarded.executable_sql)
+
+
+def _finding(exc: HonestSQLError) -> Finding:
+    return Finding(exc.kind, exc.message)

@@ -1,0 +1,5 @@
+"""Database access: read-only connections per dialect and guarded execution."""
+
+from honestsql.db.database import Database, QueryResult, ResultColumn
+
+__all__ = ["Database", "QueryResult", "ResultColumn"]

@@ -1,0 +1,261 @@
+"""A database honestsql can read from, and the execution of already-guarded SQL.
+
+Safety is layered: the statement guard (``honestsql.guard``) admits one read-only query; here the
+connection is read-only as well (see ``honestsql.db.dialects``), every query has a wall-clock
+limit enforced twice (by the server or SQLite's progress handler, and by a watchdog thread that
+cancels the query), results are capped at ``max_rows`` with a ``truncated`` flag, and the
+transaction is always rolled back.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from honestsql import catalog as catalog_mod
+from honestsql.catalog import Catalog
+from honestsql.db import url as urls
+from honestsql.db.dialects import Dialect, for_url
+from honestsql.errors import (
+    CatalogError,
+    ConnectionFailed,
+    ExecutionFailed,
+    MissingDriver,
+    QueryTimeout,
+)
+
+_DRIVER_EXTRAS = {"postgres": "postgres", "mysql": "mysql", "duckdb": "duckdb"}
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    name: str
+    #: One of integer, real, decimal, text, boolean, date, datetime, time, blob, null, other:
+    #: the type of the values returned (the same words for every database).
+    type: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type}
+
+
+@dataclass
+class QueryResult:
+    columns: list[ResultColumn]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+    elapsed_ms: float
+    sql: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def json_rows(self) -> list[list[Any]]:
+        return [[json_value(v) for v in row] for row in self.rows]
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe form of a database value (exact decimals stay exact as strings)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return int(value)
+        return float(value) if abs(value) < 1e15 else str(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "base64:" + base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return str(value)
+
+
+def _value_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "real"
+    if isinstance(value, decimal.Decimal):
+        return "decimal"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, dt.time):
+        return "time"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "blob"
+    return "other"
+
+
+def _column_types(rows: list[tuple[Any, ...]], width: int) -> list[str]:
+    types = ["null"] * width
+    for index in range(width):
+        for row in rows:
+            if row[index] is not None:
+                types[index] = _value_type(row[index])
+                break
+    return types
+
+
+class Database:
+    """One database, opened read-only. ``target`` is a SQLAlchemy URL or a file path."""
+
+    def __init__(self, target: str, *, descriptions: str | None = None, samples: bool = True) -> None:
+        self.url = urls.parse(target)
+        self.display_url = urls.display(self.url)
+        self.dialect: Dialect = for_url(self.url)
+        self.sql_dialect = self.dialect.name
+        self._descriptions = descriptions
+        self._samples = samples
+        self._engine: Engine | None = None
+        self._catalog: Catalog | None = None
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- connections -------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            try:
+                self._engine = self.dialect.create_engine()
+            except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
+                extra = _DRIVER_EXTRAS.get(self.sql_dialect, "databases")
+                raise MissingDriver(
+                    f"The driver for {self.url.get_backend_name()} is not installed ({exc}). "
+                    f"Install it with: pip install 'honestsql[{extra}]'"
+                ) from None
+        return self._engine
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection whose transaction is always rolled back."""
+        try:
+            conn = self.engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise ConnectionFailed(
+                f"Could not connect to {self.display_url}: {_driver_message(exc)} "
+                "Check the host, port, database name, user and password."
+            ) from None
+        try:
+            yield conn
+        finally:
+            try:
+                conn.rollback()
+            except sa.exc.SQLAlchemyError:
+                conn.invalidate()
+            conn.close()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # --- catalog -----------------------------------------------------------------------------
+
+    def catalog(self, *, refresh: bool = False) -> Catalog:
+        """The schema catalog, from memory, the disk cache (same schema fingerprint) or the database."""
+        if self._catalog is not None and not refresh:
+            return self._catalog
+        key = f"{self.display_url}|samples={self._samples}"
+        with self.connect() as conn:
+            try:
+                current = catalog_mod.fingerprint(conn, self.dialect)
+            except sa.exc.DBAPIError as exc:
+                raise CatalogError(f"Could not read the schema of {self.display_url}: {_driver_message(exc)}") from None
+            cached = None if refresh else catalog_mod.load_cached(key, current)
+            if cached is None:
+                cached = catalog_mod.introspect(conn, self.dialect, samples=self._samples)
+                catalog_mod.store(key, cached)
+        if self._descriptions:
+            cached.describe(catalog_mod.load_descriptions(self._descriptions))
+        self._catalog = cached
+        return cached
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def execute(self, sql: str, *, timeout: float = 10.0, max_rows: int = 1000) -> QueryResult:
+        """Run SQL that already passed the guard, read-only, within ``timeout`` seconds.
+
+        Raises :class:`QueryTimeout` when the limit is hit and :class:`ExecutionFailed` when the
+        database refuses the query.
+        """
+        started = time.perf_counter()
+        with self.connect() as conn:
+            fired = threading.Event()
+            try:
+                cleanup = self.dialect.begin_read_only(conn, timeout)
+                cancel = self.dialect.canceller(conn, self.engine)
+            except sa.exc.DBAPIError as exc:
+                raise ConnectionFailed(
+                    f"Could not start a read-only transaction on {self.display_url}: {_driver_message(exc)}"
+                ) from None
+
+            def on_deadline() -> None:
+                fired.set()
+                try:
+                    cancel()
+                except Exception:  # the query may have finished meanwhile; nothing to stop
+                    pass
+
+            watchdog = threading.Timer(timeout, on_deadline)
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                result = conn.exec_driver_sql(sql)
+                if result.returns_rows:
+                    names = list(result.keys())
+                    rows = [tuple(r) for r in result.fetchmany(max_rows + 1)]
+                else:
+                    names, rows = [], []
+                result.close()
+            except sa.exc.DBAPIError as exc:
+                elapsed = time.perf_counter() - started
+                if fired.is_set() or elapsed >= timeout * 0.95:
+                    raise QueryTimeout(
+                        f"The query ran longer than its {timeout:g} s limit and was stopped. "
+                        "Narrow it (filters, LIMIT, fewer joins) or allow more time with --timeout."
+                    ) from None
+                raise ExecutionFailed(f"The database could not run the query: {_driver_message(exc)}") from None
+            finally:
+                watchdog.cancel()
+                if cleanup is not None:
+                    cleanup()
+        truncated = len(rows) > max_rows
+        rows = rows[:max_rows]
+        columns = [ResultColumn(n, t) for n, t in zip(names, _column_types(rows, len(names)), strict=True)]
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return QueryResult(columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms, sql=sql)
+
+
+def _driver_message(exc: sa.exc.DBAPIError) -> str:
+    """The driver's own words, first line only, with credentials removed."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = text[0] if text else exc.__class__.__name__
+    first = first.strip().rstrip(".")
+    return urls.redact(first) + "."

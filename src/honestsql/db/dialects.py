@@ -1,0 +1,273 @@
+"""What differs between databases, one short subclass each (the sqlglot way).
+
+The base class holds the common behaviour; each subclass overrides only what its database does
+differently: how a read-only connection is opened, how a transaction is made read-only with a
+server-side time limit, how a running query is cancelled from another thread, and the one query
+whose result fingerprints the schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+from honestsql.errors import ConnectionFailed
+
+
+class Dialect:
+    """Behaviour shared by every database; subclasses override what differs."""
+
+    #: sqlglot dialect name.
+    name: ClassVar[str] = ""
+    #: Whether identifiers are compared case-sensitively after sqlglot's normalization.
+    case_sensitive: ClassVar[bool] = False
+    #: A query listing every (table, column, type) of the introspected schema, in a stable order.
+    fingerprint_sql: ClassVar[str] = ""
+    #: Whether row counts come from statistics (estimates) rather than COUNT(*).
+    estimated_row_counts: ClassVar[bool] = True
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+
+    def create_engine(self) -> Engine:
+        return sa.create_engine(self.url, pool_pre_ping=True)
+
+    def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
+        """Make the current transaction read-only with a server-side time limit.
+
+        Returns a cleanup function to call after the query (or ``None``).
+        """
+        return None
+
+    def canceller(self, conn: Connection, engine: Engine) -> Callable[[], None]:
+        """A function that, called from another thread, stops the query running on ``conn``."""
+        return lambda: None
+
+    def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
+        """Row counts per table; estimates where the database keeps statistics."""
+        return {}
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+
+class _DeadlineConnection(sqlite3.Connection):
+    """A SQLite connection whose progress handler interrupts queries past their deadline."""
+
+    deadline: float | None = None
+
+    def past_deadline(self) -> int:
+        deadline = self.deadline
+        return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+
+class SQLite(Dialect):
+    """SQLite opened with ``mode=ro`` plus an authorizer that denies every write, ATTACH,
+    PRAGMA assignment and extension loading, and a progress handler that enforces the deadline."""
+
+    name = "sqlite"
+    fingerprint_sql = (
+        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+    )
+    estimated_row_counts = False
+
+    _ALLOWED = {
+        sqlite3.SQLITE_SELECT,
+        sqlite3.SQLITE_READ,
+        sqlite3.SQLITE_FUNCTION,
+        sqlite3.SQLITE_RECURSIVE,
+    }
+    _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+    #: Pragmas that only read the schema (SQLAlchemy's introspection uses them); their argument
+    #: is a table or index name, never a new value.
+    _SCHEMA_PRAGMAS = {
+        "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+        "foreign_key_list", "database_list", "table_list",
+    }
+    #: Pragmas that act even when called without a value.
+    _ACTING_PRAGMAS = {"optimize", "wal_checkpoint", "incremental_vacuum", "shrink_memory"}
+
+    def __init__(self, url: URL) -> None:
+        super().__init__(url)
+        self.path = Path(url.database or "")
+
+    @classmethod
+    def authorize(
+        cls, action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
+    ) -> int:
+        if action in cls._ALLOWED:
+            if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in cls._DENIED_FUNCTIONS:
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA:
+            pragma = (arg1 or "").lower()
+            if pragma in cls._SCHEMA_PRAGMAS:
+                return sqlite3.SQLITE_OK
+            if arg2 is None and pragma not in cls._ACTING_PRAGMAS:
+                return sqlite3.SQLITE_OK  # reading a setting (SQLAlchemy reads read_uncommitted)
+        return sqlite3.SQLITE_DENY
+
+    def _connect(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_DeadlineConnection)
+        conn.set_authorizer(self.authorize)
+        conn.set_progress_handler(conn.past_deadline, 1000)
+        return conn
+
+    def create_engine(self) -> Engine:
+        if str(self.path) in {"", ":memory:"}:
+            raise ConnectionFailed(
+                "An in-memory SQLite database has no schema to answer from; give a file path."
+            )
+        if not self.path.is_file():
+            raise ConnectionFailed(
+                f"The SQLite file {str(self.path)!r} does not exist. Check the path, or pass a "
+                "URL such as postgresql://user@host/db for a server database."
+            )
+        return sa.create_engine("sqlite://", creator=self._connect)
+
+    def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
+        raw: Any = conn.connection.driver_connection
+        raw.deadline = time.monotonic() + timeout
+
+        def clear() -> None:
+            raw.deadline = None
+
+        return clear
+
+    def canceller(self, conn: Connection, engine: Engine) -> Callable[[], None]:
+        raw: Any = conn.connection.driver_connection
+        return lambda: raw.interrupt()
+
+    def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
+        counts = {}
+        for table in tables:
+            counts[table] = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {self.quote(table)}").scalar_one())
+        return counts
+
+
+class DuckDB(Dialect):
+    """DuckDB opened ``read_only`` with external (file and network) access off and locked."""
+
+    name = "duckdb"
+    fingerprint_sql = (
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE NOT internal ORDER BY schema_name, table_name, column_index"
+    )
+
+    def create_engine(self) -> Engine:
+        path = Path(self.url.database or "")
+        if str(path) in {"", ":memory:"}:
+            raise ConnectionFailed(
+                "An in-memory DuckDB database has no schema to answer from; give a file path."
+            )
+        if not path.is_file():
+            raise ConnectionFailed(f"The DuckDB file {str(path)!r} does not exist. Check the path.")
+        config = {"enable_external_access": False, "lock_configuration": True}
+        return sa.create_engine(
+            self.url, connect_args={"read_only": True, "config": config}, poolclass=sa.pool.NullPool
+        )
+
+    def canceller(self, conn: Connection, engine: Engine) -> Callable[[], None]:
+        raw: Any = conn.connection.driver_connection
+        return lambda: raw.interrupt()
+
+    def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
+        rows = conn.exec_driver_sql(
+            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = current_schema()"
+        ).fetchall()
+        return {str(name): int(size or 0) for name, size in rows}
+
+
+class PostgreSQL(Dialect):
+    """PostgreSQL in a ``READ ONLY`` transaction with ``statement_timeout``."""
+
+    name = "postgres"
+    case_sensitive = True
+    fingerprint_sql = (
+        "SELECT c.table_name, c.column_name, c.data_type, c.ordinal_position "
+        "FROM information_schema.columns c WHERE c.table_schema = current_schema() "
+        "ORDER BY c.table_name, c.ordinal_position"
+    )
+
+    def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+        return None
+
+    def canceller(self, conn: Connection, engine: Engine) -> Callable[[], None]:
+        raw: Any = conn.connection.driver_connection
+        return lambda: raw.cancel_safe(timeout=2.0)
+
+    def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
+        rows = conn.exec_driver_sql(
+            "SELECT c.relname, GREATEST(c.reltuples, 0)::bigint FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')"
+        ).fetchall()
+        return {str(name): int(count) for name, count in rows}
+
+
+class MySQL(Dialect):
+    """MySQL/MariaDB in a ``READ ONLY`` transaction with a server statement time limit.
+
+    A read-only transaction in MySQL does not stop DDL (it commits implicitly), so for these
+    servers the statement guard is the barrier against DDL; connect as a user with only SELECT
+    privileges for a second one.
+    """
+
+    name = "mysql"
+    fingerprint_sql = (
+        "SELECT table_name, column_name, column_type, ordinal_position "
+        "FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "ORDER BY table_name, ordinal_position"
+    )
+
+    def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
+        if getattr(conn.dialect, "is_mariadb", False):
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {max(0.001, timeout):.3f}")
+        else:
+            conn.exec_driver_sql(f"SET SESSION max_execution_time = {max(1, int(timeout * 1000))}")
+        conn.exec_driver_sql("START TRANSACTION READ ONLY")
+        return None
+
+    def canceller(self, conn: Connection, engine: Engine) -> Callable[[], None]:
+        raw: Any = conn.connection.driver_connection
+        thread_id = int(raw.thread_id())
+
+        def cancel() -> None:
+            with engine.connect() as killer:
+                killer.exec_driver_sql(f"KILL QUERY {thread_id}")
+
+        return cancel
+
+    def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
+        rows = conn.exec_driver_sql(
+            "SELECT table_name, table_rows FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        ).fetchall()
+        return {str(name): int(count or 0) for name, count in rows}
+
+    def quote(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+
+_BY_BACKEND: dict[str, type[Dialect]] = {
+    "sqlite": SQLite,
+    "duckdb": DuckDB,
+    "postgresql": PostgreSQL,
+    "mysql": MySQL,
+    "mariadb": MySQL,
+}
+
+
+def for_url(url: URL) -> Dialect:
+    return _BY_BACKEND[url.get_backend_name()](url)

@@ -1,0 +1,77 @@
+"""Turning what a user types after ``--db`` into a SQLAlchemy URL, and back into safe text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from honestsql.errors import ConnectionFailed
+
+#: URL schemes honestsql knows, mapped to the sqlglot dialect that parses their SQL.
+SCHEMES: dict[str, str] = {
+    "sqlite": "sqlite",
+    "duckdb": "duckdb",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+_PASSWORD_RE = re.compile(r"(://[^:/@\s]*:)[^@/\s]*@")
+
+
+def redact(text: str) -> str:
+    """Replace any ``user:password@`` in ``text`` with ``user:***@``."""
+    return _PASSWORD_RE.sub(r"\1***@", text)
+
+
+def parse(target: str) -> URL:
+    """Parse a ``--db`` value: a SQLAlchemy URL, or a plain file path (SQLite, DuckDB by suffix).
+
+    ``postgres://`` is accepted as an alias of ``postgresql://``; drivers are chosen so that the
+    optional extras (``psycopg``, ``pymysql``) are the ones used.
+    """
+    target = target.strip()
+    if not target:
+        raise ConnectionFailed("No database given: pass --db with a file path or a URL.")
+    match = _SCHEME_RE.match(target)
+    if not match:
+        path = Path(target).expanduser()
+        scheme = "duckdb" if path.suffix.lower() in {".duckdb", ".ddb"} else "sqlite"
+        return URL.create(scheme, database=str(path))
+    try:
+        url = make_url(target)
+    except (ArgumentError, ValueError) as exc:
+        raise ConnectionFailed(
+            f"Could not read the database URL {redact(target)!r}: {redact(str(exc))}. "
+            "Use a form like sqlite:///path/to.db, duckdb:///path/to.duckdb, "
+            "postgresql://user@host:5432/dbname or mysql://user@host:3306/dbname."
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in SCHEMES:
+        raise ConnectionFailed(
+            f"Unsupported database type {backend!r} in {redact(target)!r}. "
+            f"honestsql supports: {', '.join(sorted(set(SCHEMES) - {'postgres'}))}."
+        )
+    driver = url.get_driver_name()
+    if backend in {"postgresql", "postgres"}:
+        url = url.set(drivername="postgresql+psycopg" if driver in {"", "postgresql"} else url.drivername)
+        if backend == "postgres":
+            url = url.set(drivername="postgresql+psycopg")
+    elif backend in {"mysql", "mariadb"} and (not driver or driver in {"mysql", "mariadb"}):
+        url = url.set(drivername=f"{backend}+pymysql")
+    return url
+
+
+def dialect_of(url: URL) -> str:
+    """The sqlglot dialect name for a parsed URL."""
+    return SCHEMES[url.get_backend_name()]
+
+
+def display(url: URL) -> str:
+    """The URL as text with any password hidden."""
+    return url.render_as_string(hide_password=True)

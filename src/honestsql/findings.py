@@ -1,0 +1,45 @@
+"""Structured findings: what verification and the read-only guard report about a query."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+#: Every kind a finding or an error can have, with what it means. Kept here so the CLI help,
+#: the docs and the tests agree on one vocabulary.
+KINDS: dict[str, str] = {
+    "syntax": "the SQL does not parse in the database's dialect",
+    "not_read_only": "the statement could change data, schema, files or settings",
+    "multiple_statements": "more than one statement was given",
+    "forbidden_function": "a function that reads files, sleeps, or has side effects",
+    "unknown_table": "a table that is not in the database",
+    "unknown_column": "a column that is not in any table in scope",
+    "ambiguous_column": "an unqualified column that more than one table in scope has",
+    "wrong_arity": "a function called with the wrong number of arguments",
+    "type_mismatch": "a literal compared with a column of another type",
+    "invalid_input": "the input is empty, too long or not valid text",
+    "timeout": "the query ran past its time limit and was stopped",
+    "execution": "the database failed to run the query",
+    "connection": "the database could not be reached or opened",
+    "catalog": "the schema could not be read",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong (``error``) or suspicious (``warning``) with a query."""
+
+    kind: str
+    message: str
+    suggestions: list[str] = field(default_factory=list)
+    severity: Severity = "error"
+    #: The identifier or function the finding is about, when there is one.
+    subject: str | None = None
+    line: int | None = None
+    col: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v is not None}
