@@ -134,48 +134,11 @@ def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> C
     """Read the whole schema of the connection's default schema."""
     started = time.perf_counter()
     schema_fingerprint = fingerprint(conn, dialect)
-    inspector = sa.inspect(conn)
-    kinds = sa.engine.reflection.ObjectKind
-    scope = sa.engine.reflection.ObjectScope.DEFAULT
     try:
-        view_names = set(inspector.get_view_names())
-        columns = inspector.get_multi_columns(kind=kinds.ANY, scope=scope)
-        pks = inspector.get_multi_pk_constraint(kind=kinds.TABLE, scope=scope)
-        fks = inspector.get_multi_foreign_keys(kind=kinds.TABLE, scope=scope)
-        try:
-            comments = inspector.get_multi_table_comment(kind=kinds.ANY, scope=scope)
-        except NotImplementedError:
-            comments = {}
+        tables = dialect.read_tables(conn)
     except sa.exc.SQLAlchemyError as exc:
-        raise CatalogError(f"Could not read the schema: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
-    tables: list[Table] = []
-    for (_, table_name), cols in sorted(columns.items(), key=lambda kv: kv[0][1]):
-        pk = list((pks.get((None, table_name)) or {}).get("constrained_columns") or [])
-        table = Table(
-            name=table_name,
-            is_view=table_name in view_names,
-            columns=[
-                Column(
-                    name=c["name"],
-                    type=_type_text(c["type"]),
-                    nullable=bool(c.get("nullable", True)),
-                    primary_key=c["name"] in pk,
-                    comment=c.get("comment") or None,
-                )
-                for c in cols
-            ],
-            primary_key=pk,
-            foreign_keys=[
-                ForeignKey(
-                    columns=list(fk["constrained_columns"]),
-                    ref_table=fk["referred_table"],
-                    ref_columns=list(fk["referred_columns"]),
-                )
-                for fk in fks.get((None, table_name)) or []
-            ],
-            comment=((comments.get((None, table_name)) or {}).get("text") or None),
-        )
-        tables.append(table)
+        detail = getattr(exc, "orig", None) or exc
+        raise CatalogError(f"Could not read the schema: {str(detail).splitlines()[0]}") from None
     try:
         counts = dialect.row_counts(conn, [t.name for t in tables if not t.is_view], None)
     except sa.exc.SQLAlchemyError:
@@ -196,13 +159,6 @@ def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> C
 
 
 _TEXT_MARKERS = ("CHAR", "TEXT", "CLOB", "STRING", "ENUM")
-
-
-def _type_text(sa_type: Any) -> str:
-    try:
-        return str(sa_type)
-    except Exception:  # some reflected types cannot compile without a dialect
-        return type(sa_type).__name__.upper()
 
 
 def _sample(conn: Connection, dialect: Dialect, table: Table) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
+from honestsql.catalog import Column, ForeignKey, Table
 from honestsql.errors import ConnectionFailed
 
 
@@ -53,6 +54,55 @@ class Dialect:
     def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
         """Row counts per table; estimates where the database keeps statistics."""
         return {}
+
+    def read_tables(self, conn: Connection) -> list[Table]:
+        """Tables and views of the default schema, with columns, keys and comments.
+
+        Uses SQLAlchemy's bulk ``get_multi_*`` reflection (a few queries for any number of
+        tables on PostgreSQL; per-table PRAGMAs on SQLite).
+        """
+        inspector = sa.inspect(conn)
+        kinds = sa.engine.reflection.ObjectKind
+        scope = sa.engine.reflection.ObjectScope.DEFAULT
+        views = set(inspector.get_view_names())
+        columns = inspector.get_multi_columns(kind=kinds.ANY, scope=scope)
+        pks = inspector.get_multi_pk_constraint(kind=kinds.TABLE, scope=scope)
+        fks = inspector.get_multi_foreign_keys(kind=kinds.TABLE, scope=scope)
+        try:
+            comments = inspector.get_multi_table_comment(kind=kinds.ANY, scope=scope)
+        except NotImplementedError:
+            comments = {}
+        tables = []
+        for (schema, name), cols in sorted(columns.items(), key=lambda kv: kv[0][1]):
+            key = (schema, name)
+            pk = list((pks.get(key) or {}).get("constrained_columns") or [])
+            tables.append(
+                Table(
+                    name=name,
+                    is_view=name in views,
+                    columns=[
+                        Column(
+                            name=c["name"],
+                            type=_type_text(c["type"]),
+                            nullable=bool(c.get("nullable", True)),
+                            primary_key=c["name"] in pk,
+                            comment=c.get("comment") or None,
+                        )
+                        for c in cols
+                    ],
+                    primary_key=pk,
+                    foreign_keys=[
+                        ForeignKey(
+                            columns=list(fk["constrained_columns"]),
+                            ref_table=fk["referred_table"],
+                            ref_columns=list(fk["referred_columns"]),
+                        )
+                        for fk in fks.get(key) or []
+                    ],
+                    comment=(comments.get(key) or {}).get("text") or None,
+                )
+            )
+        return tables
 
     def quote(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -155,7 +205,11 @@ class SQLite(Dialect):
 
 
 class DuckDB(Dialect):
-    """DuckDB opened ``read_only`` with external (file and network) access off and locked."""
+    """DuckDB opened ``read_only`` with external (file and network) access off and locked.
+
+    Schema reading uses DuckDB's own ``duckdb_*()`` functions: duckdb-engine inherits
+    PostgreSQL's reflection queries, which DuckDB cannot run.
+    """
 
     name = "duckdb"
     fingerprint_sql = (
@@ -185,6 +239,56 @@ class DuckDB(Dialect):
             "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = current_schema()"
         ).fetchall()
         return {str(name): int(size or 0) for name, size in rows}
+
+    def read_tables(self, conn: Connection) -> list[Table]:
+        where = "schema_name = current_schema() AND database_name = current_database()"
+        comments = dict(
+            conn.exec_driver_sql(f"SELECT table_name, comment FROM duckdb_tables() WHERE {where}").fetchall()
+        )
+        views = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                f"SELECT view_name FROM duckdb_views() WHERE NOT internal AND {where}"
+            ).fetchall()
+        }
+        pks: dict[str, list[str]] = {}
+        fks: dict[str, list[ForeignKey]] = {}
+        for table, kind, cols, ref_table, ref_cols in conn.exec_driver_sql(
+            "SELECT table_name, constraint_type, constraint_column_names, referenced_table, "
+            f"referenced_column_names FROM duckdb_constraints() WHERE {where} "
+            "AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') ORDER BY table_name, constraint_index"
+        ).fetchall():
+            if kind == "PRIMARY KEY":
+                pks[table] = list(cols)
+            else:
+                fks.setdefault(table, []).append(
+                    ForeignKey(columns=list(cols), ref_table=ref_table, ref_columns=list(ref_cols))
+                )
+        columns: dict[str, list[Column]] = {}
+        for table, name, data_type, nullable, comment in conn.exec_driver_sql(
+            "SELECT table_name, column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+            f"WHERE NOT internal AND {where} ORDER BY table_name, column_index"
+        ).fetchall():
+            columns.setdefault(table, []).append(
+                Column(
+                    name=name,
+                    type=str(data_type),
+                    nullable=bool(nullable),
+                    primary_key=name in pks.get(table, []),
+                    comment=comment or None,
+                )
+            )
+        return [
+            Table(
+                name=name,
+                columns=cols,
+                primary_key=pks.get(name, []),
+                foreign_keys=fks.get(name, []),
+                comment=comments.get(name) or None,
+                is_view=name in views,
+            )
+            for name, cols in sorted(columns.items())
+        ]
 
 
 class PostgreSQL(Dialect):
@@ -258,6 +362,13 @@ class MySQL(Dialect):
 
     def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
+
+
+def _type_text(sa_type: Any) -> str:
+    try:
+        return str(sa_type)
+    except Exception:  # some reflected types cannot compile without a dialect
+        return type(sa_type).__name__.upper()
 
 
 _BY_BACKEND: dict[str, type[Dialect]] = {

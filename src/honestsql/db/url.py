@@ -57,13 +57,12 @@ def parse(target: str) -> URL:
             f"Unsupported database type {backend!r} in {redact(target)!r}. "
             f"honestsql supports: {', '.join(sorted(set(SCHEMES) - {'postgres'}))}."
         )
-    driver = url.get_driver_name()
-    if backend in {"postgresql", "postgres"}:
-        url = url.set(drivername="postgresql+psycopg" if driver in {"", "postgresql"} else url.drivername)
-        if backend == "postgres":
-            url = url.set(drivername="postgresql+psycopg")
-    elif backend in {"mysql", "mariadb"} and (not driver or driver in {"mysql", "mariadb"}):
-        url = url.set(drivername=f"{backend}+pymysql")
+    if "+" not in url.drivername:  # no driver named: use the ones the extras install
+        drivers = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+                   "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+        url = url.set(drivername=drivers.get(backend, url.drivername))
+    elif backend == "postgres":
+        url = url.set(drivername="postgresql+" + url.get_driver_name())
     return url
 
 
