@@ -9,7 +9,7 @@ from typing import Any, Literal
 from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.findings import Finding
-from honestsql.guard import MAX_SQL_CHARS, GuardedStatement, guard
+from honestsql.guard import MAX_SQL_CHARS, TOO_DEEP, GuardedStatement, guard
 from honestsql.verify import verify
 
 Status = Literal["ok", "rejected", "error"]
@@ -105,7 +105,10 @@ def check(
         catalog = db.catalog()
     except HonestSQLError as exc:
         return done("error", [_finding(exc)], sql=guarded.executable_sql)
-    findings = verify(guarded.expression, catalog, db.sql_dialect)
+    try:
+        findings = verify(guarded.expression, catalog, db.sql_dialect)
+    except RecursionError:
+        return done("rejected", [Finding("syntax", TOO_DEEP)], sql=guarded.executable_sql)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     if errors:

@@ -112,11 +112,21 @@ def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
     return "EXPLAIN", rest
 
 
+TOO_DEEP = "The SQL is nested too deeply to check; simplify it."
+
+
 def guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
     """Parse ``sql`` and let it through only if it is exactly one read-only query.
 
     Returns the guarded statement, or the findings (all errors) that refuse it.
     """
+    try:
+        return _guard(sql, dialect)
+    except RecursionError:
+        return [Finding("syntax", TOO_DEEP)]
+
+
+def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
     explain, body = _split_explain(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(body, read=dialect) if s is not None]
@@ -135,21 +145,46 @@ def guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
             )
         ]
     (statement,) = statements
-    findings: list[Finding] = []
     if not isinstance(statement, exp.Query):
         kind = type(statement).__name__.upper()
         if isinstance(statement, exp.Command):
             kind = str(statement.this).upper()
-        findings.append(
+        return [
             Finding(
                 "not_read_only",
                 f"Only SELECT queries (optionally WITH ... SELECT or EXPLAIN SELECT) may run; "
                 f"this is a {kind} statement.",
                 subject=kind,
             )
-        )
+        ]
+    findings = _refusals(statement)
+    if findings:
         return findings
+    executable = statement.sql(dialect=dialect, comments=False)
+    return GuardedStatement(expression=statement, sql=executable, explain=explain)
+
+
+def _refusals(statement: exp.Expr) -> list[Finding]:
+    """Everything inside a query that could write, lock, assign, or call a forbidden function."""
+    findings: list[Finding] = []
     for node in statement.walk():
+        if any(c.startswith(("!", "M!")) for c in node.comments or []):
+            findings.append(
+                Finding(
+                    "not_read_only",
+                    "The query contains a MySQL executable comment (/*! ... */), which MySQL "
+                    "runs as SQL; remove it.",
+                    subject="/*!",
+                )
+            )
+        if isinstance(node, exp.PropertyEQ) and isinstance(node.this, exp.Parameter):
+            findings.append(
+                Finding(
+                    "not_read_only",
+                    "The query assigns a session variable (@name := ...); only plain reads may run.",
+                    subject=":=",
+                )
+            )
         if isinstance(node, _WRITE_NODES):
             what = type(node).__name__.upper()
             findings.append(
@@ -171,10 +206,7 @@ def guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
                         subject=name,
                     )
                 )
-    if findings:
-        return findings
-    executable = statement.sql(dialect=dialect, comments=False)
-    return GuardedStatement(expression=statement, sql=executable, explain=explain)
+    return findings
 
 
 def _syntax_finding(exc: ParseError) -> Finding:
