@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from honestsql.db.dialects import Dialect
 
 #: Bump when the cached JSON layout or the sampling changes, so old caches are ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SAMPLE_ROWS = 200
 SAMPLES_PER_COLUMN = 5
 SAMPLE_MAX_CHARS = 80
@@ -86,7 +86,10 @@ class Catalog(BaseModel):
     fingerprint: str
     tables: list[Table]
     build_seconds: float = 0.0
+    #: Column names compare case-sensitively (after sqlglot's normalization of the query).
     case_sensitive: bool = False
+    #: Table names compare case-sensitively (MySQL on Linux, PostgreSQL).
+    table_case_sensitive: bool = False
 
     _by_name: dict[str, Table] = PrivateAttr(default_factory=dict)
     _by_folded: dict[str, Table] = PrivateAttr(default_factory=dict)
@@ -97,7 +100,7 @@ class Catalog(BaseModel):
 
     def table(self, name: str) -> Table | None:
         found = self._by_name.get(name)
-        if found is None and not self.case_sensitive:
+        if found is None and not self.table_case_sensitive:
             found = self._by_folded.get(name.lower())
         return found
 
@@ -155,6 +158,7 @@ def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> C
         tables=tables,
         build_seconds=round(time.perf_counter() - started, 4),
         case_sensitive=dialect.case_sensitive,
+        table_case_sensitive=dialect.tables_case_sensitive(conn),
     )
 
 

@@ -209,20 +209,35 @@ def _refusals(statement: exp.Expr) -> list[Finding]:
     return findings
 
 
+_MISSING_FOR = re.compile(r"missing for <class '([\w.]+)'>")
+
+
+def _about_a_function(description: str) -> bool:
+    """Whether sqlglot's validation message is about a function's arguments."""
+    if "number of provided arguments" in description:
+        return True
+    match = _MISSING_FOR.search(description)
+    node_class = getattr(exp, match.group(1).rsplit(".", 1)[-1], None) if match else None
+    return isinstance(node_class, type) and issubclass(node_class, exp.Func)
+
+
 def _syntax_finding(exc: ParseError) -> Finding:
     first = exc.errors[0] if exc.errors else {}
     description = str(first.get("description") or exc).strip()
-    kind = "syntax"
-    if "number of provided arguments" in description or "Required keyword" in description:
-        kind = "wrong_arity"
     line = first.get("line")
     col = first.get("col")
     where = f" (line {line}, column {col})" if line else ""
     highlight = first.get("highlight")
     near = f" near {highlight!r}" if highlight else ""
+    if _about_a_function(description):
+        kind = "wrong_arity"
+        message = f"A function is called with the wrong number of arguments{where}: {description}."
+    else:
+        kind = "syntax"
+        message = f"The SQL does not parse{where}{near}: {description}."
     return Finding(
         kind,
-        f"The SQL does not parse{where}{near}: {description}.",
+        message,
         line=line if isinstance(line, int) else None,
         col=col if isinstance(col, int) else None,
     )

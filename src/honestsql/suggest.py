@@ -31,6 +31,11 @@ def singular(word: str) -> str:
     return word
 
 
+def similarity(a: str, b: str, **_: object) -> float:
+    """Spelling similarity, or 90% of word-set overlap (``email address`` ~ ``email``)."""
+    return max(fuzz.ratio(a, b), 0.9 * fuzz.token_set_ratio(a, b))
+
+
 def closest(name: str, candidates: dict[str, Iterable[str]], limit: int = 3) -> list[str]:
     """Rank suggestions for ``name``.
 
@@ -45,7 +50,7 @@ def closest(name: str, candidates: dict[str, Iterable[str]], limit: int = 3) -> 
         return []
     scored: dict[str, float] = {}
     for _, score, index in process.extract(
-        target, [k for _, k in keys], scorer=fuzz.ratio, limit=limit * 8, score_cutoff=MIN_SCORE
+        target, [k for _, k in keys], scorer=similarity, limit=limit * 8, score_cutoff=MIN_SCORE
     ):
         shown = keys[index][0]
         scored[shown] = max(scored.get(shown, 0.0), float(score))

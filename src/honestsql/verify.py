@@ -282,6 +282,8 @@ def literal_problem(type_text: str, literal: exp.Literal) -> str | None:
 def _output_names(scope: Scope) -> frozenset[str]:
     expression = scope.expression
     holder = expression.parent
+    while isinstance(holder, exp.SetOperation):  # a recursive CTE: SELECT ... UNION ALL ...
+        holder = holder.parent
     alias = holder.args.get("alias") if isinstance(holder, exp.Subquery | exp.CTE) else None
     if isinstance(alias, exp.TableAlias) and alias.columns:
         return frozenset(c.name for c in alias.columns)

@@ -55,6 +55,9 @@ class Dialect:
         """Row counts per table; estimates where the database keeps statistics."""
         return {}
 
+    def tables_case_sensitive(self, conn: Connection) -> bool:
+        return self.case_sensitive
+
     def read_tables(self, conn: Connection) -> list[Table]:
         """Tables and views of the default schema, with columns, keys and comments.
 
@@ -359,6 +362,10 @@ class MySQL(Dialect):
             "WHERE table_schema = DATABASE()"
         ).fetchall()
         return {str(name): int(count or 0) for name, count in rows}
+
+    def tables_case_sensitive(self, conn: Connection) -> bool:
+        # 0: names are stored and compared as given (the Linux default).
+        return bool(conn.exec_driver_sql("SELECT @@lower_case_table_names").scalar_one() == 0)
 
     def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
