@@ -176,7 +176,7 @@ class SQLite(Dialect):
         return conn
 
     def create_engine(self) -> Engine:
-        if str(self.path) in {"", ":memory:"}:
+        if self.url.database in {None, "", ":memory:"}:
             raise ConnectionFailed(
                 "An in-memory SQLite database has no schema to answer from; give a file path."
             )
@@ -222,7 +222,7 @@ class DuckDB(Dialect):
 
     def create_engine(self) -> Engine:
         path = Path(self.url.database or "")
-        if str(path) in {"", ":memory:"}:
+        if self.url.database in {None, "", ":memory:"}:
             raise ConnectionFailed(
                 "An in-memory DuckDB database has no schema to answer from; give a file path."
             )

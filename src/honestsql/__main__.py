@@ -1,0 +1,3 @@
+from honestsql.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""The schema catalog: introspection on every dialect, the disk cache, descriptions."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import honestsql
+from honestsql import catalog as catalog_mod
+from honestsql.errors import CatalogError
+
+
+def test_introspection(test_db) -> None:  # type: ignore[no-untyped-def]
+    with honestsql.connect(test_db.url) as db:
+        catalog = db.catalog(refresh=True)
+    assert sorted(t.name for t in catalog.tables) == [
+        "countries", "customers", "order_items", "orders", "products",
+    ]
+    customers = catalog.table("customers")
+    assert customers is not None
+    assert customers.primary_key == ["id"]
+    assert [c.name for c in customers.columns][:3] == ["id", "name", "Display Name"]
+    assert [(fk.columns, fk.ref_table, fk.ref_columns) for fk in customers.foreign_keys] == [
+        (["country_code"], "countries", ["code"])
+    ]
+    items = catalog.table("order_items")
+    assert items is not None and items.primary_key == ["order_id", "product_id"]
+    assert sorted(fk.ref_table for fk in items.foreign_keys) == ["orders", "products"]
+    name = customers.column("name")
+    assert name is not None and name.samples == ["Anna", "Ben", "Chie", "Dana", "Emil"]
+    age = customers.column("age")
+    assert age is not None and age.samples == []  # samples are for text columns only
+    assert customers.row_count == 5
+    assert customers.row_count_estimated == (test_db.dialect != "sqlite")
+    if test_db.dialect != "sqlite":
+        assert customers.comment == "People who buy"
+    if test_db.dialect == "postgres":
+        assert age.comment == "Age in years"
+
+
+@pytest.fixture
+def sqlite_copy(test_databases, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "copy.sqlite"
+    shutil.copy(test_databases["sqlite"].path, path)
+    return path
+
+
+def test_cache_is_used_and_refreshed_when_the_schema_changes(sqlite_copy: Path) -> None:
+    first = honestsql.connect(sqlite_copy).catalog()
+    key = f"{honestsql.connect(sqlite_copy).display_url}|samples=True"
+    assert catalog_mod.cache_path(key).is_file()
+    cached = catalog_mod.load_cached(key, first.fingerprint)
+    assert cached is not None and cached.model_dump() == first.model_dump()
+
+    with sqlite3.connect(sqlite_copy) as conn:
+        conn.execute("CREATE TABLE refunds (id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES orders(id))")
+        conn.execute("CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 200")
+    second = honestsql.connect(sqlite_copy).catalog()
+    assert second.fingerprint != first.fingerprint
+    assert second.table("refunds") is not None
+    view = second.table("big_orders")
+    assert view is not None and view.is_view
+    assert catalog_mod.load_cached(key, first.fingerprint) is None  # the old entry was replaced
+
+
+def test_corrupt_cache_is_rebuilt(sqlite_copy: Path) -> None:
+    db = honestsql.connect(sqlite_copy)
+    catalog = db.catalog()
+    path = catalog_mod.cache_path(f"{db.display_url}|samples=True")
+    path.write_text("{not json")
+    again = honestsql.connect(sqlite_copy).catalog()
+    assert again.model_dump(exclude={"build_seconds"}) == catalog.model_dump(exclude={"build_seconds"})
+    assert catalog_mod.load_cached(f"{db.display_url}|samples=True", catalog.fingerprint) is not None
+
+
+def test_yaml_descriptions(sqlite_copy: Path, tmp_path: Path) -> None:
+    yaml_file = tmp_path / "d.yaml"
+    yaml_file.write_text(
+        "tables:\n  customers:\n    description: People who buy.\n"
+        "    columns:\n      age: Age in years.\n  no_such_table: ignored\n",
+        encoding="utf-8",
+    )
+    catalog = honestsql.connect(sqlite_copy, descriptions=yaml_file).catalog()
+    customers = catalog.table("customers")
+    assert customers is not None and customers.description == "People who buy."
+    age = customers.column("age")
+    assert age is not None and age.description == "Age in years."
+
+
+def test_bird_description_folder(sqlite_copy: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "database_description"
+    folder.mkdir()
+    # BIRD ships some of these files in cp1252 with a byte-order mark; both must load.
+    (folder / "orders.csv").write_bytes(
+        "\ufefforiginal_column_name,column_name,column_description,data_format,value_description\n"
+        "total,order total,Amount paid in €,real,\n"
+        "ordered_at,,When the order was placed,datetime,UTC\n".encode("utf-8")
+    )
+    (folder / "products.csv").write_bytes(
+        "original_column_name,column_name,column_description,data_format,value_description\n"
+        "price,,Price in €,real,\n".encode("cp1252")
+    )
+    catalog = honestsql.connect(sqlite_copy, descriptions=folder).catalog()
+    orders = catalog.table("orders")
+    assert orders is not None
+    assert orders.column("total").description == "Amount paid in €"  # type: ignore[union-attr]
+    assert orders.column("ordered_at").description == "When the order was placed — UTC"  # type: ignore[union-attr]
+    products = catalog.table("products")
+    assert products is not None and products.column("price").description == "Price in €"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("- just\n- a list\n", "must map table names"), ("tables: [unclosed\n", "not valid YAML")],
+)
+def test_bad_descriptions_file(sqlite_copy: Path, tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    with pytest.raises(CatalogError, match=message):
+        honestsql.connect(sqlite_copy, descriptions=bad).catalog()
+    with pytest.raises(CatalogError, match="does not exist"):
+        honestsql.connect(sqlite_copy, descriptions=tmp_path / "missing.yaml").catalog()
+
+
+def test_empty_database(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with honestsql.connect(empty) as db:
+        assert db.catalog().tables == []
+        assert honestsql.check(db, "SELECT 1 AS one").ok
+        assert honestsql.check(db, "SELECT * FROM t").errors[0].kind == "unknown_table"
+
+
+def test_demo_database_has_descriptions() -> None:
+    with honestsql.connect("demo") as db:
+        catalog = db.catalog()
+        assert {t.name for t in catalog.tables} >= {"customers", "orders", "products", "reviews"}
+        orders = catalog.table("orders")
+        assert orders is not None and orders.description
+        result = honestsql.check(db, "SELECT COUNT(*) FROM orders")
+        assert result.ok and result.result is not None and result.result.rows == [(120,)]
