@@ -57,12 +57,19 @@ class TestDatabase:
 
 def _state_queries(dialect: str, cur: object) -> list[str]:
     if dialect == "sqlite":
-        tables = [r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()]  # type: ignore[attr-defined]
-        return ["SELECT type, name, sql FROM sqlite_master", "PRAGMA user_version"] + [f'SELECT * FROM "{t}"' for t in tables]
+        tables = [
+            r[0]
+            for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        ]  # type: ignore[attr-defined]
+        return ["SELECT type, name, sql FROM sqlite_master", "PRAGMA user_version"] + [
+            f'SELECT * FROM "{t}"' for t in tables
+        ]
     if dialect == "duckdb":
         cur.execute("SELECT table_name FROM duckdb_tables()")  # type: ignore[attr-defined]
         tables = [r[0] for r in cur.fetchall()]  # type: ignore[attr-defined]
-        return ["SELECT table_name, column_name, data_type FROM duckdb_columns()"] + [f'SELECT * FROM "{t}"' for t in tables]
+        return ["SELECT table_name, column_name, data_type FROM duckdb_columns()"] + [
+            f'SELECT * FROM "{t}"' for t in tables
+        ]
     if dialect == "postgres":
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")  # type: ignore[attr-defined]
         tables = [r[0] for r in cur.fetchall()]  # type: ignore[attr-defined]
@@ -127,7 +134,14 @@ def _build_mysql(name: str) -> TestDatabase:
     import pymysql
 
     try:
-        admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True, connect_timeout=3)
+        admin = pymysql.connect(
+            host="127.0.0.1",
+            port=3306,
+            user="root",
+            password="",
+            autocommit=True,
+            connect_timeout=3,
+        )
     except pymysql.err.OperationalError as exc:
         pytest.skip(f"MariaDB/MySQL at {MYSQL_ADMIN} does not answer: {exc}")
     with admin.cursor() as cur:
@@ -136,7 +150,9 @@ def _build_mysql(name: str) -> TestDatabase:
     admin.close()
 
     def connect() -> object:
-        return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=name, autocommit=True)
+        return pymysql.connect(
+            host="127.0.0.1", port=3306, user="root", password="", database=name, autocommit=True
+        )
 
     conn = connect()
     with conn.cursor() as cur:  # type: ignore[attr-defined]
@@ -157,7 +173,9 @@ def _drop(db: TestDatabase, name: str) -> None:
     elif db.dialect == "mysql":
         import pymysql
 
-        admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+        admin = pymysql.connect(
+            host="127.0.0.1", port=3306, user="root", password="", autocommit=True
+        )
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
@@ -187,12 +205,16 @@ def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 
 
 @pytest.fixture(params=DIALECTS)
-def test_db(request: pytest.FixtureRequest, test_databases: dict[str, TestDatabase]) -> TestDatabase:
+def test_db(
+    request: pytest.FixtureRequest, test_databases: dict[str, TestDatabase]
+) -> TestDatabase:
     return test_databases[request.param]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep catalog caches and the demo database out of the user's home."""
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("HONESTSQL_CACHE_DIR", str(base / "cache"))

@@ -29,7 +29,10 @@ COMMON: list[tuple[str, str]] = [
     ("dml", "INSERT INTO countries SELECT 'YY', name, continent FROM countries WHERE code = 'DE'"),
     ("dml", "insert into countries (code, name, continent) values ('ZZ', 'Z', 'Z')"),
     ("dml", "REPLACE INTO countries VALUES ('DE', 'Pwned', 'Europe')"),
-    ("dml", "MERGE INTO countries c USING countries d ON c.code = d.code WHEN MATCHED THEN UPDATE SET name = 'x'"),
+    (
+        "dml",
+        "MERGE INTO countries c USING countries d ON c.code = d.code WHEN MATCHED THEN UPDATE SET name = 'x'",
+    ),
     ("dml", "WITH x AS (SELECT 1 AS a) DELETE FROM customers"),
     ("dml", "WITH x AS (SELECT 1 AS a) UPDATE customers SET name = 'x'"),
     ("dml", "WITH x AS (SELECT 1 AS a) INSERT INTO countries SELECT 'QQ', 'Q', 'Q' FROM x"),
@@ -63,9 +66,18 @@ COMMON: list[tuple[str, str]] = [
     ("tricks", "SELECT 1\x00; DROP TABLE customers"),
     # writable CTEs
     ("writable_cte", "WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d"),
-    ("writable_cte", "WITH u AS (UPDATE customers SET name = 'x' RETURNING id) SELECT count(*) FROM u"),
-    ("writable_cte", "WITH i AS (INSERT INTO countries VALUES ('XX', 'X', 'X') RETURNING code) SELECT * FROM i"),
-    ("writable_cte", "WITH a AS (SELECT 1), d AS (DELETE FROM orders RETURNING id) SELECT * FROM a"),
+    (
+        "writable_cte",
+        "WITH u AS (UPDATE customers SET name = 'x' RETURNING id) SELECT count(*) FROM u",
+    ),
+    (
+        "writable_cte",
+        "WITH i AS (INSERT INTO countries VALUES ('XX', 'X', 'X') RETURNING code) SELECT * FROM i",
+    ),
+    (
+        "writable_cte",
+        "WITH a AS (SELECT 1), d AS (DELETE FROM orders RETURNING id) SELECT * FROM a",
+    ),
     # SELECT INTO and locks
     ("into", "SELECT * INTO backup FROM customers"),
     ("into", "SELECT * INTO TEMP backup2 FROM customers"),
@@ -201,7 +213,10 @@ SPECIFIC: dict[str, list[tuple[str, str]]] = {
         ("function", "SELECT sys_exec('touch /tmp/x')"),
         ("file", "LOAD DATA INFILE '/etc/passwd' INTO TABLE countries"),
         ("file", "LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE countries"),
-        ("file", "SELECT * FROM customers INTO OUTFILE '/tmp/honestsql-out.txt' FIELDS TERMINATED BY ','"),
+        (
+            "file",
+            "SELECT * FROM customers INTO OUTFILE '/tmp/honestsql-out.txt' FIELDS TERMINATED BY ','",
+        ),
         ("other", "HANDLER customers OPEN"),
         ("other", "FLUSH TABLES"),
         ("other", "FLUSH PRIVILEGES"),

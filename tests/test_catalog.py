@@ -17,7 +17,11 @@ def test_introspection(test_db) -> None:  # type: ignore[no-untyped-def]
     with honestsql.connect(test_db.url) as db:
         catalog = db.catalog(refresh=True)
     assert sorted(t.name for t in catalog.tables) == [
-        "countries", "customers", "order_items", "orders", "products",
+        "countries",
+        "customers",
+        "order_items",
+        "orders",
+        "products",
     ]
     customers = catalog.table("customers")
     assert customers is not None
@@ -56,7 +60,9 @@ def test_cache_is_used_and_refreshed_when_the_schema_changes(sqlite_copy: Path) 
     assert cached is not None and cached.model_dump() == first.model_dump()
 
     with sqlite3.connect(sqlite_copy) as conn:
-        conn.execute("CREATE TABLE refunds (id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES orders(id))")
+        conn.execute(
+            "CREATE TABLE refunds (id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES orders(id))"
+        )
         conn.execute("CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 200")
     second = honestsql.connect(sqlite_copy).catalog()
     assert second.fingerprint != first.fingerprint
@@ -72,8 +78,12 @@ def test_corrupt_cache_is_rebuilt(sqlite_copy: Path) -> None:
     path = catalog_mod.cache_path(f"{db.display_url}|samples=True")
     path.write_text("{not json")
     again = honestsql.connect(sqlite_copy).catalog()
-    assert again.model_dump(exclude={"build_seconds"}) == catalog.model_dump(exclude={"build_seconds"})
-    assert catalog_mod.load_cached(f"{db.display_url}|samples=True", catalog.fingerprint) is not None
+    assert again.model_dump(exclude={"build_seconds"}) == catalog.model_dump(
+        exclude={"build_seconds"}
+    )
+    assert (
+        catalog_mod.load_cached(f"{db.display_url}|samples=True", catalog.fingerprint) is not None
+    )
 
 
 def test_yaml_descriptions(sqlite_copy: Path, tmp_path: Path) -> None:
@@ -116,7 +126,9 @@ def test_bird_description_folder(sqlite_copy: Path, tmp_path: Path) -> None:
     ("content", "message"),
     [("- just\n- a list\n", "must map table names"), ("tables: [unclosed\n", "not valid YAML")],
 )
-def test_bad_descriptions_file(sqlite_copy: Path, tmp_path: Path, content: str, message: str) -> None:
+def test_bad_descriptions_file(
+    sqlite_copy: Path, tmp_path: Path, content: str, message: str
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(content)
     with pytest.raises(CatalogError, match=message):

@@ -67,9 +67,8 @@ def test_verify_only_does_not_execute(test_databases) -> None:  # type: ignore[n
     ],
 )
 def test_connection_errors_are_clear_and_hide_passwords(target: str, message: str) -> None:
-    with pytest.raises(ConnectionFailed) as info:
-        with honestsql.connect(target) as db:
-            db.catalog()
+    with pytest.raises(ConnectionFailed) as info, honestsql.connect(target) as db:
+        db.catalog()
     assert message in info.value.message
     assert "s3cret-pw" not in info.value.message
     assert "s3cret-pw" not in str(info.value)
@@ -104,7 +103,9 @@ def test_not_a_database_file(tmp_path: Path) -> None:
         ("SELECT '\x00'", "NUL"),
     ],
 )
-def test_bad_input_is_an_invalid_input_finding(test_databases, sql: str | bytes, fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_an_invalid_input_finding(
+    test_databases, sql: str | bytes, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
     result = honestsql.check(test_databases["sqlite"].url, sql)
     assert result.status == "rejected"
     assert result.errors[0].kind == "invalid_input"
@@ -112,9 +113,14 @@ def test_bad_input_is_an_invalid_input_finding(test_databases, sql: str | bytes,
 
 
 def test_redact() -> None:
-    assert redact("postgresql://u:pw@h/db and mysql://a:b@c/d") == "postgresql://u:***@h/db and mysql://a:***@c/d"
+    assert (
+        redact("postgresql://u:pw@h/db and mysql://a:b@c/d")
+        == "postgresql://u:***@h/db and mysql://a:***@c/d"
+    )
     assert redact("sqlite:///x.db") == "sqlite:///x.db"
 
 
 def test_errors_share_one_hierarchy() -> None:
-    assert issubclass(ConnectionFailed, HonestSQLError) and issubclass(MissingDriver, ConnectionFailed)
+    assert issubclass(ConnectionFailed, HonestSQLError) and issubclass(
+        MissingDriver, ConnectionFailed
+    )

@@ -43,7 +43,7 @@ def test_runaway_query_stops_in_time(test_db, shape: str) -> None:  # type: igno
 def test_server_side_limit_alone_stops_a_query(test_databases) -> None:  # type: ignore[no-untyped-def]
     """The PostgreSQL statement_timeout works without the watchdog: the error is a timeout."""
     with honestsql.connect(test_databases["postgres"].url) as db:
-        db.dialect.canceller = lambda conn, engine: (lambda: None)  # type: ignore[method-assign]
+        db.dialect.canceller = lambda conn, engine: lambda: None  # type: ignore[method-assign]
         started = time.monotonic()
         result = honestsql.check(db, CARTESIAN, timeout=0.5)
         assert [e.kind for e in result.errors] == ["timeout"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 import time
 from collections.abc import Iterable
@@ -65,14 +64,14 @@ class Table(BaseModel):
     row_count_estimated: bool = False
     is_view: bool = False
 
-    _by_name: dict[str, Column] = PrivateAttr(default_factory=dict)
+    # Lookup indexes, built on first use (building them for every table on load is slow).
+    _by_name: dict[str, Column] | None = PrivateAttr(default=None)
     _by_folded: dict[str, Column] = PrivateAttr(default_factory=dict)
 
-    def model_post_init(self, __context: Any) -> None:
-        self._by_name = {c.name: c for c in self.columns}
-        self._by_folded = {c.name.lower(): c for c in self.columns}
-
     def column(self, name: str, *, case_sensitive: bool = False) -> Column | None:
+        if self._by_name is None:
+            self._by_name = {c.name: c for c in self.columns}
+            self._by_folded = {c.name.lower(): c for c in self.columns}
         found = self._by_name.get(name)
         if found is None and not case_sensitive:
             found = self._by_folded.get(name.lower())
@@ -91,14 +90,13 @@ class Catalog(BaseModel):
     #: Table names compare case-sensitively (MySQL on Linux, PostgreSQL).
     table_case_sensitive: bool = False
 
-    _by_name: dict[str, Table] = PrivateAttr(default_factory=dict)
+    _by_name: dict[str, Table] | None = PrivateAttr(default=None)
     _by_folded: dict[str, Table] = PrivateAttr(default_factory=dict)
 
-    def model_post_init(self, __context: Any) -> None:
-        self._by_name = {t.name: t for t in self.tables}
-        self._by_folded = {t.name.lower(): t for t in self.tables}
-
     def table(self, name: str) -> Table | None:
+        if self._by_name is None:
+            self._by_name = {t.name: t for t in self.tables}
+            self._by_folded = {t.name.lower(): t for t in self.tables}
         found = self._by_name.get(name)
         if found is None and not self.table_case_sensitive:
             found = self._by_folded.get(name.lower())
@@ -204,15 +202,21 @@ def cache_path(key: str) -> Path:
     return cache_dir() / "catalogs" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
+class _CacheEntry(BaseModel):
+    cache_version: int
+    fingerprint: str
+    catalog: Catalog
+
+
 def load_cached(key: str, current_fingerprint: str) -> Catalog | None:
-    path = cache_path(key)
+    """The cached catalog for ``key`` if it was built for the same schema, else ``None``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("cache_version") != CACHE_VERSION or data.get("fingerprint") != current_fingerprint:
-            return None
-        return Catalog.model_validate(data["catalog"])
-    except (OSError, ValueError, KeyError, TypeError):
+        entry = _CacheEntry.model_validate_json(cache_path(key).read_bytes())
+    except (OSError, ValueError):
         return None
+    if entry.cache_version != CACHE_VERSION or entry.fingerprint != current_fingerprint:
+        return None
+    return entry.catalog
 
 
 def store(key: str, catalog: Catalog) -> None:
@@ -220,13 +224,11 @@ def store(key: str, catalog: Catalog) -> None:
     path = cache_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "cache_version": CACHE_VERSION,
-            "fingerprint": catalog.fingerprint,
-            "catalog": catalog.model_dump(mode="json"),
-        }
+        entry = _CacheEntry(
+            cache_version=CACHE_VERSION, fingerprint=catalog.fingerprint, catalog=catalog
+        )
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        tmp.write_bytes(entry.model_dump_json().encode())
         tmp.replace(path)
     except OSError:
         pass
@@ -250,7 +252,9 @@ def load_descriptions(source: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(_read_text(path))
     except yaml.YAMLError as exc:
-        raise CatalogError(f"The descriptions file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+        raise CatalogError(
+            f"The descriptions file {str(path)!r} is not valid YAML/JSON: {exc}"
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("tables"), dict):
         data = data["tables"]
     if not isinstance(data, dict):

@@ -88,7 +88,9 @@ def check(
     started = time.perf_counter()
 
     def done(status: Status, errors: list[Finding], **kw: Any) -> CheckResult:
-        return CheckResult(status, errors=errors, elapsed_ms=(time.perf_counter() - started) * 1000, **kw)
+        return CheckResult(
+            status, errors=errors, elapsed_ms=(time.perf_counter() - started) * 1000, **kw
+        )
 
     if timeout <= 0:
         raise InvalidInput(f"The timeout must be a positive number of seconds, not {timeout}.")

@@ -8,7 +8,7 @@ table name joined to each of its columns.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rapidfuzz import fuzz, process
 
@@ -36,7 +36,7 @@ def similarity(a: str, b: str, **_: object) -> float:
     return max(fuzz.ratio(a, b), 0.9 * fuzz.token_set_ratio(a, b))
 
 
-def closest(name: str, candidates: dict[str, Iterable[str]], limit: int = 3) -> list[str]:
+def closest(name: str, candidates: Mapping[str, Iterable[str]], limit: int = 3) -> list[str]:
     """Rank suggestions for ``name``.
 
     ``candidates`` maps each suggestion (as shown to the user) to the texts it may be matched by.

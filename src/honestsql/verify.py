@@ -118,7 +118,9 @@ class Verifier:
                     continue  # belongs to a nested scope, checked there
                 self._check_column(column, scope, sources_of)
 
-    def _visible(self, scope: Scope, sources_of: dict[int, dict[str, _Source]]) -> list[dict[str, _Source]]:
+    def _visible(
+        self, scope: Scope, sources_of: dict[int, dict[str, _Source]]
+    ) -> list[dict[str, _Source]]:
         chain = []
         current: Scope | None = scope
         while current is not None:
@@ -140,7 +142,9 @@ class Verifier:
                         "unknown_table",
                         f"{column.table!r} in {column.sql(self.dialect)!r} is not a table or "
                         "alias in this query.",
-                        suggestions=closest(column.table, {s.alias: [s.alias] for s in chain[0].values()}),
+                        suggestions=closest(
+                            column.table, {s.alias: [s.alias] for s in chain[0].values()}
+                        ),
                         subject=column.table,
                     )
                 )
@@ -153,7 +157,11 @@ class Verifier:
         for level in chain:
             matches = [s for s in level.values() if s.has(name, self.case_sensitive)]
             definite = [s for s in matches if s.known]
-            if len(definite) > 1 and not _joined_using(scope, name) and len(matches) == len(definite):
+            if (
+                len(definite) > 1
+                and not _joined_using(scope, name)
+                and len(matches) == len(definite)
+            ):
                 self.findings.append(
                     Finding(
                         "ambiguous_column",
@@ -178,14 +186,18 @@ class Verifier:
             if found is not None:
                 self.resolved[id(column)] = found
 
-    def _unknown_column(self, column: exp.Column, in_scope: list[_Source], *, qualified: bool) -> None:
+    def _unknown_column(
+        self, column: exp.Column, in_scope: list[_Source], *, qualified: bool
+    ) -> None:
         name = column.name
         local: dict[str, list[str]] = {}
         for source in in_scope:
             if source.table is None:
                 continue
             for col in source.table.columns:
-                local[f"{source.alias}.{col.name}"] = table_column_texts(source.table.name, col.name)
+                local[f"{source.alias}.{col.name}"] = table_column_texts(
+                    source.table.name, col.name
+                )
         suggestions = closest(name, local)
         if not suggestions and not qualified:
             everywhere = {
@@ -210,10 +222,16 @@ class Verifier:
     # --- literal types -----------------------------------------------------------------------
 
     def check_types(self, tree: exp.Expr) -> None:
-        for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between):
+        for node in tree.find_all(
+            exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between
+        ):
             column = node.this if isinstance(node.this, exp.Column) else None
             if isinstance(node, exp.In | exp.Between):
-                others = node.expressions if isinstance(node, exp.In) else [node.args.get("low"), node.args.get("high")]
+                others = (
+                    node.expressions
+                    if isinstance(node, exp.In)
+                    else [node.args.get("low"), node.args.get("high")]
+                )
             else:
                 other = node.expression
                 if column is None and isinstance(node.expression, exp.Column):
@@ -272,7 +290,9 @@ def literal_problem(type_text: str, literal: exp.Literal) -> str | None:
         if not literal.is_string:
             return "a number compared with a date/time"
         try:
-            dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1) if len(value) > 10 else value.strip())
+            dt.datetime.fromisoformat(
+                value.strip().replace(" ", "T", 1) if len(value) > 10 else value.strip()
+            )
         except ValueError:
             if not re.match(r"^\d{4}(-\d{2})?$", value.strip()):
                 return "text that is not a date/time"
@@ -287,14 +307,14 @@ def _output_names(scope: Scope) -> frozenset[str]:
     alias = holder.args.get("alias") if isinstance(holder, exp.Subquery | exp.CTE) else None
     if isinstance(alias, exp.TableAlias) and alias.columns:
         return frozenset(c.name for c in alias.columns)
-    if isinstance(expression, exp.SetOperation):
-        left = expression
-        while isinstance(left, exp.SetOperation):
-            left = left.left
-        expression = left
+    while isinstance(expression, exp.SetOperation):
+        expression = expression.left
     if not isinstance(expression, exp.Select):
         return WILDCARD
-    if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)) for e in expression.expressions):
+    if any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+        for e in expression.expressions
+    ):
         return WILDCARD
     return frozenset(expression.named_selects)
 
@@ -311,7 +331,10 @@ def _joined_using(scope: Scope, name: str) -> bool:
     if not isinstance(expression, exp.Select):
         return False
     for join in expression.args.get("joins") or []:
-        if join.args.get("kind", "").upper() == "NATURAL" or join.args.get("method", "").upper() == "NATURAL":
+        if (
+            join.args.get("kind", "").upper() == "NATURAL"
+            or join.args.get("method", "").upper() == "NATURAL"
+        ):
             return True
         for ident in join.args.get("using") or []:
             if ident.name.lower() == name.lower():

@@ -10,6 +10,7 @@ transaction is always rolled back.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import threading
@@ -67,7 +68,9 @@ def json_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return (
+            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        )
     if isinstance(value, decimal.Decimal):
         if value == value.to_integral_value() and abs(value) < 2**53:
             return int(value)
@@ -118,7 +121,9 @@ def _column_types(rows: list[tuple[Any, ...]], width: int) -> list[str]:
 class Database:
     """One database, opened read-only. ``target`` is a SQLAlchemy URL or a file path."""
 
-    def __init__(self, target: str, *, descriptions: str | None = None, samples: bool = True) -> None:
+    def __init__(
+        self, target: str, *, descriptions: str | None = None, samples: bool = True
+    ) -> None:
         self.url = urls.parse(target)
         self.display_url = urls.display(self.url)
         self.dialect: Dialect = for_url(self.url)
@@ -187,7 +192,9 @@ class Database:
             try:
                 current = catalog_mod.fingerprint(conn, self.dialect)
             except sa.exc.DBAPIError as exc:
-                raise CatalogError(f"Could not read the schema of {self.display_url}: {_driver_message(exc)}") from None
+                raise CatalogError(
+                    f"Could not read the schema of {self.display_url}: {_driver_message(exc)}"
+                ) from None
             cached = None if refresh else catalog_mod.load_cached(key, current)
             if cached is None:
                 cached = catalog_mod.introspect(conn, self.dialect, samples=self._samples)
@@ -218,10 +225,9 @@ class Database:
 
             def on_deadline() -> None:
                 fired.set()
-                try:
+                # The query may have finished meanwhile; then there is nothing to stop.
+                with contextlib.suppress(Exception):
                     cancel()
-                except Exception:  # the query may have finished meanwhile; nothing to stop
-                    pass
 
             watchdog = threading.Timer(timeout, on_deadline)
             watchdog.daemon = True
@@ -241,16 +247,22 @@ class Database:
                         f"The query ran longer than its {timeout:g} s limit and was stopped. "
                         "Narrow it (filters, LIMIT, fewer joins) or allow more time with --timeout."
                     ) from None
-                raise ExecutionFailed(f"The database could not run the query: {_driver_message(exc)}") from None
+                raise ExecutionFailed(
+                    f"The database could not run the query: {_driver_message(exc)}"
+                ) from None
             finally:
                 watchdog.cancel()
                 if cleanup is not None:
                     cleanup()
         truncated = len(rows) > max_rows
         rows = rows[:max_rows]
-        columns = [ResultColumn(n, t) for n, t in zip(names, _column_types(rows, len(names)), strict=True)]
+        columns = [
+            ResultColumn(n, t) for n, t in zip(names, _column_types(rows, len(names)), strict=True)
+        ]
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return QueryResult(columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms, sql=sql)
+        return QueryResult(
+            columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms, sql=sql
+        )
 
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:

@@ -72,13 +72,16 @@ class Dialect:
         pks = inspector.get_multi_pk_constraint(kind=kinds.TABLE, scope=scope)
         fks = inspector.get_multi_foreign_keys(kind=kinds.TABLE, scope=scope)
         try:
-            comments = inspector.get_multi_table_comment(kind=kinds.ANY, scope=scope)
+            comments: dict[Any, Any] = dict(
+                inspector.get_multi_table_comment(kind=kinds.ANY, scope=scope)
+            )
         except NotImplementedError:
             comments = {}
         tables = []
         for (schema, name), cols in sorted(columns.items(), key=lambda kv: kv[0][1]):
             key = (schema, name)
-            pk = list((pks.get(key) or {}).get("constrained_columns") or [])
+            pk_info: dict[str, Any] = dict(pks.get(key) or {})
+            pk = list(pk_info.get("constrained_columns") or [])
             tables.append(
                 Table(
                     name=name,
@@ -142,8 +145,14 @@ class SQLite(Dialect):
     #: Pragmas that only read the schema (SQLAlchemy's introspection uses them); their argument
     #: is a table or index name, never a new value.
     _SCHEMA_PRAGMAS = {
-        "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-        "foreign_key_list", "database_list", "table_list",
+        "table_info",
+        "table_xinfo",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "database_list",
+        "table_list",
     }
     #: Pragmas that act even when called without a value.
     _ACTING_PRAGMAS = {"optimize", "wal_checkpoint", "incremental_vacuum", "shrink_memory"}
@@ -203,7 +212,9 @@ class SQLite(Dialect):
     def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
         counts = {}
         for table in tables:
-            counts[table] = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {self.quote(table)}").scalar_one())
+            counts[table] = int(
+                conn.exec_driver_sql(f"SELECT COUNT(*) FROM {self.quote(table)}").scalar_one()
+            )
         return counts
 
 
@@ -245,9 +256,12 @@ class DuckDB(Dialect):
 
     def read_tables(self, conn: Connection) -> list[Table]:
         where = "schema_name = current_schema() AND database_name = current_database()"
-        comments = dict(
-            conn.exec_driver_sql(f"SELECT table_name, comment FROM duckdb_tables() WHERE {where}").fetchall()
-        )
+        comments: dict[str, str | None] = {
+            str(name): comment
+            for name, comment in conn.exec_driver_sql(
+                f"SELECT table_name, comment FROM duckdb_tables() WHERE {where}"
+            ).fetchall()
+        }
         views = {
             r[0]
             for r in conn.exec_driver_sql(
@@ -299,10 +313,15 @@ class PostgreSQL(Dialect):
 
     name = "postgres"
     case_sensitive = True
+    # Hashed on the server from pg_catalog: information_schema.columns is slow on wide schemas.
     fingerprint_sql = (
-        "SELECT c.table_name, c.column_name, c.data_type, c.ordinal_position "
-        "FROM information_schema.columns c WHERE c.table_schema = current_schema() "
-        "ORDER BY c.table_name, c.ordinal_position"
+        "SELECT md5(coalesce(string_agg(c.relname || '.' || a.attname || ':' "
+        "|| format_type(a.atttypid, a.atttypmod) || ':' || c.relkind::text, ',' "
+        "ORDER BY c.relname, a.attnum), '')) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
     )
 
     def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:

@@ -58,8 +58,12 @@ def parse(target: str) -> URL:
             f"honestsql supports: {', '.join(sorted(set(SCHEMES) - {'postgres'}))}."
         )
     if "+" not in url.drivername:  # no driver named: use the ones the extras install
-        drivers = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
-                   "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+        drivers = {
+            "postgresql": "postgresql+psycopg",
+            "postgres": "postgresql+psycopg",
+            "mysql": "mysql+pymysql",
+            "mariadb": "mariadb+pymysql",
+        }
         url = url.set(drivername=drivers.get(backend, url.drivername))
     elif backend == "postgres":
         url = url.set(drivername="postgresql+" + url.get_driver_name())
