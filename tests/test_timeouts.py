@@ -48,3 +48,10 @@ def test_server_side_limit_alone_stops_a_query(test_databases) -> None:  # type:
         result = honestsql.check(db, CARTESIAN, timeout=0.5)
         assert [e.kind for e in result.errors] == ["timeout"]
         assert time.monotonic() - started < 0.75 + 0.5  # + the first schema read
+
+
+def test_mysql_time_limit_does_not_stay_on_the_pooled_connection(test_databases) -> None:  # type: ignore[no-untyped-def]
+    with honestsql.connect(test_databases["mysql"].url) as db:
+        assert honestsql.check(db, "SELECT COUNT(*) FROM customers", timeout=0.3).ok
+        with db.connect() as conn:
+            assert float(conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar_one()) == 0.0

@@ -253,7 +253,10 @@ class Database:
             finally:
                 watchdog.cancel()
                 if cleanup is not None:
-                    cleanup()
+                    try:
+                        cleanup()
+                    except sa.exc.SQLAlchemyError:
+                        conn.invalidate()  # a connection that cannot be reset is not reused
         truncated = len(rows) > max_rows
         rows = rows[:max_rows]
         columns = [

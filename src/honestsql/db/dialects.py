@@ -358,12 +358,19 @@ class MySQL(Dialect):
     )
 
     def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
+        # The limit is a session setting, so it is reset afterwards: the pooled connection is
+        # reused for schema reading, which must not inherit a short query's limit.
         if getattr(conn.dialect, "is_mariadb", False):
-            conn.exec_driver_sql(f"SET SESSION max_statement_time = {max(0.001, timeout):.3f}")
+            setting, value = "max_statement_time", f"{max(0.001, timeout):.3f}"
         else:
-            conn.exec_driver_sql(f"SET SESSION max_execution_time = {max(1, int(timeout * 1000))}")
+            setting, value = "max_execution_time", str(max(1, int(timeout * 1000)))
+        conn.exec_driver_sql(f"SET SESSION {setting} = {value}")
         conn.exec_driver_sql("START TRANSACTION READ ONLY")
-        return None
+
+        def reset() -> None:
+            conn.exec_driver_sql(f"SET SESSION {setting} = DEFAULT")
+
+        return reset
 
     def canceller(self, conn: Connection, engine: Engine) -> Callable[[], None]:
         raw: Any = conn.connection.driver_connection
