@@ -54,4 +54,7 @@ def test_mysql_time_limit_does_not_stay_on_the_pooled_connection(test_databases)
     with honestsql.connect(test_databases["mysql"].url) as db:
         assert honestsql.check(db, "SELECT COUNT(*) FROM customers", timeout=0.3).ok
         with db.connect() as conn:
-            assert float(conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar_one()) == 0.0
+            assert (
+                float(conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar_one())
+                == 0.0
+            )
