@@ -41,6 +41,7 @@ VALID = [
     "SELECT name FROM customers WHERE age = '34' OR id = -1",
     "SELECT customers.name FROM customers WHERE customers.age IS NULL",
     "SELECT UPPER(name), LENGTH(email), COALESCE(age, 0) FROM customers",
+    "SELECT name, '100%' AS share FROM customers WHERE email LIKE '%@example.com' AND name LIKE 'A%'",
     "EXPLAIN SELECT name FROM customers",
 ]
 

@@ -167,6 +167,9 @@ class Database:
                 f"Could not connect to {self.display_url}: {_driver_message(exc)} "
                 "Check the host, port, database name, user and password."
             ) from None
+        # no_parameters: SQL without parameters goes to the driver alone, so a '%' in it is not
+        # read as a placeholder (psycopg and PyMySQL would otherwise reject LIKE 'a%').
+        conn.execution_options(no_parameters=True)
         try:
             yield conn
         finally:

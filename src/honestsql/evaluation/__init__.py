@@ -1,0 +1,1 @@
+"""The evaluation harness: datasets, execution matching, honesty-aware metrics, reports."""
