@@ -183,6 +183,10 @@ def _is_forbidden(name: str) -> bool:
     return name in FORBIDDEN_FUNCTIONS or name.startswith(_FORBIDDEN_PREFIXES)
 
 
+#: Leading blanks and comments, then EXPLAIN: a cheap test before tokenizing.
+_STARTS_WITH_EXPLAIN = re.compile(
+    r"^(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|/\*.*?\*/)*EXPLAIN\b", re.I | re.S
+)
 _QUERY_PLAN = re.compile(r"\s*QUERY\s+PLAN\b", re.IGNORECASE)
 
 
@@ -192,6 +196,8 @@ def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
     sqlglot tokenizes EXPLAIN as a command whose rest is one opaque string, so the statement
     after it is cut out of the text and goes through the guard like any other query.
     """
+    if not _STARTS_WITH_EXPLAIN.match(sql):
+        return None, sql  # the common case, decided without tokenizing
     try:
         tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError:

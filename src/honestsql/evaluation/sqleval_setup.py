@@ -83,7 +83,7 @@ def postgres_databases(base_url: str) -> set[str]:
         engine = sa.create_engine(url)
         with engine.connect() as conn:
             names = conn.exec_driver_sql(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'sqleval\\_%'"
+                "SELECT datname FROM pg_database WHERE starts_with(datname, 'sqleval_')"
             ).scalars()
             found = {str(n)[len(PREFIX) :] for n in names}
         engine.dispose()
@@ -191,7 +191,8 @@ def load_sqlite(name: str) -> tuple[int, list[str]]:
                 if getattr(col.args.get("kind"), "this", None) == sqlglot.exp.DataType.Type.BOOLEAN
             }
             for default in list(create.find_all(sqlglot.exp.DefaultColumnConstraint)):
-                default.parent.pop()  # SQLite wants defaults in parentheses; the data has values
+                if default.parent is not None:  # SQLite wants defaults in parentheses;
+                    default.parent.pop()  # the data has values for every column anyway
             create.this.this.set("db", None)
             conn.execute(create.sql(dialect="sqlite"))
         except (SqlglotError, sqlite3.Error) as exc:
