@@ -87,8 +87,8 @@ def read_predictions(path: Path, dataset: Dataset) -> dict[str, Prediction]:
             result[str(key)] = _prediction(value if isinstance(value, str) else None)
         return result
     lines = text.split("\n")
-    if lines and lines[-1] == "" and len(lines) == len(dataset.examples) + 1:
-        lines = lines[:-1]
+    if text.endswith("\n"):
+        lines = lines[:-1]  # the newline ends the last line; it does not start another
     if len(lines) != len(dataset.examples):
         raise InvalidInput(
             f"{path} has {len(lines)} lines but {dataset.name} has {len(dataset.examples)} "
@@ -391,6 +391,9 @@ def score(
     run_path.parent.mkdir(parents=True, exist_ok=True)
     if not done:
         run_path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    elif not run_path.read_bytes().endswith(b"\n"):
+        with run_path.open("a", encoding="utf-8") as out:
+            out.write("\n")  # an interrupted run left half a line: end it, it is ignored
     todo = [e for e in dataset.examples if e.id not in done]
     scorer = Scorer(dataset, match=match, timeout=timeout)
     lock = threading.Lock()

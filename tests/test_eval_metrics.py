@@ -1,0 +1,76 @@
+"""Metric functions against small cases computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from honestsql.evaluation.metrics import Judged, auroc, ece, risk_coverage, summarize
+
+
+def test_auroc_hand_computed() -> None:
+    # positives 0.9, 0.8; negatives 0.7, 0.6, 0.95: 4 of 6 pairs ranked right.
+    assert auroc([0.9, 0.8, 0.7, 0.6, 0.95], [True, True, False, False, False]) == pytest.approx(
+        4 / 6
+    )
+
+
+def test_auroc_ties_count_half() -> None:
+    assert auroc([0.5, 0.5], [True, False]) == pytest.approx(0.5)
+    assert auroc([0.5, 0.5, 0.9], [True, False, True]) == pytest.approx(0.75)
+
+
+def test_auroc_needs_both_classes() -> None:
+    assert auroc([0.1, 0.9], [True, True]) is None
+    assert auroc([], []) is None
+
+
+def test_ece_hand_computed() -> None:
+    # Two answers at 0.8 (one right) and one at 0.3 (right): |0.5-0.8|*2/3 + |1-0.3|*1/3.
+    assert ece([0.8, 0.8, 0.3], [True, False, True]) == pytest.approx(0.3 * 2 / 3 + 0.7 / 3)
+    assert ece([1.0, 0.0], [True, False]) == pytest.approx(0.0)
+    assert ece([], []) is None
+
+
+def test_risk_coverage_orders_by_confidence() -> None:
+    judged = [
+        Judged(True, False, True, 0.9),
+        Judged(True, False, False, 0.6),
+        Judged(True, True, False, None),  # abstained: never on the curve
+        Judged(True, False, True, 0.8),
+    ]
+    assert risk_coverage(judged) == [(0.25, 0.0), (0.5, 0.0), (0.75, pytest.approx(1 / 3))]
+
+
+def test_summary_with_unanswerable_questions() -> None:
+    judged = [
+        Judged(answerable=True, abstained=False, correct=True, confidence=0.9),
+        Judged(answerable=True, abstained=False, correct=False, confidence=0.4),
+        Judged(answerable=True, abstained=True, correct=False),
+        Judged(answerable=False, abstained=True, correct=True),  # right to abstain
+        Judged(
+            answerable=False, abstained=False, correct=False, confidence=0.7
+        ),  # any SQL is wrong
+    ]
+    s = summarize(judged)
+    assert (s["scored"], s["answered"], s["correct"], s["wrong"], s["abstained"]) == (5, 3, 1, 2, 2)
+    assert s["ex"] == pytest.approx(1 / 3)
+    assert s["coverage"] == pytest.approx(3 / 5)
+    assert s["selective_accuracy"] == pytest.approx(1 / 3)
+    assert s["error_rate"] == pytest.approx(2 / 5)
+    assert s["penalized"] == {
+        "0.5": pytest.approx((1 - 2) / 5),
+        "0.75": pytest.approx((1 - 3 * 2) / 5),
+        "0.9": pytest.approx((1 - 9 * 2) / 5),
+    }
+    assert s["rs"] == {
+        "0": pytest.approx(2 / 5),
+        "5": pytest.approx((2 - 10) / 5),
+        "10": pytest.approx((2 - 20) / 5),
+        "N": pytest.approx((2 - 5 * 2) / 5),
+    }
+    assert s["auroc"] == pytest.approx(1.0)  # the right answer was the most confident
+
+
+def test_empty_summary() -> None:
+    s = summarize([])
+    assert s["scored"] == 0 and s["ex"] is None and s["penalized"]["0.5"] is None
