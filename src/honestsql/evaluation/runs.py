@@ -293,6 +293,8 @@ class RunResult:
     resumed: int = 0
     #: Gold queries (or sql-eval alternatives) that failed to run: (db_id, sql, error).
     gold_failures: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Distinct gold queries (sql-eval: alternatives) run in this session of the run.
+    gold_queries: int = 0
 
     def summary(self) -> dict[str, Any]:
         judged = [j for o in self.outcomes if (j := o.judged()) is not None]
@@ -307,6 +309,7 @@ class RunResult:
             "wall_seconds": round(self.wall_seconds, 3),
             "query_seconds": round(sum(o.pred_ms + o.gold_ms for o in self.outcomes) / 1000, 3),
             "resumed": self.resumed,
+            "gold_queries": self.gold_queries,
             "gold_failures": [
                 {"db_id": db, "sql": sql, "error": error} for db, sql, error in self.gold_failures
             ],
@@ -427,6 +430,7 @@ def score(
     result = RunResult(header, sorted(done.values(), key=lambda o: o.index))
     result.wall_seconds = time.perf_counter() - started
     result.resumed = total - len(todo)
+    result.gold_queries = len(scorer.gold_cache)
     result.gold_failures = sorted(
         (db_id, sql, error) for (db_id, sql), (_, error, _) in scorer.gold_cache.items() if error
     )
