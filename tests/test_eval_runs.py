@@ -156,6 +156,9 @@ def test_loaders(data_root: Path) -> None:
     bird = datasets.load("bird", data_root)
     assert bird.examples[0].id == "bird-dev-7" and bird.examples[0].evidence == "hint"
     assert bird.examples[0].difficulty == "simple"
+    assert bird.describe("x") is None
+    (data_root / "bird" / "dev_databases" / "x" / "database_description").mkdir(parents=True)
+    assert str(bird.describe("x")).endswith("x/database_description")
     sqleval = datasets.load("sqleval", data_root, dialect="sqlite")
     assert len(sqleval.examples) == 7
     assert [e.answerable for e in sqleval.examples] == [True] * 5 + [False] * 2

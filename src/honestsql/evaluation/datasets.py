@@ -46,6 +46,8 @@ class Dataset:
     examples: list[Example]
     #: Maps a database id to a URL honestsql can open, or ``None`` when it is not available.
     locate: Callable[[str], str | None] = field(repr=False, default=lambda _db: None)
+    #: Maps a database id to its human descriptions (a BIRD ``database_description`` folder).
+    describe: Callable[[str], str | None] = field(repr=False, default=lambda _db: None)
 
 
 def data_root(data: str | Path | None) -> Path:
@@ -106,7 +108,13 @@ def load_bird(root: Path, split: str = "dev") -> Dataset:
         )
         for i, item in enumerate(items)
     ]
-    return Dataset("bird", "sqlite", examples, _sqlite_locator(root / "bird" / "dev_databases"))
+    folder = root / "bird" / "dev_databases"
+
+    def describe(db_id: str) -> str | None:
+        path = folder / db_id / "database_description"
+        return str(path) if path.is_dir() else None
+
+    return Dataset("bird", "sqlite", examples, _sqlite_locator(folder), describe)
 
 
 def load_sqleval(root: Path, dialect: str = "postgres", base_url: str | None = None) -> Dataset:
