@@ -154,6 +154,123 @@ def check(
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain language.")],
+    db: DbOption,
+    target: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.99, help="Answer only if the estimated P(correct) is above this."
+        ),
+    ] = 0.75,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="Backend: openai (any OpenAI-compatible server) or llama-cpp (embedded)."
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HONESTSQL_BASE_URL",
+            help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HONESTSQL_MODEL",
+            help="Server model name, or a GGUF path / known name for llama-cpp.",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="HONESTSQL_API_KEY", help="API key for remote servers.")
+    ] = None,
+    guided: Annotated[
+        str | None, typer.Option(help="Send the SQL grammar to the server: llama.cpp or vllm.")
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", "-n", min=1, max=20, help="Candidate queries.")
+    ] = 5,
+    evidence: Annotated[
+        str, typer.Option(help="A hint about the data (BIRD-style evidence).")
+    ] = "",
+    timeout: Annotated[float, typer.Option(min=0.01, help="Time limit per query, seconds.")] = 10.0,
+    max_rows: Annotated[int, typer.Option(min=0, help="Rows to return at most.")] = 1000,
+    redact_values: Annotated[
+        bool | None,
+        typer.Option(
+            "--redact-values/--no-redact-values",
+            help="Mask personal-looking sample values in prompts. "
+            "Default: on for remote servers, off for local ones.",
+        ),
+    ] = None,
+    no_audit: Annotated[
+        bool, typer.Option("--no-audit", help="Do not write the audit log.")
+    ] = False,
+    sql_only: Annotated[bool, typer.Option("--sql-only", "-q", help="Print only the SQL.")] = False,
+    descriptions: DescriptionsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question with verified, read-only SQL, or abstain and say why."""
+    from honestsql import memory
+    from honestsql.llm.factory import make_backend
+    from honestsql.pipeline import Pipeline, Settings
+
+    if not question.strip():
+        raise typer.BadParameter("the question is empty")
+    try:
+        database = honestsql.connect(db, descriptions=descriptions)
+        backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key, guided=guided)
+        audit = None if (no_audit or not memory.enabled()) else memory.AuditLog()
+        settings = Settings(
+            candidates=candidates, timeout=timeout, max_rows=max_rows, redact=redact_values
+        )
+        with database:
+            answer = Pipeline(database, backend, settings, audit).ask(
+                question, target=target, evidence=evidence
+            )
+    except HonestSQLError as exc:
+        _fail(exc, as_json)
+    answered = answer.decision == "answer"
+    if as_json:
+        _emit_json(answer.to_dict())
+    elif sql_only:
+        if answer.sql:
+            sys.stdout.write(answer.sql + "\n")
+    else:
+        _print_answer(answer, target)
+    raise typer.Exit(0 if answered else 1)
+
+
+def _print_answer(answer: Any, target: float) -> None:
+    if answer.decision == "answer":
+        out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))
+        table = RichTable(header_style="bold")
+        for column in answer.columns:
+            table.add_column(escape(column["name"]))
+        for row in answer.rows:
+            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+        out.print(table)
+        out.print(
+            f"[green]Answered[/] with confidence {answer.confidence:.2f} (target {target:.2f}): "
+            f"{escape('; '.join(answer.notes))}."
+        )
+    else:
+        out.print(
+            f"[yellow]I don't know[/] (confidence {answer.confidence:.2f}, target {target:.2f})."
+        )
+        for reason in answer.reasons:
+            out.print(f"- {reason['code']}: {escape(reason['message'])}")
+            if reason.get("clarifying_question"):
+                out.print(f"  {escape(reason['clarifying_question'])}")
+    if answer.flagged_values:
+        out.print(
+            f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"
+        )
+
+
+@app.command()
 def schema(
     db: DbOption,
     descriptions: DescriptionsOption = None,

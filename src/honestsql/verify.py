@@ -56,6 +56,8 @@ class Verifier:
         self.findings: list[Finding] = []
         #: Columns resolved to a catalog column, for the type checks.
         self.resolved: dict[int, Column] = {}
+        #: The same, with the table each resolved column belongs to.
+        self.resolved_tables: dict[int, Table] = {}
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class Verifier:
             found = source.table.column(column.name, case_sensitive=self.case_sensitive)
             if found is not None:
                 self.resolved[id(column)] = found
+                self.resolved_tables[id(column)] = source.table
 
     def _unknown_column(
         self, column: exp.Column, in_scope: list[_Source], *, qualified: bool
@@ -340,6 +343,31 @@ def _joined_using(scope: Scope, name: str) -> bool:
             if ident.name.lower() == name.lower():
                 return True
     return False
+
+
+def text_literals(
+    expression: exp.Expr, catalog: Catalog, dialect: str
+) -> list[tuple[Table, Column, str]]:
+    """(table, column, value) for every text literal a query compares a text column with by
+    equality or IN: values that should exist in the data for the answer to be meaningful."""
+    tree = normalize_identifiers(expression.copy(), dialect=dialect)
+    verifier = Verifier(catalog, dialect)
+    verifier.check_columns(tree)
+    found: list[tuple[Table, Column, str]] = []
+    for node in tree.find_all(exp.EQ, exp.In):
+        column = node.this if isinstance(node.this, exp.Column) else None
+        others = node.expressions if isinstance(node, exp.In) else [node.expression]
+        if column is None and isinstance(node, exp.EQ) and isinstance(node.expression, exp.Column):
+            column, others = node.expression, [node.this]
+        if column is None or id(column) not in verifier.resolved:
+            continue
+        col = verifier.resolved[id(column)]
+        if type_family(col.type) != "text":
+            continue
+        for literal in others:
+            if isinstance(literal, exp.Literal) and literal.is_string:
+                found.append((verifier.resolved_tables[id(column)], col, str(literal.this)))
+    return found
 
 
 def verify(expression: exp.Expr, catalog: Catalog, dialect: str) -> list[Finding]:

@@ -1,0 +1,88 @@
+"""Language-model backends behind one small interface, found through a registry.
+
+A backend turns a chat request into N candidate texts and reports token usage. Backends are
+registered by name; third-party packages can add their own through the ``honestsql.backends``
+entry-point group (``name = "package.module:BackendClass"``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from honestsql.errors import HonestSQLError
+
+
+class BackendError(HonestSQLError):
+    """The model could not be reached, loaded or used."""
+
+    kind = "llm"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: list[dict[str, str]]
+    n: int = 1
+    temperature: float = 0.0
+    max_tokens: int = 512
+    #: A GBNF grammar the output must follow, for backends that can enforce one.
+    grammar: str | None = None
+    seed: int | None = None
+
+
+@dataclass
+class Completion:
+    texts: list[str]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """A source of SQL candidates."""
+
+    #: Registry name, used by ``--llm``.
+    name: ClassVar[str] = ""
+    #: Whether prompts stay on this machine (decides the default of --redact-values).
+    local: bool = True
+    #: Whether ``GenerationRequest.grammar`` is enforced.
+    supports_grammar: bool = False
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> Completion: ...
+
+    def describe(self) -> str:
+        return self.name
+
+
+_BUILTIN = {
+    "openai": "honestsql.llm.openai_compat:OpenAICompatible",
+    "llama-cpp": "honestsql.llm.llama_cpp:LlamaCpp",
+}
+
+
+def registry() -> dict[str, str]:
+    """Backend names mapped to ``module:Class``: the built-in ones plus installed plugins."""
+    found = dict(_BUILTIN)
+    for entry in entry_points(group="honestsql.backends"):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
+def backend_class(name: str) -> type[Backend]:
+    target = registry().get(name)
+    if target is None:
+        raise BackendError(
+            f"Unknown LLM backend {name!r}. Choose one of: {', '.join(sorted(registry()))}."
+        )
+    module_name, _, attribute = target.partition(":")
+    import importlib
+
+    module = importlib.import_module(module_name)
+    cls = getattr(module, attribute)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise BackendError(f"{target} is not a honestsql Backend.")
+    return cls

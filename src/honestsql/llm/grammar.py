@@ -1,0 +1,124 @@
+"""A GBNF grammar, generated from the schema, that only admits one SELECT over real names.
+
+Used for constrained decoding (llama.cpp, and servers that accept a grammar): the structure of
+the output is guaranteed rather than hoped for. Every table and column name in the output is one
+that exists (whether a column belongs to the table it is used with is left to verification), and
+every repetition is bounded, so generation always ends.
+"""
+
+from __future__ import annotations
+
+from honestsql.catalog import Catalog
+
+AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX")
+FUNCTIONS = ("LOWER", "UPPER", "LENGTH", "ABS", "ROUND")
+TABLE_ALIASES = 4
+
+_IDENTIFIER_SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+_KEYWORDS = {
+    "select",
+    "from",
+    "where",
+    "group",
+    "order",
+    "by",
+    "limit",
+    "join",
+    "on",
+    "as",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "null",
+    "like",
+    "between",
+    "having",
+    "distinct",
+    "desc",
+    "asc",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "union",
+    "all",
+    "table",
+    "index",
+    "key",
+    "primary",
+    "default",
+    "user",
+    "values",
+    "check",
+    "references",
+    "cast",
+    "date",
+    "time",
+    "timestamp",
+    "year",
+    "month",
+}
+
+
+def quote_identifier(name: str, dialect: str) -> str:
+    """The name as the dialect needs it written: bare when safe, else quoted."""
+    if name and set(name) <= _IDENTIFIER_SAFE and not name[0].isdigit() and name not in _KEYWORDS:
+        return name
+    if dialect == "mysql":
+        return "`" + name.replace("`", "``") + "`"
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A GBNF string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _alternatives(names: list[str]) -> str:
+    return " | ".join(_literal(n) for n in names) if names else '"x"'
+
+
+def sql_grammar(catalog: Catalog, dialect: str, tables: list[str] | None = None) -> str:
+    """GBNF for a single read-only SELECT over ``tables`` (default: all) of ``catalog``."""
+    chosen = [t for t in catalog.tables if tables is None or t.name in tables]
+    table_names = sorted({quote_identifier(t.name, dialect) for t in chosen})
+    column_names = sorted({quote_identifier(c.name, dialect) for t in chosen for c in t.columns})
+    aggregates = " | ".join(_literal(a) for a in AGGREGATES)
+    functions = " | ".join(_literal(f) for f in FUNCTIONS)
+    return f"""root ::= query
+query ::= "SELECT " distinct? items " FROM " source join{{0,3}} where? group? order? limit?
+distinct ::= "DISTINCT "
+items ::= ("*" | item) (", " item){{0,5}}
+item ::= expr alias?
+alias ::= " AS " [a-z] [a-z_]{{0,11}}
+source ::= table tabalias?
+tabalias ::= " AS T" [1-{TABLE_ALIASES}]
+join ::= " JOIN " source " ON " col " = " col
+where ::= " WHERE " cond ((" AND " | " OR ") cond){{0,3}}
+cond ::= expr " " cmp " " value | expr " IS NULL" | expr " IS NOT NULL" | expr " LIKE " string | col " IN (" subquery ")" | col " NOT IN (" subquery ")" | expr " BETWEEN " term " AND " term
+cmp ::= "=" | "<>" | "<" | ">" | "<=" | ">="
+value ::= expr | "(" subquery ")"
+expr ::= term ((" + " | " - " | " * " | " / ") term){{0,2}}
+term ::= col | number | string | "COUNT(*)" | agg "(" aggarg ")" | fn "(" col ")" | "CAST(" col " AS REAL)"
+aggarg ::= col | "DISTINCT " col
+agg ::= {aggregates}
+fn ::= {functions}
+col ::= (qual ".")? column
+qual ::= table | "T" [1-{TABLE_ALIASES}]
+group ::= " GROUP BY " col (", " col){{0,2}} having?
+having ::= " HAVING " ("COUNT(*)" | agg "(" aggarg ")") " " cmp " " number
+order ::= " ORDER BY " orderitem (", " orderitem){{0,1}}
+orderitem ::= expr (" ASC" | " DESC")?
+limit ::= " LIMIT " [1-9] [0-9]{{0,2}}
+subquery ::= "SELECT " expr " FROM " source join{{0,2}} subwhere? group? limit?
+subwhere ::= " WHERE " subcond ((" AND " | " OR ") subcond){{0,2}}
+subcond ::= expr " " cmp " " expr | expr " LIKE " string | expr " IS NULL" | expr " IS NOT NULL"
+number ::= "-"? [0-9]{{1,6}} ("." [0-9]{{1,4}})?
+string ::= "'" [^'\\n]{{0,30}} "'"
+table ::= {_alternatives(table_names)}
+column ::= {_alternatives(column_names)}
+"""

@@ -1,0 +1,285 @@
+"""The flow of one question: link, prompt, generate, verify, execute, repair, decide.
+
+The pipeline wires stages together and holds no judgement of its own: checking is
+``honestsql.check``, deciding is ``honestsql.decide``, prompting is ``honestsql.prompts``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from honestsql import linking, prompts
+from honestsql.check import check
+from honestsql.db import Database
+from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
+from honestsql.guard import GuardedStatement, guard
+from honestsql.llm import Backend, GenerationRequest
+from honestsql.llm.grammar import sql_grammar
+from honestsql.memory import AuditLog
+from honestsql.verify import text_literals
+
+SAFETY_KINDS = {"not_read_only", "multiple_statements", "forbidden_function"}
+
+
+@dataclass
+class Settings:
+    candidates: int = 5
+    max_repairs: int = 2
+    temperature: float = 0.8
+    timeout: float = 10.0
+    max_rows: int = 1000
+    max_tokens: int = 512
+    #: Characters of schema text the prompt may hold before the schema is cut to the question.
+    schema_budget_chars: int = 24_000
+    redact: bool | None = None  # None: redact exactly when the backend is remote
+    seed: int | None = 0
+
+
+@dataclass
+class Answer:
+    decision: str
+    confidence: float
+    sql: str | None
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    truncated: bool
+    reasons: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]
+    usage: dict[str, int]
+    timings_ms: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    flagged_values: list[str] = field(default_factory=list)
+    backend: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        db: Database,
+        backend: Backend,
+        settings: Settings | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.db = db
+        self.backend = backend
+        self.settings = settings or Settings()
+        self.audit = audit
+        self.prompts_sent: list[tuple[list[dict[str, str]], list[str]]] = []
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+
+    # --- stages ------------------------------------------------------------------------------
+
+    def _generate(self, request: GenerationRequest) -> list[str]:
+        completion = self.backend.generate(request)
+        self.usage["prompt_tokens"] += completion.prompt_tokens
+        self.usage["completion_tokens"] += completion.completion_tokens
+        self.prompts_sent.append((request.messages, completion.texts))
+        return completion.texts
+
+    def _check(self, candidate: Candidate) -> None:
+        assert candidate.sql is not None
+        result = check(
+            self.db, candidate.sql, timeout=self.settings.timeout, max_rows=self.settings.max_rows
+        )
+        candidate.findings = result.errors
+        candidate.warnings = result.warnings
+        candidate.sql = result.sql or candidate.sql
+        if result.ok and result.result is not None:
+            candidate.status = "ok"
+            candidate.result = result.result
+            candidate.result_hash = result_hash(result.result)
+            candidate.ungrounded = self._ungrounded(candidate.sql)
+        else:
+            candidate.status = result.status
+
+    def _ungrounded(self, sql: str) -> list[str]:
+        """Text values the query compares with a column that holds no such value."""
+        checked = guard(sql, self.db.sql_dialect)
+        if not isinstance(checked, GuardedStatement):
+            return []
+        missing = []
+        dialect = self.db.sql_dialect
+        for table, column, value in text_literals(checked.expression, self.db.catalog(), dialect)[
+            :5
+        ]:
+            probe = (
+                exp.select("1")
+                .from_(exp.to_table(table.name, quoted=True))
+                .where(
+                    exp.EQ(
+                        this=exp.column(column.name, quoted=True),
+                        expression=exp.Literal.string(value),
+                    )
+                )
+                .limit(1)
+                .sql(dialect=dialect)
+            )
+            try:
+                found = self.db.execute(probe, timeout=self.settings.timeout, max_rows=1).rows
+            except Exception:
+                continue
+            if not found:
+                missing.append(f"{table.name}.{column.name} = '{value}'")
+        return missing
+
+    def _candidate(
+        self, text: str, messages: list[dict[str, str]], grammar: str | None
+    ) -> Candidate:
+        sql, reason = prompts.extract_sql(text)
+        candidate = Candidate(text=text, sql=sql)
+        if sql is None:
+            candidate.status = "abstain"
+            candidate.abstain_reason = reason or "empty reply"
+            return candidate
+        self._check(candidate)
+        conversation = messages
+        while candidate.status != "ok" and candidate.repairs < self.settings.max_repairs:
+            problems = [
+                f.message + (f" Did you mean: {', '.join(f.suggestions)}?" if f.suggestions else "")
+                for f in candidate.findings
+            ] or ["It failed to run."]
+            conversation = prompts.repair_messages(conversation, candidate.sql or "", problems)
+            reply = self._generate(
+                GenerationRequest(
+                    conversation,
+                    n=1,
+                    temperature=0.0,
+                    max_tokens=self.settings.max_tokens,
+                    grammar=grammar,
+                    seed=self.settings.seed,
+                )
+            )
+            candidate.repairs += 1
+            sql, reason = prompts.extract_sql(reply[0] if reply else "")
+            if sql is None:
+                candidate.status = "abstain"
+                candidate.abstain_reason = reason
+                break
+            candidate.sql = sql
+            self._check(candidate)
+        return candidate
+
+    # --- the flow ----------------------------------------------------------------------------
+
+    def ask(self, question: str, *, target: float = 0.75, evidence: str = "") -> Answer:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        catalog = self.db.catalog()
+        dialect = self.db.sql_dialect
+        relevance = linking.relevance(question, catalog, evidence)
+        redact = (
+            self.settings.redact if self.settings.redact is not None else not self.backend.local
+        )
+        render = lambda tables: prompts.render_schema(catalog, dialect, tables, redact=redact).text  # noqa: E731
+        tables = linking.select_tables(question, catalog, self.settings.schema_budget_chars, render)
+        schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
+        timings["link"] = _ms(started)
+        words = linking.content_words(question)
+        if relevance == 0.0 and len(words) >= 2:
+            decision = Decision(
+                False,
+                0.0,
+                None,
+                [
+                    Reason(
+                        "not_about_this_database",
+                        "None of the question's words appear in this database's tables, columns or values.",
+                        {"question_words": words},
+                    )
+                ],
+            )
+            timings["total"] = _ms(started)
+            return self._finish(question, target, decision, [], schema, timings)
+        grammar = (
+            sql_grammar(catalog, dialect, [t.name for t in tables])
+            if self.backend.supports_grammar
+            else None
+        )
+        n = max(1, self.settings.candidates)
+        phase = time.perf_counter()
+        texts: list[tuple[str, list[dict[str, str]]]] = []
+        first = prompts.messages(question, schema, dialect, evidence=evidence, variant=0)
+        for text in self._generate(
+            GenerationRequest(
+                first,
+                n=1,
+                temperature=0.0,
+                max_tokens=self.settings.max_tokens,
+                grammar=grammar,
+                seed=self.settings.seed,
+            )
+        ):
+            texts.append((text, first))
+        if n > 1:
+            second = prompts.messages(question, schema, dialect, evidence=evidence, variant=1)
+            for text in self._generate(
+                GenerationRequest(
+                    second,
+                    n=n - 1,
+                    temperature=self.settings.temperature,
+                    max_tokens=self.settings.max_tokens,
+                    grammar=grammar,
+                    seed=None if self.settings.seed is None else self.settings.seed + 1,
+                )
+            ):
+                texts.append((text, second))
+        timings["generate"] = _ms(phase)
+        phase = time.perf_counter()
+        candidates = [self._candidate(text, messages, grammar) for text, messages in texts]
+        timings["verify_execute_repair"] = _ms(phase)
+        decision = decide(candidates, target=target, relevance=relevance)
+        timings["total"] = _ms(started)
+        return self._finish(question, target, decision, candidates, schema, timings)
+
+    def _finish(
+        self,
+        question: str,
+        target: float,
+        decision: Decision,
+        candidates: list[Candidate],
+        schema: prompts.SchemaText,
+        timings: dict[str, float],
+    ) -> Answer:
+        chosen = decision.chosen
+        result = chosen.result if (decision.answer and chosen) else None
+        answer = Answer(
+            decision="answer" if decision.answer else "abstain",
+            confidence=round(decision.confidence, 4),
+            sql=chosen.sql if (decision.answer and chosen) else None,
+            columns=[c.to_dict() for c in result.columns] if result else [],
+            rows=result.json_rows() if result else [],
+            truncated=result.truncated if result else False,
+            reasons=[r.to_dict() for r in decision.reasons],
+            candidates=[c.to_dict() for c in candidates],
+            usage=dict(self.usage),
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            notes=decision.notes,
+            flagged_values=schema.flagged,
+            backend=self.backend.describe(),
+        )
+        if self.audit is not None:
+            self.audit.record(
+                database=self.db.display_url,
+                question=question,
+                target=target,
+                backend=answer.backend,
+                answer=answer.to_dict(),
+                prompts=self.prompts_sent,
+            )
+        self.prompts_sent = []
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        return answer
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+__all__ = ["Answer", "Pipeline", "Settings"]

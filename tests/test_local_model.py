@@ -1,0 +1,94 @@
+"""The embedded backend with a tiny random-weight GGUF model that the tests build themselves.
+
+Random weights produce noise; under the schema grammar that noise must still be one parseable
+SELECT over real table and column names, every time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+import honestsql
+from honestsql.llm import BackendError, GenerationRequest
+from honestsql.llm.grammar import sql_grammar
+from honestsql.pipeline import Pipeline, Settings
+
+from .tiny_gguf import build
+
+llama_cpp = pytest.importorskip(
+    "llama_cpp", reason="llama-cpp-python is not installed (pip install '.[local]')"
+)
+from honestsql.llm.llama_cpp import LlamaCpp  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("model") / "tiny.gguf")
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model: Path) -> LlamaCpp:
+    return LlamaCpp(model=str(tiny_model), n_ctx=4096)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_grammar_output_is_always_a_select_over_real_names(
+    backend: LlamaCpp, test_databases, dialect: str
+) -> None:  # type: ignore[no-untyped-def]
+    with honestsql.connect(test_databases[dialect].url) as db:
+        catalog = db.catalog()
+    grammar = sql_grammar(catalog, dialect)
+    tables = {t.name.lower() for t in catalog.tables}
+    columns = {c.name.lower() for t in catalog.tables for c in t.columns}
+    aliases = {f"t{i}" for i in range(1, 5)}
+    request = GenerationRequest(
+        [{"role": "user", "content": "How many customers?"}],
+        n=40,
+        temperature=1.0,
+        max_tokens=3000,
+        grammar=grammar,
+        seed=7,
+    )
+    texts = backend.generate(request).texts
+    assert len(texts) == 40 and len(set(texts)) > 30  # noise, not one answer repeated
+    for text in texts:
+        tree = sqlglot.parse_one(text, read=dialect)
+        assert isinstance(tree, exp.Select), text
+        assert len(sqlglot.parse(text, read=dialect)) == 1
+        for table in tree.find_all(exp.Table):
+            assert table.name.lower() in tables, text
+        for column in tree.find_all(exp.Column):
+            if isinstance(column.this, exp.Star):
+                continue
+            assert column.name.lower() in columns, text
+            assert not column.table or column.table.lower() in tables | aliases, text
+
+
+def test_pipeline_runs_on_the_embedded_model(backend: LlamaCpp, test_databases) -> None:  # type: ignore[no-untyped-def]
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        answer = Pipeline(db, backend, Settings(candidates=3, max_tokens=400, max_repairs=1)).ask(
+            "How many customers live in Germany?", target=0.75
+        )
+    # Noise rarely agrees with itself: the honest outcome is an abstention, never a crash.
+    assert answer.decision in {"answer", "abstain"}
+    assert len(answer.candidates) == 3
+    assert answer.usage["completion_tokens"] > 0
+    for candidate in answer.candidates:
+        assert candidate["status"] in {"ok", "rejected", "error", "abstain"}
+
+
+def test_missing_model_offline_names_the_alternatives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HONESTSQL_MODELS_DIR", str(tmp_path / "models"))
+    with pytest.raises(BackendError, match="--llm openai"):
+        LlamaCpp(model="arctic-text2sql-r1-7b")
+    with pytest.raises(BackendError, match="does not exist"):
+        LlamaCpp(model=str(tmp_path / "nope.gguf"))
+    with pytest.raises(BackendError, match="Unknown model"):
+        LlamaCpp(model="gpt-17")
