@@ -419,3 +419,34 @@ def test_default_workers_match_parallel_results(data_root: Path, tmp_path: Path)
     ).summary()
     for key in ("correct", "wrong", "abstained", "rs", "penalized", "auroc"):
         assert serial[key] == parallel[key]
+
+
+def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path) -> None:
+    """The pipeline answers sql-eval with a scripted model; `eval score` then scores its files."""
+    from honestsql.evaluation import ask_run
+    from honestsql.llm.openai_compat import OpenAICompatible
+    from honestsql.pipeline import Settings
+
+    from .chat_server import ChatServer
+
+    answers = {
+        "Home products?": "SELECT name FROM products WHERE category = 'home'",
+        "Highest price?": "SELECT MAX(price) FROM products",
+    }
+
+    def reply(request: dict) -> list[str]:  # type: ignore[type-arg]
+        question = request["messages"][-1]["content"].split("Question: ")[-1].split("\n")[0]
+        return [answers.get(question, "ABSTAIN: not in this schema")] * 3
+
+    dataset = datasets.load("sqleval", data_root, dialect="sqlite")
+    pred, conf = tmp_path / "p.sql", tmp_path / "c.txt"
+    with ChatServer(reply) as server:
+        backend = OpenAICompatible(base_url=server.base_url, model="scripted")
+        counts = ask_run.run(dataset, backend, predictions=pred, confidences=conf, settings=Settings(candidates=3), limit=4)
+        assert counts == {"answered": 2, "abstained": 2, "no_database": 0, "resumed": 0}
+        counts = ask_run.run(dataset, backend, predictions=pred, confidences=conf, settings=Settings(candidates=3))
+        assert counts["resumed"] == 4 and counts["abstained"] == 3  # questions 5-7, continuing
+    lines = pred.read_text().splitlines()
+    assert lines[0] == answers["Home products?"] and lines[1] == "ABSTAIN" and len(lines) == 7
+    s = score(dataset, pred, run_path=tmp_path / "r.jsonl", confidences_path=conf).summary()
+    assert (s["correct"], s["abstained"], s["correct_abstentions"]) == (2, 5, 2)

@@ -591,6 +591,75 @@ def _print_summary(summary: dict[str, Any]) -> None:
     out.print(table)
 
 
+@eval_app.command("run")
+def eval_run(
+    benchmark: Annotated[str, typer.Option(help="spider, bird, sqleval or ehrsql.")],
+    predictions: Annotated[
+        Path, typer.Option(help="Write the SQL (or ABSTAIN) per question here.")
+    ],
+    confidences: Annotated[Path, typer.Option(help="Write the confidence per question here.")],
+    data: DataOption = None,
+    dialect: Annotated[
+        str | None, typer.Option(help="sqleval: postgres (default) or sqlite.")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="bird: dev or mini; ehrsql: test or valid.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    target: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Answer above this confidence.")
+    ] = 0.75,
+    llm: Annotated[str | None, typer.Option(help="openai or llama-cpp.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(envvar="HONESTSQL_BASE_URL", help="OpenAI-compatible server.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(envvar="HONESTSQL_MODEL", help="Model name or GGUF path.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="HONESTSQL_API_KEY", help="API key.")
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", "-n", min=1, max=20, help="Candidates per question.")
+    ] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a benchmark with the pipeline; the two files it writes are what `eval score` reads."""
+    from honestsql.evaluation import ask_run, datasets
+    from honestsql.llm.factory import make_backend
+    from honestsql.pipeline import Settings
+
+    try:
+        dataset = datasets.load(benchmark, data, dialect=dialect, split=split)
+        backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key)
+        total = min(limit or len(dataset.examples), len(dataset.examples))
+        progress, _ = _progress_bar(f"answering {benchmark}", total)
+        task = progress.task_ids[0]
+        with progress:
+            counts = ask_run.run(
+                dataset,
+                backend,
+                predictions=predictions,
+                confidences=confidences,
+                target=target,
+                settings=Settings(candidates=candidates),
+                limit=limit,
+                progress=lambda done, _total: progress.update(task, completed=done),
+            )
+    except HonestSQLError as exc:
+        _fail(exc, as_json)
+    summary = {
+        "ok": True,
+        **counts,
+        "predictions": str(predictions),
+        "confidences": str(confidences),
+    }
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(", ".join(f"{k}: {v}" for k, v in summary.items() if k != "ok"))
+
+
 @eval_app.command("compare")
 def eval_compare(
     run_a: Annotated[Path, typer.Argument(help="The earlier run file.")],

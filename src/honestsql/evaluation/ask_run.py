@@ -1,0 +1,75 @@
+"""``eval run``: answer a benchmark's questions with the pipeline, writing files ``eval score`` reads.
+
+One line per question in dataset order: the answer's SQL (on one line), or ``ABSTAIN``; and the
+confidence. Questions whose database is missing get ``ABSTAIN`` (``eval score`` skips them).
+Lines are written as answers come, and a run that stopped is continued from where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import honestsql
+from honestsql.db import Database
+from honestsql.evaluation.datasets import Dataset
+from honestsql.llm import Backend
+from honestsql.pipeline import Pipeline, Settings
+
+
+def _done(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    return path.read_text(encoding="utf-8").count("\n")
+
+
+def run(
+    dataset: Dataset,
+    backend: Backend,
+    *,
+    predictions: Path,
+    confidences: Path,
+    target: float = 0.75,
+    settings: Settings | None = None,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> dict[str, int]:
+    examples = dataset.examples[:limit] if limit else dataset.examples
+    start = min(_done(predictions), _done(confidences))
+    # Keep exactly the complete lines both files agree on.
+    for path in (predictions, confidences):
+        if path.is_file():
+            kept = path.read_text(encoding="utf-8").split("\n")[:start]
+            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    databases: dict[str, Database | None] = {}
+    counts = {"answered": 0, "abstained": 0, "no_database": 0, "resumed": start}
+    progress(start, len(examples))
+    with (
+        predictions.open("a", encoding="utf-8") as pred_out,
+        confidences.open("a", encoding="utf-8") as conf_out,
+    ):
+        for index, example in enumerate(examples[start:], start=start):
+            if example.db_id not in databases:
+                url = dataset.locate(example.db_id)
+                databases[example.db_id] = honestsql.connect(url) if url else None
+            db = databases[example.db_id]
+            if db is None:
+                line, confidence = "ABSTAIN", ""
+                counts["no_database"] += 1
+            else:
+                answer = Pipeline(db, backend, settings).ask(
+                    example.question, target=target, evidence=example.evidence
+                )
+                answered = answer.decision == "answer" and answer.sql
+                line = " ".join((answer.sql or "").split()) if answered else "ABSTAIN"
+                confidence = f"{answer.confidence:.4f}"
+                counts["answered" if answered else "abstained"] += 1
+            pred_out.write(line + "\n")
+            conf_out.write(confidence + "\n")
+            pred_out.flush()
+            conf_out.flush()
+            progress(index + 1, len(examples))
+    for db in databases.values():
+        if db is not None:
+            db.close()
+    return counts
