@@ -442,9 +442,18 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
     pred, conf = tmp_path / "p.sql", tmp_path / "c.txt"
     with ChatServer(reply) as server:
         backend = OpenAICompatible(base_url=server.base_url, model="scripted")
-        counts = ask_run.run(dataset, backend, predictions=pred, confidences=conf, settings=Settings(candidates=3), limit=4)
+        counts = ask_run.run(
+            dataset,
+            backend,
+            predictions=pred,
+            confidences=conf,
+            settings=Settings(candidates=3),
+            limit=4,
+        )
         assert counts == {"answered": 2, "abstained": 2, "no_database": 0, "resumed": 0}
-        counts = ask_run.run(dataset, backend, predictions=pred, confidences=conf, settings=Settings(candidates=3))
+        counts = ask_run.run(
+            dataset, backend, predictions=pred, confidences=conf, settings=Settings(candidates=3)
+        )
         assert counts["resumed"] == 4 and counts["abstained"] == 3  # questions 5-7, continuing
     lines = pred.read_text().splitlines()
     assert lines[0] == answers["Home products?"] and lines[1] == "ABSTAIN" and len(lines) == 7
