@@ -1,0 +1,28 @@
+"""The ``honestsql`` command line. Every command has ``--json``; exit codes: 0 ok, 1 rejected,
+abstained or failed, 2 usage error."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="honestsql",
+    help="Verified, read-only SQL over your database; honest when it does not know.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(
+    help="Benchmarks whose figures go to docs/BENCHMARKS.md.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+eval_app = typer.Typer(help="Score predictions for accuracy and honesty.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+def main() -> None:
+    app()
+
+
+# The commands register themselves on the apps above.
+from honestsql.cli import bench, core, evaluation  # noqa: E402, F401

@@ -1,0 +1,89 @@
+"""``honestsql bench ...``: benchmarks whose figures go to docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from honestsql.cli import bench_app
+from honestsql.cli.common import (
+    JsonOption,
+    fail,
+    print_figures,
+    progress_bar,
+)
+from honestsql.errors import HonestSQLError
+
+
+@bench_app.command("catalog")
+def bench_catalog(
+    tables: Annotated[int, typer.Option(min=1, help="Tables to create.")] = 2000,
+    columns: Annotated[int, typer.Option(min=2, help="Columns per table.")] = 20,
+    target: Annotated[
+        str, typer.Option(help="Where to build the schema: sqlite (a temp file) or postgres.")
+    ] = "sqlite",
+    admin_url: Annotated[
+        str, typer.Option(help="PostgreSQL URL allowed to CREATE/DROP a scratch database.")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    as_json: JsonOption = False,
+) -> None:
+    """Time building the catalog of a wide schema (cold) and loading it from the cache (warm)."""
+    if target not in {"sqlite", "postgres"}:
+        raise typer.BadParameter("--target must be sqlite or postgres")
+    from honestsql.benchmarks import catalog as bench
+
+    progress, advance = progress_bar(f"creating {tables} tables", tables)
+    try:
+        with progress:
+            figures = bench.run(
+                tables=tables, columns=columns, target=target, admin_url=admin_url, progress=advance
+            )
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("catalog", figures, as_json)
+
+
+@bench_app.command("check")
+def bench_check(
+    db: Annotated[
+        str, typer.Option("--db", help="Only 'demo' (its typical queries are built in).")
+    ] = "demo",
+    runs: Annotated[int, typer.Option(min=1, help="check() calls to time.")] = 400,
+    cli_runs: Annotated[
+        int, typer.Option(min=0, help="Whole `honestsql check` processes to time.")
+    ] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Median latency of check() (guard + verify + execute) on typical queries."""
+    from honestsql.benchmarks import check as bench
+
+    progress, advance = progress_bar("checking", runs)
+    try:
+        with progress:
+            figures = bench.run(db_target=db, runs=runs, cli_runs=cli_runs, progress=advance)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("check", figures, as_json)
+
+
+@bench_app.command("eval")
+def bench_eval(
+    data: Annotated[
+        str | None, typer.Option("--data", envvar="HONESTSQL_DATA", help="Benchmark data root.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Questions judged in parallel.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Time scoring every Spider prediction file against the databases' own query time."""
+    from honestsql.benchmarks import evaluation as bench
+
+    progress, advance = progress_bar("scoring prediction files", 17)
+    try:
+        with progress:
+            figures = bench.run(data=data, workers=workers, progress=advance)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("eval", figures, as_json)

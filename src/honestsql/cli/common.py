@@ -1,0 +1,119 @@
+"""What every command shares: consoles, JSON output, errors, progress, common options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from honestsql.errors import HonestSQLError
+
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="HONESTSQL_DB",
+        help="'demo', a SQLite/DuckDB file path, or a URL (sqlite:///, duckdb:///, "
+        "postgresql://, mysql://). Default: $HONESTSQL_DB.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+DescriptionsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--descriptions",
+        help="Human descriptions: a YAML/JSON file or a BIRD database_description folder.",
+    ),
+]
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(exc: HonestSQLError, as_json: bool) -> NoReturn:
+    if as_json:
+        emit_json({"ok": False, "status": exc.status, "errors": [exc.to_dict()]})
+    else:
+        err.print(f"[bold red]{exc.kind}[/]: {escape(exc.message)}")
+    raise typer.Exit(1)
+
+
+TargetOption = Annotated[
+    float,
+    typer.Option(min=0.0, max=0.99, help="Answer only if the estimated P(correct) is above this."),
+]
+LlmOption = Annotated[
+    str | None,
+    typer.Option(help="Backend: openai (any OpenAI-compatible server) or llama-cpp (embedded)."),
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="HONESTSQL_BASE_URL",
+        help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.",
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="HONESTSQL_MODEL",
+        help="Server model name, or a GGUF path / known name for llama-cpp.",
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None, typer.Option(envvar="HONESTSQL_API_KEY", help="API key for remote servers.")
+]
+CandidatesOption = Annotated[
+    int, typer.Option("--candidates", "-n", min=1, max=20, help="Candidate queries per question.")
+]
+
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        envvar="HONESTSQL_DATA",
+        help="Benchmark data root (holding spider/, bird/, sqleval/, ehrsql/). Default: $HONESTSQL_DATA.",
+        show_default=False,
+    ),
+]
+
+
+def progress_bar(description: str, total: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task(description, total=total)
+    return progress, (lambda n: progress.advance(task, n))
+
+
+def print_figures(name: str, figures: dict[str, Any], as_json: bool) -> None:
+    from datetime import date
+
+    from honestsql.benchmarks import machine
+
+    data = {"benchmark": name, "date": date.today().isoformat(), "machine": machine(), **figures}
+    if as_json:
+        emit_json(data)
+        return
+    table = RichTable(title=f"bench {name}", show_header=False)
+    for key, value in data.items():
+        table.add_row(key, escape(str(value)))
+    out.print(table)

@@ -1,0 +1,296 @@
+"""The main commands: ask, check, schema, demo, version."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table as RichTable
+
+import honestsql
+from honestsql.catalog import Catalog
+from honestsql.check import CheckResult
+from honestsql.cli import app
+from honestsql.cli.common import (
+    ApiKeyOption,
+    BaseUrlOption,
+    CandidatesOption,
+    DbOption,
+    DescriptionsOption,
+    JsonOption,
+    LlmOption,
+    ModelOption,
+    TargetOption,
+    emit_json,
+    fail,
+    out,
+)
+from honestsql.errors import HonestSQLError
+from honestsql.findings import Finding
+
+
+def _read_sql(sql: str | None, file: Path | None) -> str | bytes:
+    if sql is not None and file is not None:
+        raise typer.BadParameter("give the SQL as an argument or with --file, not both")
+    if file is not None:
+        try:
+            return file.read_bytes()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {file}: {exc.strerror}") from None
+    if sql is None or sql == "-":
+        if sql is None and sys.stdin.isatty():
+            raise typer.BadParameter(
+                "give a SQL query, '-' to read it from standard input, or --file"
+            )
+        return sys.stdin.buffer.read()
+    return sql
+
+
+def _print_findings(findings: list[Finding], style: str) -> None:
+    for finding in findings:
+        line = f"[{style}]{finding.kind}[/]: {escape(finding.message)}"
+        if finding.suggestions:
+            line += f"\n  did you mean: {escape(', '.join(finding.suggestions))}"
+        out.print(line)
+
+
+def _print_check(result: CheckResult) -> None:
+    if result.sql:
+        out.print(Syntax(result.sql, "sql", word_wrap=True, theme="ansi_dark"))
+    _print_findings(result.errors, "bold red")
+    _print_findings(result.warnings, "yellow")
+    if result.result is not None:
+        table = RichTable(show_lines=False, header_style="bold")
+        for column in result.result.columns:
+            table.add_column(f"{column.name}\n[dim]{column.type}[/]")
+        for row in result.result.json_rows():
+            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+        out.print(table)
+        rows = len(result.result.rows)
+        more = " (truncated: more rows exist, raise --max-rows)" if result.result.truncated else ""
+        out.print(
+            f"[dim]{rows} row{'s' if rows != 1 else ''} in {result.elapsed_ms:.1f} ms{more}[/]"
+        )
+    elif result.status == "ok":
+        out.print(f"[green]verified[/] in {result.elapsed_ms:.1f} ms (not executed)")
+
+
+@app.command()
+def check(
+    db: DbOption,
+    sql: Annotated[
+        str | None, typer.Argument(help="The SQL query; '-' (or nothing) reads standard input.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the SQL from a file.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.001, help="Wall-clock limit in seconds.")
+    ] = 10.0,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=0, help="Rows to return at most.")
+    ] = 1000,
+    no_execute: Annotated[
+        bool, typer.Option("--no-execute", help="Verify only; do not run the query.")
+    ] = False,
+    descriptions: DescriptionsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a SQL query against the real schema and, if it passes, run it read-only."""
+    text = _read_sql(sql, file)
+    try:
+        database = honestsql.connect(db, descriptions=descriptions)
+        with database:
+            result = honestsql.check(
+                database, text, timeout=timeout, max_rows=max_rows, execute=not no_execute
+            )
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print_check(result)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain language.")],
+    db: DbOption,
+    target: TargetOption = 0.75,
+    llm: LlmOption = None,
+    base_url: BaseUrlOption = None,
+    model: ModelOption = None,
+    api_key: ApiKeyOption = None,
+    guided: Annotated[
+        str | None, typer.Option(help="Send the SQL grammar to the server: llama.cpp or vllm.")
+    ] = None,
+    candidates: CandidatesOption = 5,
+    evidence: Annotated[
+        str, typer.Option(help="A hint about the data (BIRD-style evidence).")
+    ] = "",
+    timeout: Annotated[float, typer.Option(min=0.01, help="Time limit per query, seconds.")] = 10.0,
+    max_rows: Annotated[int, typer.Option(min=0, help="Rows to return at most.")] = 1000,
+    redact_values: Annotated[
+        bool | None,
+        typer.Option(
+            "--redact-values/--no-redact-values",
+            help="Mask personal-looking sample values in prompts. "
+            "Default: on for remote servers, off for local ones.",
+        ),
+    ] = None,
+    no_audit: Annotated[
+        bool, typer.Option("--no-audit", help="Do not write the audit log.")
+    ] = False,
+    sql_only: Annotated[bool, typer.Option("--sql-only", "-q", help="Print only the SQL.")] = False,
+    descriptions: DescriptionsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question with verified, read-only SQL, or abstain and say why."""
+    from honestsql import memory
+    from honestsql.llm.factory import make_backend
+    from honestsql.pipeline import Pipeline, Settings
+
+    if not question.strip():
+        raise typer.BadParameter("the question is empty")
+    try:
+        database = honestsql.connect(db, descriptions=descriptions)
+        backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key, guided=guided)
+        audit = None if (no_audit or not memory.enabled()) else memory.AuditLog()
+        settings = Settings(
+            candidates=candidates, timeout=timeout, max_rows=max_rows, redact=redact_values
+        )
+        with database:
+            answer = Pipeline(database, backend, settings, audit).ask(
+                question, target=target, evidence=evidence
+            )
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    answered = answer.decision == "answer"
+    if as_json:
+        emit_json(answer.to_dict())
+    elif sql_only:
+        if answer.sql:
+            sys.stdout.write(answer.sql + "\n")
+    else:
+        _print_answer(answer, target)
+    raise typer.Exit(0 if answered else 1)
+
+
+def _print_answer(answer: Any, target: float) -> None:
+    if answer.decision == "answer":
+        out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))
+        table = RichTable(header_style="bold")
+        for column in answer.columns:
+            table.add_column(escape(column["name"]))
+        for row in answer.rows:
+            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+        out.print(table)
+        out.print(
+            f"[green]Answered[/] with confidence {answer.confidence:.2f} (target {target:.2f}): "
+            f"{escape('; '.join(answer.notes))}."
+        )
+    else:
+        out.print(
+            f"[yellow]I don't know[/] (confidence {answer.confidence:.2f}, target {target:.2f})."
+        )
+        for reason in answer.reasons:
+            out.print(f"- {reason['code']}: {escape(reason['message'])}")
+            if reason.get("clarifying_question"):
+                out.print(f"  {escape(reason['clarifying_question'])}")
+    if answer.flagged_values:
+        out.print(
+            f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"
+        )
+
+
+@app.command()
+def schema(
+    db: DbOption,
+    descriptions: DescriptionsOption = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ignore the cache and read again.")
+    ] = False,
+    no_samples: Annotated[
+        bool, typer.Option("--no-samples", help="Do not read sample values.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the schema catalog: tables, columns, keys, descriptions, samples, row counts."""
+    try:
+        database = honestsql.connect(db, descriptions=descriptions, samples=not no_samples)
+        with database:
+            catalog = database.catalog(refresh=refresh)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json({"ok": True, "database": database.display_url, **catalog.model_dump(mode="json")})
+        return
+    _print_catalog(database.display_url, catalog)
+
+
+def _print_catalog(url: str, catalog: Catalog) -> None:
+    out.print(
+        f"[bold]{escape(url)}[/] ({catalog.dialect}): {len(catalog.tables)} tables, "
+        f"{catalog.column_count} columns"
+    )
+    for table in catalog.tables:
+        rows = (
+            ""
+            if table.row_count is None
+            else f", {'~' if table.row_count_estimated else ''}{table.row_count:,} rows"
+        )
+        kind = "view" if table.is_view else "table"
+        title = f"[bold cyan]{escape(table.name)}[/] [dim]({kind}{rows})[/]"
+        note = table.description or table.comment
+        if note:
+            title += f" — {escape(note)}"
+        grid = RichTable(title=title, title_justify="left", show_edge=False, header_style="dim")
+        grid.add_column("column")
+        grid.add_column("type")
+        grid.add_column("key")
+        grid.add_column("samples / description")
+        fk_of = {
+            c: f"→ {fk.ref_table}.{r}"
+            for fk in table.foreign_keys
+            for c, r in zip(fk.columns, fk.ref_columns, strict=False)
+        }
+        for column in table.columns:
+            key = " ".join(
+                k for k in ("PK" if column.primary_key else "", fk_of.get(column.name, "")) if k
+            )
+            info = column.description or column.comment or ""
+            if column.samples:
+                samples = ", ".join(repr(s) for s in column.samples)
+                info = (
+                    f"{info} [dim]e.g. {escape(samples)}[/]"
+                    if info
+                    else f"[dim]e.g. {escape(samples)}[/]"
+                )
+            grid.add_row(escape(column.name), escape(column.type), escape(key), info)
+        out.print(grid)
+
+
+@app.command()
+def demo(as_json: JsonOption = False) -> None:
+    """Build the bundled demo database (a small shop) and print where it is."""
+    path = honestsql.demo.ensure()
+    if as_json:
+        emit_json(
+            {"ok": True, "path": str(path), "descriptions": str(honestsql.demo.descriptions_path())}
+        )
+    else:
+        out.print(f"Demo database: {path}\nTry: honestsql schema --db demo")
+
+
+@app.command()
+def version(as_json: JsonOption = False) -> None:
+    """Print the honestsql version."""
+    if as_json:
+        emit_json({"version": honestsql.__version__})
+    else:
+        out.print(f"honestsql {honestsql.__version__}")
