@@ -76,6 +76,24 @@ class Pipeline:
 
     # --- stages ------------------------------------------------------------------------------
 
+    def _request(
+        self,
+        messages: list[dict[str, str]],
+        n: int,
+        temperature: float,
+        seed_offset: int,
+        grammar: str | None,
+    ) -> GenerationRequest:
+        seed = None if self.settings.seed is None else self.settings.seed + seed_offset
+        return GenerationRequest(
+            messages,
+            n=n,
+            temperature=temperature,
+            max_tokens=self.settings.max_tokens,
+            grammar=grammar,
+            seed=seed,
+        )
+
     def _generate(self, request: GenerationRequest) -> list[str]:
         completion = self.backend.generate(request)
         self.usage["prompt_tokens"] += completion.prompt_tokens
@@ -146,16 +164,7 @@ class Pipeline:
                 for f in candidate.findings
             ] or ["It failed to run."]
             conversation = prompts.repair_messages(conversation, candidate.sql or "", problems)
-            reply = self._generate(
-                GenerationRequest(
-                    conversation,
-                    n=1,
-                    temperature=0.0,
-                    max_tokens=self.settings.max_tokens,
-                    grammar=grammar,
-                    seed=self.settings.seed,
-                )
-            )
+            reply = self._generate(self._request(conversation, 1, 0.0, 0, grammar))
             candidate.repairs += 1
             sql, reason = prompts.extract_sql(reply[0] if reply else "")
             if sql is None:
@@ -206,30 +215,12 @@ class Pipeline:
         phase = time.perf_counter()
         texts: list[tuple[str, list[dict[str, str]]]] = []
         first = prompts.messages(question, schema, dialect, evidence=evidence, variant=0)
-        for text in self._generate(
-            GenerationRequest(
-                first,
-                n=1,
-                temperature=0.0,
-                max_tokens=self.settings.max_tokens,
-                grammar=grammar,
-                seed=self.settings.seed,
-            )
-        ):
+        for text in self._generate(self._request(first, 1, 0.0, 0, grammar)):
             texts.append((text, first))
         if n > 1:
             second = prompts.messages(question, schema, dialect, evidence=evidence, variant=1)
-            for text in self._generate(
-                GenerationRequest(
-                    second,
-                    n=n - 1,
-                    temperature=self.settings.temperature,
-                    max_tokens=self.settings.max_tokens,
-                    grammar=grammar,
-                    seed=None if self.settings.seed is None else self.settings.seed + 1,
-                )
-            ):
-                texts.append((text, second))
+            request = self._request(second, n - 1, self.settings.temperature, 1, grammar)
+            texts.extend((text, second) for text in self._generate(request))
         timings["generate"] = _ms(phase)
         phase = time.perf_counter()
         candidates = [self._candidate(text, messages, grammar) for text, messages in texts]

@@ -74,6 +74,8 @@ ModelOption = Annotated[
 ApiKeyOption = Annotated[
     str | None, typer.Option(envvar="HONESTSQL_API_KEY", help="API key for remote servers.")
 ]
+DialectOption = Annotated[str | None, typer.Option(help="sqleval: postgres (default) or sqlite.")]
+SplitOption = Annotated[str | None, typer.Option(help="bird: dev or mini; ehrsql: test or valid.")]
 CandidatesOption = Annotated[
     int, typer.Option("--candidates", "-n", min=1, max=20, help="Candidate queries per question.")
 ]

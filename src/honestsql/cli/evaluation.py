@@ -15,9 +15,11 @@ from honestsql.cli.common import (
     BaseUrlOption,
     CandidatesOption,
     DataOption,
+    DialectOption,
     JsonOption,
     LlmOption,
     ModelOption,
+    SplitOption,
     TargetOption,
     emit_json,
     fail,
@@ -54,12 +56,8 @@ def eval_score(
     match: Annotated[
         str, typer.Option(help="execution (run both queries) or sql (normalized SQL equality).")
     ] = "execution",
-    dialect: Annotated[
-        str | None, typer.Option(help="sqleval: postgres (default) or sqlite.")
-    ] = None,
-    split: Annotated[
-        str | None, typer.Option(help="bird: dev or mini; ehrsql: test or valid.")
-    ] = None,
+    dialect: DialectOption = None,
+    split: SplitOption = None,
     sqleval_url: Annotated[
         str | None, typer.Option(help="PostgreSQL server holding the sqleval_* databases.")
     ] = None,
@@ -152,12 +150,8 @@ def eval_run(
     ],
     confidences: Annotated[Path, typer.Option(help="Write the confidence per question here.")],
     data: DataOption = None,
-    dialect: Annotated[
-        str | None, typer.Option(help="sqleval: postgres (default) or sqlite.")
-    ] = None,
-    split: Annotated[
-        str | None, typer.Option(help="bird: dev or mini; ehrsql: test or valid.")
-    ] = None,
+    dialect: DialectOption = None,
+    split: SplitOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     target: TargetOption = 0.75,
     llm: LlmOption = None,
