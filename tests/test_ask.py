@@ -280,3 +280,60 @@ def test_cli_ask(test_databases) -> None:  # type: ignore[no-untyped-def]
     )
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["errors"][0]["kind"] == "llm"
+
+
+def _always(sql: str):  # type: ignore[no-untyped-def]
+    return lambda request: [sql] * request.n
+
+
+def test_remote_backends_get_redacted_values_by_default(shop: honestsql.Database) -> None:
+    from .scripted_backend import ScriptedBackend
+
+    remote = ScriptedBackend(_always(GOOD), local=False)
+    Pipeline(shop, remote, Settings(candidates=2)).ask(QUESTION)
+    prompt = remote.requests[0].messages[-1]["content"]
+    assert "anna@example.com" not in prompt and "<redacted>" in prompt
+    local = ScriptedBackend(_always(GOOD), local=True)
+    Pipeline(shop, local, Settings(candidates=2)).ask(QUESTION)
+    assert "anna@example.com" in local.requests[0].messages[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "note"),
+    [
+        (
+            "SELECT COUNT(*) FROM customers WHERE country_code = 'GE'",
+            "values not found in the data",
+        ),
+        ("SELECT name FROM customers WHERE age > 100", "the result is empty"),
+    ],
+)
+def test_doubtful_results_lower_the_confidence(
+    shop: honestsql.Database, sql: str, note: str
+) -> None:
+    from .scripted_backend import ScriptedBackend
+
+    answer = Pipeline(shop, ScriptedBackend(_always(sql))).ask(QUESTION, target=0.75)
+    assert answer.decision == "abstain" and answer.reasons[0]["code"] == "low_agreement"
+    assert answer.confidence < 0.75 and any(note in n for n in answer.notes)
+
+
+def test_grammar_goes_to_servers_that_take_one(shop: honestsql.Database) -> None:
+    with ChatServer(scripted([GOOD] * 2)) as server:
+        for guided, key in (("llama.cpp", "grammar"), ("vllm", "guided_grammar")):
+            backend = OpenAICompatible(base_url=server.base_url, model="m", guided=guided)
+            Pipeline(shop, backend, Settings(candidates=2)).ask(QUESTION)
+            assert "root ::= query" in server.requests[-1][key]
+        Pipeline(
+            shop, OpenAICompatible(base_url=server.base_url, model="m"), Settings(candidates=2)
+        ).ask(QUESTION)
+        assert "grammar" not in server.requests[-1] and "guided_grammar" not in server.requests[-1]
+
+
+def test_audit_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from honestsql import memory
+
+    monkeypatch.setenv("HONESTSQL_AUDIT", "0")
+    assert not memory.enabled()
+    monkeypatch.setenv("HONESTSQL_AUDIT", "1")
+    assert memory.enabled()
