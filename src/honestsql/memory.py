@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,105 @@ class AuditLog:
                 ],
             )
         return ask_id
+
+
+# --- feedback memory ---------------------------------------------------------------------------
+
+MEMORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS verified (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, database TEXT NOT NULL, question TEXT NOT NULL,
+  sql TEXT NOT NULL, UNIQUE (database, question, sql)
+);
+CREATE TABLE IF NOT EXISTS failures (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, database TEXT NOT NULL, question TEXT NOT NULL,
+  sql TEXT, comment TEXT
+);
+"""
+
+_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d+(\.\d+)?\b")
+
+
+def mask_literals(question: str) -> str:
+    """``Orders over 100 from 'Berlin'`` -> ``orders over <v> from <v>``: compare shapes, not values."""
+    return " ".join(_LITERAL.sub("<v>", question).lower().split())
+
+
+@dataclass(frozen=True)
+class VerifiedPair:
+    id: int
+    database: str
+    question: str
+    sql: str
+
+
+class Memory:
+    """Question-to-SQL pairs people confirmed (thumbs up), and the failures they reported."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path().with_name("memory.sqlite")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(MEMORY_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=10)
+
+    def add(self, database: str, question: str, sql: str) -> int:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO verified (at, database, question, sql) VALUES (?, ?, ?, ?)",
+                (time.time(), database, question.strip(), sql.strip()),
+            )
+            row = conn.execute(
+                "SELECT id FROM verified WHERE database = ? AND question = ? AND sql = ?",
+                (database, question.strip(), sql.strip()),
+            ).fetchone()
+        return int(row[0])
+
+    def record_failure(
+        self, database: str, question: str, sql: str | None, comment: str = ""
+    ) -> int:
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "INSERT INTO failures (at, database, question, sql, comment) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), database, question, sql, comment),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def pairs(self, database: str | None = None) -> list[VerifiedPair]:
+        query = "SELECT id, database, question, sql FROM verified"
+        args: tuple[str, ...] = ()
+        if database:
+            query += " WHERE database = ?"
+            args = (database,)
+        with self._connect() as conn:
+            return [VerifiedPair(*row) for row in conn.execute(query + " ORDER BY id", args)]
+
+    def remove(self, pair_id: int) -> bool:
+        with self._connect() as conn:
+            return conn.execute("DELETE FROM verified WHERE id = ?", (pair_id,)).rowcount > 0
+
+    def failures(self, database: str | None = None) -> list[tuple[str, str | None, str]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT question, sql, comment FROM failures"
+                + (" WHERE database = ?" if database else "")
+                + " ORDER BY id",
+                (database,) if database else (),
+            ).fetchall()
+        return [(str(q), s, str(c or "")) for q, s, c in rows]
+
+    def similar(
+        self, database: str, question: str, k: int = 3, min_score: float = 60.0
+    ) -> list[VerifiedPair]:
+        """The ``k`` verified pairs of this database whose questions are most alike (literals masked)."""
+        from rapidfuzz import fuzz
+
+        target = mask_literals(question)
+        scored = [
+            (fuzz.token_set_ratio(target, mask_literals(pair.question)), pair)
+            for pair in self.pairs(database)
+        ]
+        scored = [s for s in scored if s[0] >= min_score]
+        scored.sort(key=lambda s: (-s[0], s[1].id))
+        return [pair for _, pair in scored[:k]]

@@ -19,7 +19,7 @@ from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
 from honestsql.guard import GuardedStatement, guard
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
-from honestsql.memory import AuditLog
+from honestsql.memory import AuditLog, Memory
 from honestsql.verify import text_literals
 
 SAFETY_KINDS = {"not_read_only", "multiple_statements", "forbidden_function"}
@@ -66,11 +66,13 @@ class Pipeline:
         backend: Backend,
         settings: Settings | None = None,
         audit: AuditLog | None = None,
+        memory: Memory | None = None,
     ) -> None:
         self.db = db
         self.backend = backend
         self.settings = settings or Settings()
         self.audit = audit
+        self.memory = memory
         self.prompts_sent: list[tuple[list[dict[str, str]], list[str]]] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
 
@@ -214,11 +216,19 @@ class Pipeline:
         n = max(1, self.settings.candidates)
         phase = time.perf_counter()
         texts: list[tuple[str, list[dict[str, str]]]] = []
-        first = prompts.messages(question, schema, dialect, evidence=evidence, variant=0)
+        examples = [
+            (pair.question, pair.sql)
+            for pair in (self.memory.similar(self.db.display_url, question) if self.memory else [])
+        ]
+        first = prompts.messages(
+            question, schema, dialect, evidence=evidence, variant=0, examples=examples
+        )
         for text in self._generate(self._request(first, 1, 0.0, 0, grammar)):
             texts.append((text, first))
         if n > 1:
-            second = prompts.messages(question, schema, dialect, evidence=evidence, variant=1)
+            second = prompts.messages(
+                question, schema, dialect, evidence=evidence, variant=1, examples=examples
+            )
             request = self._request(second, n - 1, self.settings.temperature, 1, grammar)
             texts.extend((text, second) for text in self._generate(request))
         timings["generate"] = _ms(phase)
