@@ -20,9 +20,13 @@ eval_app = typer.Typer(help="Score predictions for accuracy and honesty.", no_ar
 app.add_typer(eval_app, name="eval")
 
 
+memory_app = typer.Typer(help="Verified question/SQL pairs used as examples.", no_args_is_help=True)
+app.add_typer(memory_app, name="memory")
+
+
 def main() -> None:
     app()
 
 
 # The commands register themselves on the apps above.
-from honestsql.cli import bench, core, evaluation  # noqa: E402, F401
+from honestsql.cli import bench, core, evaluation, server  # noqa: E402, F401

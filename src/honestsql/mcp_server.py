@@ -1,0 +1,78 @@
+"""honestsql as an MCP tool server (stdio): agents get a safe database tool.
+
+Tools: ``list_tables``, ``describe_table``, ``check_sql`` (the agent's own SQL, verified against
+the schema and run read-only) and ``ask`` (the whole pipeline, when a model is configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from honestsql.check import check
+from honestsql.db import Database
+from honestsql.errors import HonestSQLError
+from honestsql.llm import Backend
+from honestsql.pipeline import Pipeline, Settings
+
+
+def build_server(db: Database, backend_factory: Callable[[], Backend] | None = None) -> Any:
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer(
+        "honestsql",
+        instructions=(
+            "Read-only access to one SQL database. Use list_tables and describe_table to learn the "
+            "schema, check_sql to run your own SELECT (it is verified and refused if it writes or "
+            "names a missing table or column), and ask for a question in plain language: it "
+            "answers with SQL and a confidence, or abstains and says why."
+        ),
+    )
+    cached: dict[str, Backend] = {}
+
+    @server.tool()
+    def list_tables() -> list[dict[str, Any]]:
+        """Every table and view with its row count and description."""
+        return [
+            {
+                "name": t.name,
+                "rows": t.row_count,
+                "view": t.is_view,
+                "description": t.description or t.comment,
+            }
+            for t in db.catalog().tables
+        ]
+
+    @server.tool()
+    def describe_table(table: str) -> dict[str, Any]:
+        """Columns (type, key, description, sample values) and foreign keys of one table."""
+        found = db.catalog().table(table)
+        if found is None:
+            names = ", ".join(t.name for t in db.catalog().tables)
+            return {"ok": False, "error": f"No table {table!r}. Tables: {names}."}
+        return {"ok": True, **found.model_dump(mode="json")}
+
+    @server.tool()
+    def check_sql(sql: str, max_rows: int = 100) -> dict[str, Any]:
+        """Verify SQL against the schema and, if it passes, run it read-only."""
+        return check(db, sql, max_rows=max(0, min(max_rows, 1000))).to_dict()
+
+    @server.tool()
+    def ask(question: str, target: float = 0.75) -> dict[str, Any]:
+        """Answer a question with verified SQL and a confidence, or abstain with the reason."""
+        if backend_factory is None:
+            return {
+                "ok": False,
+                "error": "No language model configured; start the server with --base-url and --model.",
+            }
+        try:
+            if "backend" not in cached:
+                cached["backend"] = backend_factory()
+            answer = Pipeline(db, cached["backend"], Settings()).ask(
+                question, target=min(max(target, 0.0), 0.99)
+            )
+        except HonestSQLError as exc:
+            return {"ok": False, "error": exc.message, "kind": exc.kind}
+        return answer.to_dict()
+
+    return server

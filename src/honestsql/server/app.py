@@ -1,0 +1,300 @@
+"""FastAPI app: the same objects the CLI prints with ``--json``, one error envelope for failures.
+
+Database and model work runs in FastAPI's thread pool (the endpoints are plain functions), so
+requests do not block each other on the event loop. Every failure, from a malformed body to an
+unreachable database, answers ``{"ok": false, "error": {"kind", "message"}, "status"}`` with a
+fitting HTTP status.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import honestsql
+from honestsql.check import check
+from honestsql.db import Database
+from honestsql.errors import ConnectionFailed, HonestSQLError, InvalidInput
+from honestsql.llm import Backend, BackendError
+from honestsql.memory import AuditLog, Memory
+from honestsql.pipeline import Pipeline, Settings
+
+STATIC = Path(__file__).parent / "static"
+
+
+class APIError(Exception):
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+
+def envelope(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"ok": False, "error": {"kind": kind, "message": message}, "status": status},
+        status_code=status,
+    )
+
+
+_STATUS_OF_KIND = {"connection": 503, "catalog": 500, "llm": 502, "invalid_input": 400}
+
+
+@dataclass
+class ServerConfig:
+    #: Database name -> what ``--db`` would take (``demo``, a path, a URL).
+    databases: dict[str, str]
+    backend_factory: Callable[[], Backend] | None = None
+    api_key: str | None = None
+    max_body_bytes: int = 256 * 1024
+    max_timeout: float = 30.0
+    max_rows: int = 1000
+    audit: bool = True
+    memory_path: Path | None = None
+    audit_path: Path | None = None
+    _opened: dict[str, Database] = field(default_factory=dict)
+
+
+class CheckRequest(BaseModel):
+    sql: str = Field(min_length=1, max_length=100_000)
+    db: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, ge=0)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2_000)
+    target: float = Field(default=0.75, ge=0.0, le=0.99)
+    db: str | None = None
+    candidates: int = Field(default=5, ge=1, le=10)
+    evidence: str = Field(default="", max_length=4_000)
+
+
+class FeedbackRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2_000)
+    sql: str | None = Field(default=None, max_length=100_000)
+    db: str | None = None
+    vote: Literal["up", "down"]
+    comment: str = Field(default="", max_length=2_000)
+
+
+class ChartRequest(BaseModel):
+    columns: list[dict[str, str]] = Field(min_length=2, max_length=2)
+    rows: list[list[Any]] = Field(max_length=500)
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    if not config.databases:
+        raise InvalidInput("Give at least one database to serve (--db).")
+    app = FastAPI(
+        title="honestsql",
+        description="Verified, read-only SQL answers with a confidence, or an honest abstention.",
+        version=honestsql.__version__,
+    )
+    lock = threading.Lock()
+    backend_lock = threading.Lock()
+    state: dict[str, Any] = {"backend": None}
+    memory = Memory(config.memory_path)
+    audit = AuditLog(config.audit_path) if config.audit else None
+
+    def database(name: str | None) -> tuple[str, Database]:
+        key = name or next(iter(config.databases))
+        if key not in config.databases:
+            raise APIError(
+                404,
+                "not_found",
+                f"No database named {key!r}; served: {', '.join(config.databases)}.",
+            )
+        with lock:
+            if key not in config._opened:
+                config._opened[key] = honestsql.connect(config.databases[key])
+            return key, config._opened[key]
+
+    def backend() -> Backend:
+        if config.backend_factory is None:
+            raise APIError(
+                503,
+                "llm",
+                "No language model is configured: start the server with --base-url URL --model NAME, "
+                "or --llm llama-cpp.",
+            )
+        with backend_lock:
+            if state["backend"] is None:
+                state["backend"] = config.backend_factory()
+            return state["backend"]  # type: ignore[no-any-return]
+
+    def authorized(request: Request) -> None:
+        if not config.api_key:
+            return
+        given = request.headers.get("x-api-key") or ""
+        bearer = request.headers.get("authorization") or ""
+        if bearer.lower().startswith("bearer "):
+            given = given or bearer[7:]
+        if not secrets.compare_digest(given.encode(), config.api_key.encode()):
+            raise APIError(
+                401, "unauthorized", "Missing or wrong API key: send it in the X-API-Key header."
+            )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[..., Any]) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > config.max_body_bytes:
+            return envelope(
+                413, "too_large", f"Request bodies are limited to {config.max_body_bytes} bytes."
+            )
+        return await call_next(request)
+
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, exc: APIError) -> JSONResponse:
+        return envelope(exc.status, exc.kind, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return envelope(422, "invalid_input", f"The request is not valid: {problems}.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        return envelope(exc.status_code, kind, str(exc.detail))
+
+    @app.exception_handler(HonestSQLError)
+    async def honest_error(_: Request, exc: HonestSQLError) -> JSONResponse:
+        status = (
+            502
+            if isinstance(exc, BackendError)
+            else 503
+            if isinstance(exc, ConnectionFailed)
+            else (_STATUS_OF_KIND.get(exc.kind, 400))
+        )
+        return envelope(status, exc.kind, exc.message)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        return envelope(
+            500, "internal", f"Internal error ({type(exc).__name__}); see the server log."
+        )
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {
+            "ok": True,
+            "status": "ok",
+            "version": honestsql.__version__,
+            "databases": list(config.databases),
+        }
+
+    @app.get("/api/schema", dependencies=[Depends(authorized)])
+    def schema(db: str | None = None) -> dict[str, Any]:
+        name, database_ = database(db)
+        catalog = database_.catalog()
+        return {
+            "ok": True,
+            "name": name,
+            "database": database_.display_url,
+            **catalog.model_dump(mode="json"),
+        }
+
+    @app.post("/api/check", dependencies=[Depends(authorized)])
+    def check_sql(body: CheckRequest) -> dict[str, Any]:
+        _, database_ = database(body.db)
+        timeout = min(body.timeout or config.max_timeout, config.max_timeout)
+        max_rows = min(
+            body.max_rows if body.max_rows is not None else config.max_rows, config.max_rows
+        )
+        return check(database_, body.sql, timeout=timeout, max_rows=max_rows).to_dict()
+
+    @app.post("/api/ask", dependencies=[Depends(authorized)])
+    def ask(body: AskRequest) -> dict[str, Any]:
+        _, database_ = database(body.db)
+        model = backend()
+        settings = Settings(
+            candidates=body.candidates, timeout=config.max_timeout, max_rows=config.max_rows
+        )
+        pipeline = Pipeline(database_, model, settings, audit, memory)
+        if model.local and not getattr(model, "base_url", None):
+            with backend_lock:  # an in-process model serves one question at a time
+                answer = pipeline.ask(body.question, target=body.target, evidence=body.evidence)
+        else:
+            answer = pipeline.ask(body.question, target=body.target, evidence=body.evidence)
+        return answer.to_dict()
+
+    @app.post("/api/feedback", dependencies=[Depends(authorized)])
+    def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        _, database_ = database(body.db)
+        if body.vote == "up":
+            if not body.sql:
+                raise APIError(422, "invalid_input", "A thumbs-up needs the SQL it approves.")
+            verdict = check(database_, body.sql, execute=False)
+            if not verdict.ok:
+                raise APIError(
+                    422, "invalid_input", "Only verified read-only SQL can be remembered."
+                )
+            pair_id = memory.add(database_.display_url, body.question, verdict.sql or body.sql)
+            return {"ok": True, "stored": "verified", "id": pair_id}
+        failure_id = memory.record_failure(
+            database_.display_url, body.question, body.sql, body.comment
+        )
+        return {"ok": True, "stored": "failure", "id": failure_id}
+
+    @app.post("/api/chart", dependencies=[Depends(authorized)])
+    def chart(body: ChartRequest) -> Response:
+        return Response(render_chart(body.columns, body.rows), media_type="image/svg+xml")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+NUMERIC = {"integer", "real", "decimal"}
+CATEGORY = {"text", "date", "datetime", "boolean"}
+
+
+def render_chart(columns: list[dict[str, str]], rows: list[list[Any]]) -> bytes:
+    """A bar chart (category x number) or line chart (date x number) drawn by matplotlib from the
+    result data; never from code a model wrote."""
+    kinds = [c.get("type", "") for c in columns]
+    if not (kinds[0] in CATEGORY and kinds[1] in NUMERIC):
+        raise APIError(
+            422, "invalid_input", "A chart needs a text or date column followed by a numeric one."
+        )
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ModuleNotFoundError:
+        raise APIError(
+            501, "unavailable", "Charts need matplotlib: pip install 'honestsql[server]'."
+        ) from None
+    labels = [str(r[0]) for r in rows]
+    values = [float(r[1]) if r[1] is not None else 0.0 for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    if kinds[0] in {"date", "datetime"}:
+        ax.plot(labels, values, marker="o", color="#1f5fa8")
+    else:
+        ax.bar(labels, values, color="#1f5fa8")
+    ax.set_xlabel(columns[0].get("name", ""))
+    ax.set_ylabel(columns[1].get("name", ""))
+    ax.tick_params(axis="x", labelrotation=45 if len(labels) > 6 else 0, labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()

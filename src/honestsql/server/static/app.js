@@ -1,0 +1,164 @@
+// honestsql web page: plain DOM, every value from the server inserted as text, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let last = null; // {question, db, sql}
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  const key = localStorage.getItem("honestsql-key");
+  if (key) h["X-API-Key"] = key;
+  return h;
+}
+
+async function api(path, body) {
+  const response = await fetch(path, body === undefined ? { headers: headers() } : {
+    method: "POST", headers: headers(), body: JSON.stringify(body),
+  });
+  if (response.status === 401) { $("key-row").hidden = false; }
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("json") ? await response.json() : await response.blob();
+  if (!response.ok) throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
+  return data;
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+const KEYWORDS = /^(select|from|where|group|by|order|having|limit|join|left|right|inner|outer|on|as|and|or|not|in|is|null|like|between|distinct|count|sum|avg|min|max|case|when|then|else|end|with|union|all|desc|asc|cast)$/i;
+
+function highlight(code, sql) {
+  code.replaceChildren();
+  for (const token of sql.match(/'[^']*'|\d+(\.\d+)?|\w+|\s+|./g) || []) {
+    if (KEYWORDS.test(token)) code.append(element("span", token, "kw"));
+    else if (token.startsWith("'")) code.append(element("span", token, "str"));
+    else if (/^\d/.test(token)) code.append(element("span", token, "num"));
+    else code.append(document.createTextNode(token));
+  }
+}
+
+function renderTable(columns, rows) {
+  const table = $("result");
+  table.replaceChildren();
+  if (!columns.length) return;
+  const head = table.createTHead().insertRow();
+  for (const column of columns) head.append(element("th", column.name));
+  const body = table.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const value of row) tr.append(element("td", value === null ? "NULL" : String(value)));
+  }
+}
+
+async function renderChart(columns, rows) {
+  const figure = $("chart");
+  figure.hidden = true;
+  const numeric = ["integer", "real", "decimal"];
+  if (columns.length !== 2 || !numeric.includes(columns[1].type) || numeric.includes(columns[0].type)
+      || rows.length < 2) return;
+  try {
+    const svg = await api("/api/chart", { columns, rows: rows.slice(0, 500) });
+    $("chart-img").src = URL.createObjectURL(svg);
+    figure.hidden = false;
+  } catch (error) { /* no chart is fine */ }
+}
+
+function showAnswer(answer, question, db, target) {
+  $("answer").hidden = false;
+  const verdict = $("verdict");
+  const reasons = $("reasons");
+  reasons.replaceChildren();
+  const confidence = `${Math.round(answer.confidence * 100)}%`;
+  if (answer.decision === "answer") {
+    verdict.className = "answered";
+    verdict.textContent = `Answered with ${confidence} confidence (your threshold: ${Math.round(target * 100)}%). ${answer.notes.join("; ")}.`;
+  } else {
+    verdict.className = "abstained";
+    verdict.textContent = `I don't know: confidence ${confidence} is not enough.`;
+    for (const reason of answer.reasons) {
+      const item = element("li", reason.message);
+      if (reason.clarifying_question) item.append(element("div", reason.clarifying_question, "clarify"));
+      reasons.append(item);
+    }
+  }
+  $("sql-block").hidden = !answer.sql;
+  if (answer.sql) highlight($("sql"), answer.sql);
+  renderTable(answer.columns, answer.rows);
+  renderChart(answer.columns, answer.rows);
+  last = { question, db, sql: answer.sql };
+  $("feedback").hidden = false;
+  $("feedback-status").textContent = "";
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  const db = $("db").value;
+  const target = parseFloat($("target").value) || 0.75;
+  $("ask-button").disabled = true;
+  $("status").textContent = "Thinking: writing, checking and running candidate queries…";
+  try {
+    const answer = await api("/api/ask", { question, db, target });
+    $("status").textContent = "";
+    showAnswer(answer, question, db, target);
+  } catch (error) {
+    $("status").textContent = `Error: ${error.message}`;
+  } finally {
+    $("ask-button").disabled = false;
+  }
+}
+
+async function feedback(vote) {
+  if (!last) return;
+  try {
+    await api("/api/feedback", { question: last.question, sql: last.sql, db: last.db, vote });
+    $("feedback-status").textContent = vote === "up" ? "Thanks: remembered as a verified example." : "Thanks: recorded.";
+  } catch (error) {
+    $("feedback-status").textContent = `Not saved: ${error.message}`;
+  }
+}
+
+async function loadSchema() {
+  const target = $("schema");
+  target.replaceChildren();
+  try {
+    const schema = await api(`/api/schema?db=${encodeURIComponent($("db").value)}`);
+    for (const table of schema.tables) {
+      const details = element("details");
+      details.append(element("summary", `${table.name}${table.row_count !== null ? ` (${table.row_count} rows)` : ""}`));
+      if (table.description) details.append(element("p", table.description));
+      const list = element("ul", undefined, "cols");
+      for (const column of table.columns) {
+        list.append(element("li", `${column.name} ${column.type}${column.primary_key ? " · key" : ""}${column.description ? ` · ${column.description}` : ""}`));
+      }
+      details.append(list);
+      target.append(details);
+    }
+  } catch (error) {
+    target.textContent = `Schema unavailable: ${error.message}`;
+  }
+}
+
+async function start() {
+  $("api-key").addEventListener("change", (e) => { localStorage.setItem("honestsql-key", e.target.value); loadSchema(); });
+  $("ask-form").addEventListener("submit", ask);
+  $("thumbs-up").addEventListener("click", () => feedback("up"));
+  $("thumbs-down").addEventListener("click", () => feedback("down"));
+  $("copy").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText($("sql").textContent); $("copy").textContent = "Copied"; }
+    catch { $("copy").textContent = "Select and copy"; }
+    setTimeout(() => { $("copy").textContent = "Copy"; }, 1500);
+  });
+  const health = await api("/api/health");
+  for (const name of health.databases) $("db").append(element("option", name));
+  $("db").addEventListener("change", loadSchema);
+  $("question").focus();
+  await loadSchema();
+}
+
+start();

@@ -1,0 +1,240 @@
+"""The HTTP API in process (httpx via TestClient) and over a real socket."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from honestsql.llm import GenerationRequest
+from honestsql.memory import Memory
+from honestsql.server import ServerConfig, create_app
+
+from .scripted_backend import ScriptedBackend
+from .server_fixtures import running
+
+GOOD = "SELECT COUNT(*) FROM customers WHERE country_code = 'DE'"
+SLOW = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT COUNT(*) FROM r"
+
+
+def reply(request: GenerationRequest) -> list[str]:
+    question = request.messages[-1]["content"]
+    if "Germany" in question:
+        return [GOOD] * request.n
+    return ["SELECT country_code, COUNT(*) FROM customers GROUP BY country_code"] * request.n
+
+
+@pytest.fixture
+def backend() -> ScriptedBackend:
+    return ScriptedBackend(reply)
+
+
+@pytest.fixture
+def config(test_databases, tmp_path: Path, backend: ScriptedBackend) -> ServerConfig:  # type: ignore[no-untyped-def]
+    return ServerConfig(
+        {"shop": test_databases["sqlite"].url, "demo": "demo"},
+        backend_factory=lambda: backend,
+        memory_path=tmp_path / "memory.sqlite",
+        audit_path=tmp_path / "audit.sqlite",
+    )
+
+
+@pytest.fixture
+def client(config: ServerConfig) -> TestClient:
+    return TestClient(create_app(config), raise_server_exceptions=False)
+
+
+def assert_envelope(response: httpx.Response, status: int, kind: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert (
+        set(body) == {"ok", "error", "status"} and body["ok"] is False and body["status"] == status
+    )
+    assert set(body["error"]) == {"kind", "message"} and body["error"]["kind"] == kind
+    assert body["error"]["message"]
+
+
+def test_health_schema_check(client: TestClient) -> None:
+    health = client.get("/api/health").json()
+    assert health["ok"] and health["databases"] == ["shop", "demo"]
+    schema = client.get("/api/schema").json()
+    assert schema["name"] == "shop" and {t["name"] for t in schema["tables"]} >= {
+        "customers",
+        "orders",
+    }
+    assert client.get("/api/schema?db=demo").json()["name"] == "demo"
+    ok = client.post("/api/check", json={"sql": "SELECT COUNT(*) FROM customers"}).json()
+    assert (
+        ok["ok"]
+        and ok["rows"] == [[5]]
+        and set(ok) >= {"status", "errors", "columns", "truncated", "elapsed_ms"}
+    )
+    rejected = client.post("/api/check", json={"sql": "DELETE FROM customers"})
+    assert rejected.status_code == 200 and rejected.json()["errors"][0]["kind"] == "not_read_only"
+
+
+def test_ask_and_feedback_memory(
+    client: TestClient, backend: ScriptedBackend, config: ServerConfig
+) -> None:
+    question = "How many customers live in Germany?"
+    answer = client.post("/api/ask", json={"question": question, "target": 0.5}).json()
+    assert answer["decision"] == "answer" and answer["rows"] == [[2]]
+    assert set(answer) >= {"confidence", "sql", "reasons", "candidates", "usage", "timings_ms"}
+    assert (
+        client.post(
+            "/api/feedback", json={"question": question, "sql": answer["sql"], "vote": "up"}
+        ).json()["stored"]
+        == "verified"
+    )
+    down = client.post(
+        "/api/feedback",
+        json={"question": "Average age?", "sql": "SELECT 1", "vote": "down", "comment": "wrong"},
+    )
+    assert down.json()["stored"] == "failure"
+    memory = Memory(config.memory_path)
+    assert [p.question for p in memory.pairs()] == [question]
+    assert memory.failures()[0][2] == "wrong"
+    # A similar question later gets the verified pair as an example in its prompt.
+    client.post("/api/ask", json={"question": "How many customers live in France?"})
+    assert f"Example SQL: {answer['sql']}" in backend.requests[-1].messages[-1]["content"]
+    refused = client.post(
+        "/api/feedback", json={"question": "x", "sql": "DROP TABLE customers", "vote": "up"}
+    )
+    assert_envelope(refused, 422, "invalid_input")
+
+
+def test_chart_is_drawn_from_data(client: TestClient) -> None:
+    columns = [{"name": "country", "type": "text"}, {"name": "n", "type": "integer"}]
+    response = client.post("/api/chart", json={"columns": columns, "rows": [["DE", 2], ["FR", 1]]})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "image/svg+xml"
+    )
+    assert b"<svg" in response.content
+    wrong = [{"name": "n", "type": "integer"}, {"name": "m", "type": "integer"}]
+    assert_envelope(
+        client.post("/api/chart", json={"columns": wrong, "rows": [[1, 2]]}), 422, "invalid_input"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "kind"),
+    [
+        ("post", "/api/check", {"sql": ""}, 422, "invalid_input"),
+        ("post", "/api/check", {"nope": 1}, 422, "invalid_input"),
+        ("post", "/api/check", {"sql": "SELECT 1", "db": "missing"}, 404, "not_found"),
+        ("post", "/api/ask", {"question": "x", "target": 1.5}, 422, "invalid_input"),
+        ("get", "/api/nowhere", None, 404, "not_found"),
+        ("get", "/api/check", None, 405, "method_not_allowed"),
+        ("post", "/api/check", {"sql": "SELECT 1 -- " + "x" * 300_000}, 413, "too_large"),
+    ],
+)
+def test_every_failure_uses_the_envelope(
+    client: TestClient, method: str, path: str, body: Any, status: int, kind: str
+) -> None:
+    response = (
+        getattr(client, method)(path, json=body)
+        if body is not None
+        else getattr(client, method)(path)
+    )
+    assert_envelope(response, status, kind)
+
+
+def test_ask_without_a_model_or_with_a_broken_one(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bare = TestClient(
+        create_app(
+            ServerConfig(
+                {"shop": test_databases["sqlite"].url},
+                memory_path=tmp_path / "m.sqlite",
+                audit=False,
+            )
+        )
+    )
+    assert_envelope(bare.post("/api/ask", json={"question": "How many customers?"}), 503, "llm")
+    from honestsql.llm.openai_compat import OpenAICompatible
+
+    broken = ServerConfig(
+        {"shop": test_databases["sqlite"].url},
+        memory_path=tmp_path / "m.sqlite",
+        audit=False,
+        backend_factory=lambda: OpenAICompatible(
+            base_url="http://127.0.0.1:9/v1", model="m", max_retries=0, timeout=2
+        ),
+    )
+    assert_envelope(
+        TestClient(create_app(broken)).post("/api/ask", json={"question": "How many customers?"}),
+        502,
+        "llm",
+    )
+    missing = ServerConfig({"gone": "/no/such.db"}, memory_path=tmp_path / "m.sqlite", audit=False)
+    assert_envelope(TestClient(create_app(missing)).get("/api/schema"), 503, "connection")
+
+
+def test_api_key(config: ServerConfig) -> None:
+    config.api_key = "s3cret"
+    client = TestClient(create_app(config))
+    assert client.get("/api/health").status_code == 200  # health stays open for probes
+    assert_envelope(client.post("/api/check", json={"sql": "SELECT 1"}), 401, "unauthorized")
+    assert_envelope(
+        client.post("/api/check", json={"sql": "SELECT 1"}, headers={"X-API-Key": "nope"}),
+        401,
+        "unauthorized",
+    )
+    assert client.post(
+        "/api/check", json={"sql": "SELECT 1"}, headers={"X-API-Key": "s3cret"}
+    ).json()["ok"]
+    assert client.get("/api/schema", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_page_and_openapi(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and '<form id="ask-form"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/ask", "/api/check", "/api/schema", "/api/feedback", "/api/health"} <= set(paths)
+
+
+def test_slow_queries_do_not_block_other_requests(config: ServerConfig) -> None:
+    with running(create_app(config)) as base, concurrent.futures.ThreadPoolExecutor(4) as pool:
+        slow = [
+            pool.submit(
+                httpx.post, f"{base}/api/check", json={"sql": SLOW, "timeout": 2}, timeout=10
+            )
+            for _ in range(3)
+        ]
+        time.sleep(0.3)  # let the slow queries start
+        started = time.monotonic()
+        assert httpx.get(f"{base}/api/health", timeout=5).status_code == 200
+        quick = httpx.post(f"{base}/api/check", json={"sql": "SELECT 1 AS one"}, timeout=5).json()
+        elapsed = time.monotonic() - started
+        assert quick["rows"] == [[1]]
+        assert elapsed < 1.0, f"health and a quick check waited {elapsed:.2f}s behind slow queries"
+        assert all(f.result().json()["errors"][0]["kind"] == "timeout" for f in slow)
+
+
+def test_serve_refuses_to_expose_without_a_key() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "serve", "--db", "demo", "--host", "0.0.0.0"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and b"--server-key" in proc.stderr
+
+
+def test_database_names() -> None:
+    from honestsql.cli.server import parse_databases
+
+    assert parse_databases(
+        ["demo", "shop=sqlite:///x.db", "postgresql://u@h/sales", "/data/crm.sqlite"]
+    ) == {
+        "demo": "demo",
+        "shop": "sqlite:///x.db",
+        "sales": "postgresql://u@h/sales",
+        "crm": "/data/crm.sqlite",
+    }
