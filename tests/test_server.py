@@ -25,7 +25,7 @@ SLOW = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT C
 
 
 def reply(request: GenerationRequest) -> list[str]:
-    question = request.messages[-1]["content"]
+    question = request.messages[-1]["content"].rsplit("Question: ", 1)[-1]
     if "Germany" in question:
         return [GOOD] * request.n
     return ["SELECT country_code, COUNT(*) FROM customers GROUP BY country_code"] * request.n

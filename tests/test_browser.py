@@ -1,0 +1,91 @@
+"""The web page end to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+Screenshots go to test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from honestsql.memory import Memory
+from honestsql.server import ServerConfig, create_app
+
+from .scripted_backend import ScriptedBackend
+from .server_fixtures import running
+from .test_server import reply
+
+CHROMIUM = os.environ.get("HONESTSQL_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    config = ServerConfig(
+        {"shop": test_databases["sqlite"].url},
+        backend_factory=lambda: ScriptedBackend(reply),
+        memory_path=tmp_path / "memory.sqlite",
+        audit=False,
+    )
+    with running(create_app(config)) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(base)
+        page.wait_for_selector("#schema details")
+        assert page.evaluate("document.activeElement.id") == "question"  # ready to type
+        assert "customers" in page.inner_text("#schema")
+
+        # An answer: table, SQL, confidence statement; submitted with the keyboard.
+        page.fill("#question", "How many customers live in Germany?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#verdict.answered")
+        assert page.inner_text("#result td") == "2"
+        assert "COUNT" in page.inner_text("#sql") and "confidence" in page.inner_text("#verdict")
+        page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)
+
+        # Feedback: thumbs up remembers the pair.
+        page.click("#thumbs-up")
+        page.wait_for_function(
+            "document.getElementById('feedback-status').textContent.includes('remembered')"
+        )
+        assert [pair.question for pair in Memory(config.memory_path).pairs()] == [
+            "How many customers live in Germany?"
+        ]
+
+        # A chart for one number per category.
+        page.fill("#question", "How many customers per country?")
+        page.click("#ask-button")
+        page.wait_for_selector("#chart:not([hidden]) img")
+        page.wait_for_function("document.getElementById('chart-img').naturalWidth > 0")
+        page.screenshot(path=str(ARTIFACTS / "web-chart.png"), full_page=True)
+
+        # An abstention, with its reason.
+        page.fill("#question", "What is dark matter made of?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#verdict.abstained")
+        assert "I don't know" in page.inner_text("#verdict")
+        assert "None of the question's words" in page.inner_text("#reasons")
+        assert page.is_hidden("#sql-block")
+        page.screenshot(path=str(ARTIFACTS / "web-abstain.png"), full_page=True)
+
+        # Phone width: nothing spills sideways.
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 391
+        page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=True)
+        browser.close()
