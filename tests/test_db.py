@@ -124,3 +124,20 @@ def test_errors_share_one_hierarchy() -> None:
     assert issubclass(ConnectionFailed, HonestSQLError) and issubclass(
         MissingDriver, ConnectionFailed
     )
+
+
+def test_concurrent_checks_from_many_threads(test_db) -> None:  # type: ignore[no-untyped-def]
+    """The HTTP server runs checks in a thread pool: every one must succeed, none may crash."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with honestsql.connect(test_db.url) as db:
+        queries = [
+            "SELECT COUNT(*) FROM customers",
+            "SELECT name FROM products ORDER BY id",
+            "SELECT COUNT(*) FROM orders",
+        ]
+        with ThreadPoolExecutor(24) as pool:
+            results = list(pool.map(lambda i: honestsql.check(db, queries[i % 3]), range(240)))
+        assert all(r.ok for r in results), [r.to_dict() for r in results if not r.ok][:2]
+        assert {tuple(results[i].result.rows[0]) for i in range(0, 240, 3)} == {(5,)}  # type: ignore[union-attr]
+        assert {tuple(results[i].result.rows[0]) for i in range(2, 240, 3)} == {(60,)}  # type: ignore[union-attr]

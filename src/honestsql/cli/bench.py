@@ -87,3 +87,21 @@ def bench_eval(
     except HonestSQLError as exc:
         fail(exc, as_json)
     print_figures("eval", figures, as_json)
+
+
+@bench_app.command("server")
+def bench_server(
+    db: Annotated[
+        str, typer.Option("--db", help="Database to serve (its typical queries are the demo's).")
+    ] = "demo",
+    concurrency: Annotated[int, typer.Option(min=1, max=200, help="Concurrent clients.")] = 50,
+    seconds: Annotated[
+        float, typer.Option(min=1, max=300, help="How long to keep the load.")
+    ] = 30.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Throughput and latency of /api/check under concurrent load, health latency meanwhile."""
+    from honestsql.benchmarks import server as bench
+
+    figures = bench.run(db=db, concurrency=concurrency, seconds=seconds)
+    print_figures("server", figures, as_json)

@@ -194,7 +194,15 @@ class SQLite(Dialect):
                 f"The SQLite file {str(self.path)!r} does not exist. Check the path, or pass a "
                 "URL such as postgresql://user@host/db for a server database."
             )
-        return sa.create_engine("sqlite://", creator=self._connect)
+        # The URL says "sqlite://", for which SQLAlchemy would pick its one-connection-per-thread
+        # pool (meant for in-memory databases), which closes connections other threads still use.
+        return sa.create_engine(
+            "sqlite://",
+            creator=self._connect,
+            poolclass=sa.pool.QueuePool,
+            pool_size=8,
+            max_overflow=8,
+        )
 
     def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
         raw: Any = conn.connection.driver_connection
