@@ -8,6 +8,7 @@ in use; all traffic stays on 127.0.0.1 and stops by itself.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import socket
 import subprocess
 import sys
@@ -27,12 +28,32 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+def _probe(base: str, seconds: float, results: Any) -> None:
+    """Health latency, measured from its own process so the load generator cannot delay it."""
+    latencies, failures = [], 0
+    stop = time.monotonic() + seconds
+    with httpx.Client(base_url=base, timeout=10) as client:
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            try:
+                ok = client.get("/api/health").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - started) * 1000)
+            failures += 0 if ok else 1
+            time.sleep(0.2)
+    results.put((latencies, failures))
+
+
 async def _load(base: str, concurrency: int, seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
-    health: list[float] = []
     errors = 0
+    samples: list[str] = []
     stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency + 2)
+    # Idle connections expire before the server's 5 s keep-alive, so none is reused as it closes.
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2
+    )
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
 
         async def worker(index: int) -> None:
@@ -43,25 +64,17 @@ async def _load(base: str, concurrency: int, seconds: float) -> dict[str, Any]:
                 try:
                     response = await client.post("/api/check", json={"sql": sql})
                     ok = response.status_code == 200 and response.json().get("ok") is True
-                except httpx.HTTPError:
-                    ok = False
+                    problem = "" if ok else response.text[:200]
+                except httpx.HTTPError as exc:
+                    ok, problem = False, repr(exc)[:200]
                 latencies.append((time.perf_counter() - started) * 1000)
-                errors += 0 if ok else 1
-
-        async def probe() -> None:
-            nonlocal errors
-            while time.monotonic() < stop:
-                started = time.perf_counter()
-                try:
-                    ok = (await client.get("/api/health")).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                health.append((time.perf_counter() - started) * 1000)
-                errors += 0 if ok else 1
-                await asyncio.sleep(0.2)
+                if not ok:
+                    errors += 1
+                    if len(samples) < 3:
+                        samples.append(problem)
 
         began = time.monotonic()
-        await asyncio.gather(*(worker(i) for i in range(concurrency)), probe())
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
         elapsed = time.monotonic() - began
     return {
         "requests": len(latencies),
@@ -69,9 +82,7 @@ async def _load(base: str, concurrency: int, seconds: float) -> dict[str, Any]:
         "p50_ms": round(percentile(latencies, 50), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
         "errors": errors,
-        "health_probes": len(health),
-        "health_p99_ms": round(percentile(health, 99), 1),
-        "health_max_ms": round(max(health), 1) if health else None,
+        "error_samples": samples,
     }
 
 
@@ -104,7 +115,20 @@ def run(*, db: str, concurrency: int, seconds: float) -> dict[str, Any]:
                     )
                 time.sleep(0.1)
             httpx.post(f"{base}/api/check", json={"sql": DEMO_QUERIES[0]}, timeout=30)  # warm up
+            context = multiprocessing.get_context("spawn")
+            results = context.Queue()
+            prober = context.Process(target=_probe, args=(base, seconds, results))
+            prober.start()
             figures = asyncio.run(_load(base, concurrency, seconds))
+            health, health_failures = results.get(timeout=60)
+            prober.join(timeout=10)
+            figures.update(
+                health_probes=len(health),
+                health_errors=health_failures,
+                health_p50_ms=round(percentile(health, 50), 1),
+                health_p99_ms=round(percentile(health, 99), 1),
+                health_max_ms=round(max(health), 1) if health else None,
+            )
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -88,6 +88,9 @@ def serve(
     no_audit: Annotated[
         bool, typer.Option("--no-audit", help="Do not write the audit log.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Requests doing database or model work at once.")
+    ] = 2,
 ) -> None:
     """Serve the HTTP API (/api/...), its OpenAPI docs (/docs) and the web page (/)."""
     try:
@@ -108,6 +111,7 @@ def serve(
         backend_factory=_factory(llm, base_url, model, api_key),
         api_key=server_key,
         audit=not no_audit,
+        workers=workers,
     )
     try:
         application = create_app(config)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -62,6 +64,8 @@ class ServerConfig:
     audit: bool = True
     memory_path: Path | None = None
     audit_path: Path | None = None
+    #: Requests doing database or model work at the same time.
+    workers: int = 2
     _opened: dict[str, Database] = field(default_factory=dict)
 
 
@@ -188,8 +192,15 @@ def create_app(config: ServerConfig) -> FastAPI:
             500, "internal", f"Internal error ({type(exc).__name__}); see the server log."
         )
 
+    # Database and model work runs in worker threads, a few at a time: more threads than cores
+    # only fight over the interpreter lock, and the event loop stays free for cheap requests.
+    limiter = anyio.CapacityLimiter(config.workers)
+
+    async def offload(function: Callable[..., Any], *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+
     @app.get("/api/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return {
             "ok": True,
             "status": "ok",
@@ -198,9 +209,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         }
 
     @app.get("/api/schema", dependencies=[Depends(authorized)])
-    def schema(db: str | None = None) -> dict[str, Any]:
+    async def schema(db: str | None = None) -> dict[str, Any]:
         name, database_ = database(db)
-        catalog = database_.catalog()
+        catalog = await offload(database_.catalog)
         return {
             "ok": True,
             "name": name,
@@ -218,7 +229,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         return check(database_, body.sql, timeout=timeout, max_rows=max_rows).to_dict()
 
     @app.post("/api/ask", dependencies=[Depends(authorized)])
-    def ask(body: AskRequest) -> dict[str, Any]:
+    async def ask(body: AskRequest) -> dict[str, Any]:
+        return await offload(ask_sync, body)  # type: ignore[no-any-return]
+
+    def ask_sync(body: AskRequest) -> dict[str, Any]:
         _, database_ = database(body.db)
         model = backend()
         settings = Settings(
@@ -233,7 +247,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         return answer.to_dict()
 
     @app.post("/api/feedback", dependencies=[Depends(authorized)])
-    def feedback(body: FeedbackRequest) -> dict[str, Any]:
+    async def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        return await offload(feedback_sync, body)  # type: ignore[no-any-return]
+
+    def feedback_sync(body: FeedbackRequest) -> dict[str, Any]:
         _, database_ = database(body.db)
         if body.vote == "up":
             if not body.sql:
@@ -251,8 +268,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         return {"ok": True, "stored": "failure", "id": failure_id}
 
     @app.post("/api/chart", dependencies=[Depends(authorized)])
-    def chart(body: ChartRequest) -> Response:
-        return Response(render_chart(body.columns, body.rows), media_type="image/svg+xml")
+    async def chart(body: ChartRequest) -> Response:
+        svg = await offload(render_chart, body.columns, body.rows)
+        return Response(svg, media_type="image/svg+xml")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
