@@ -1,0 +1,50 @@
+"""Feedback memory: verified pairs, similarity with literals masked, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from honestsql.memory import Memory, mask_literals
+
+
+def test_similar_questions_ignore_literal_values(tmp_path: Path) -> None:
+    memory = Memory(tmp_path / "m.sqlite")
+    first = memory.add("db1", "How many orders over 100 from 'Berlin'?", "SELECT 1")
+    assert (
+        memory.add("db1", "How many orders over 100 from 'Berlin'?", "SELECT 1") == first
+    )  # no duplicates
+    memory.add("db1", "List all products", "SELECT 2")
+    memory.add("db2", "How many orders over 5 from 'Paris'?", "SELECT 3")
+    assert mask_literals("Orders over 100 from 'Berlin'") == "orders over <v> from <v>"
+    found = memory.similar("db1", "How many orders over 20 from 'Rome'?")
+    assert [p.sql for p in found] == ["SELECT 1"]  # the other database's pair is not offered
+    assert memory.similar("db1", "What is the weather?") == []
+    assert memory.remove(first) and not memory.remove(first)
+    assert [p.sql for p in memory.pairs("db1")] == ["SELECT 2"]
+
+
+def test_memory_cli(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "HONESTSQL_DATA_DIR": str(tmp_path)}
+    url = test_databases["sqlite"].url
+    run = lambda *args: subprocess.run(
+        [sys.executable, "-m", "honestsql", "memory", *args, "--json"],  # noqa: E731
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    added = run("add", "--db", url, "How many customers?", "SELECT COUNT(*) FROM customers")
+    assert added.returncode == 0, added.stderr
+    pair_id = json.loads(added.stdout)["id"]
+    refused = run("add", "--db", url, "Oops", "SELECT nope FROM customers")
+    assert (
+        refused.returncode == 1
+        and json.loads(refused.stdout)["errors"][0]["kind"] == "unknown_column"
+    )
+    listed = json.loads(run("list", "--db", url).stdout)["pairs"]
+    assert [(p["id"], p["question"]) for p in listed] == [(pair_id, "How many customers?")]
+    assert run("remove", str(pair_id)).returncode == 0
+    assert run("remove", str(pair_id)).returncode == 1
