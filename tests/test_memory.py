@@ -30,12 +30,11 @@ def test_similar_questions_ignore_literal_values(tmp_path: Path) -> None:
 def test_memory_cli(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "HONESTSQL_DATA_DIR": str(tmp_path)}
     url = test_databases["sqlite"].url
-    run = lambda *args: subprocess.run(
-        [sys.executable, "-m", "honestsql", "memory", *args, "--json"],  # noqa: E731
-        capture_output=True,
-        env=env,
-        timeout=60,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        command = [sys.executable, "-m", "honestsql", "memory", *args, "--json"]
+        return subprocess.run(command, capture_output=True, env=env, timeout=60)
+
     added = run("add", "--db", url, "How many customers?", "SELECT COUNT(*) FROM customers")
     assert added.returncode == 0, added.stderr
     pair_id = json.loads(added.stdout)["id"]
