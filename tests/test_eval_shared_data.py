@@ -54,3 +54,30 @@ def test_sqleval_postgres_gold_queries_are_all_correct(tmp_path: Path) -> None:
     scored = [o for o in result.outcomes if o.status != "skipped"]
     assert sum(1 for o in scored if o.db_id == "restaurants" and o.answerable) == 25
     assert all(o.correct for o in scored)
+
+
+def test_abstention_benchmark_on_real_outputs() -> None:
+    """Cross-validated decisions over the 17 published Spider systems, the sql-eval gate, and
+    TrustSQL's EHRSQL samples (figures in docs/BENCHMARKS.md)."""
+    from honestsql.benchmarks import abstention
+
+    result = abstention.run(str(DATA))
+    spider = result["spider"]
+    assert spider["questions"] == 110 and spider["systems"] == 17
+    assert spider["best_single_ex"] == pytest.approx(105 / 110)
+    assert spider["s"]["0.9"] >= 0.80 and spider["auroc"] >= 0.85
+    assert result["sqleval"]["false_refusal_rate"] <= 0.02 and result["sqleval"]["idk_auroc"] > 0.85
+    assert result["ehrsql"]["questions"] == 894
+    assert result["ehrsql"]["rs10"] > result["ehrsql"]["rs10_baseline"]
+
+
+def test_catalog_from_spider_tables() -> None:
+    import json
+
+    from honestsql.catalog import from_spider_tables
+
+    entry = json.loads((DATA / "spider" / "tables.json").read_text())
+    singer = from_spider_tables(next(e for e in entry if e["db_id"] == "singer"))
+    song = singer.table("song")
+    assert song is not None and song.primary_key == ["Song_ID"]
+    assert [(fk.columns, fk.ref_table) for fk in song.foreign_keys] == [(["Singer_ID"], "singer")]

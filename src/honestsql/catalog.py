@@ -299,3 +299,39 @@ def iter_columns(catalog: Catalog) -> Iterable[tuple[Table, Column]]:
     for table in catalog.tables:
         for column in table.columns:
             yield table, column
+
+
+def from_spider_tables(entry: dict[str, Any], dialect: str = "sqlite") -> Catalog:
+    """A catalog (names, types, keys; no data) from one entry of a Spider-format tables.json."""
+    names = entry["table_names_original"]
+    columns: dict[int, list[Column]] = {i: [] for i in range(len(names))}
+    index_of: dict[int, tuple[int, str]] = {}
+    primary = set()
+    for key in entry.get("primary_keys", []):
+        primary.update(key if isinstance(key, list) else [key])
+    for position, ((table, name), kind) in enumerate(
+        zip(entry["column_names_original"], entry["column_types"], strict=False)
+    ):
+        if table < 0:
+            continue
+        columns[table].append(
+            Column(name=name, type=str(kind).upper(), primary_key=position in primary)
+        )
+        index_of[position] = (table, name)
+    foreign: dict[int, list[ForeignKey]] = {i: [] for i in range(len(names))}
+    for source, target in entry.get("foreign_keys", []):
+        if source in index_of and target in index_of:
+            (s_table, s_col), (t_table, t_col) = index_of[source], index_of[target]
+            foreign[s_table].append(
+                ForeignKey(columns=[s_col], ref_table=names[t_table], ref_columns=[t_col])
+            )
+    tables = [
+        Table(
+            name=name,
+            columns=columns[i],
+            primary_key=[c.name for c in columns[i] if c.primary_key],
+            foreign_keys=foreign[i],
+        )
+        for i, name in enumerate(names)
+    ]
+    return Catalog(dialect=dialect, fingerprint=str(entry.get("db_id", "")), tables=tables)

@@ -1,8 +1,9 @@
 """From candidates to a decision: answer with a confidence, or abstain with a reason.
 
-The confidence is a documented heuristic (the calibrated model is a separate piece of work and
-plugs in through ``Confidence``): start from the share of candidates whose results agree, then
-discount for what makes agreement less convincing.
+The confidence starts from how strongly the candidates agree: the calibrated probability that
+the agreed answer is right (``honestsql.calibration``: isotonic in the agreement margin, fitted on
+real systems' outputs), or, without a calibrator, the plain share of candidates that agree. It
+is then discounted for what makes agreement less convincing:
 
 | signal | factor |
 |---|---|
@@ -23,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from honestsql.calibration import Calibrator, Observation
 from honestsql.db import QueryResult
 from honestsql.findings import Finding
 
@@ -93,7 +95,13 @@ def result_hash(result: QueryResult) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
 
 
-def decide(candidates: list[Candidate], *, target: float, relevance: float) -> Decision:
+def decide(
+    candidates: list[Candidate],
+    *,
+    target: float,
+    relevance: float,
+    calibrator: Calibrator | None = None,
+) -> Decision:
     n = len(candidates)
     abstained = [c for c in candidates if c.status == "abstain"]
     ok = [c for c in candidates if c.status == "ok" and c.result_hash]
@@ -120,6 +128,10 @@ def decide(candidates: list[Candidate], *, target: float, relevance: float) -> D
     chosen = min(members, key=lambda c: (c.repairs, len(c.sql or "")))
     confidence = top_size / n
     notes: list[str] = [f"{top_size} of {n} candidates agree on this result"]
+    if calibrator is not None:
+        keys = [c.result_hash if c.status == "ok" else None for c in candidates]
+        confidence = calibrator.probability(Observation(keys))
+        notes.append(f"calibrated on {calibrator.fitted_on or 'past runs'}")
     if all(c.repairs for c in members):
         confidence *= 0.85
         notes.append("the agreeing queries needed repairs")

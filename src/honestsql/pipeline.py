@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from honestsql import linking, prompts
+from honestsql import calibration, linking, prompts
 from honestsql.check import check
 from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
@@ -37,6 +37,8 @@ class Settings:
     schema_budget_chars: int = 24_000
     redact: bool | None = None  # None: redact exactly when the backend is remote
     seed: int | None = 0
+    #: Use the shipped (or $HONESTSQL_CALIBRATION) calibrator for the confidence.
+    calibrated: bool = True
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Pipeline:
         self.settings = settings or Settings()
         self.audit = audit
         self.memory = memory
+        self.calibrator = calibration.load_default() if self.settings.calibrated else None
         self.prompts_sent: list[tuple[list[dict[str, str]], list[str]]] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
 
@@ -235,7 +238,9 @@ class Pipeline:
         phase = time.perf_counter()
         candidates = [self._candidate(text, messages, grammar) for text, messages in texts]
         timings["verify_execute_repair"] = _ms(phase)
-        decision = decide(candidates, target=target, relevance=relevance)
+        decision = decide(
+            candidates, target=target, relevance=relevance, calibrator=self.calibrator
+        )
         timings["total"] = _ms(started)
         return self._finish(question, target, decision, candidates, schema, timings)
 

@@ -20,6 +20,8 @@ eval_app = typer.Typer(help="Score predictions for accuracy and honesty.", no_ar
 app.add_typer(eval_app, name="eval")
 
 
+calibrate_app = typer.Typer(help="Fit the confidence calibrator.", no_args_is_help=True)
+app.add_typer(calibrate_app, name="calibrate")
 memory_app = typer.Typer(help="Verified question/SQL pairs used as examples.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 
@@ -29,4 +31,4 @@ def main() -> None:
 
 
 # The commands register themselves on the apps above.
-from honestsql.cli import bench, core, evaluation, server  # noqa: E402, F401
+from honestsql.cli import bench, calibrate, core, evaluation, server  # noqa: E402, F401

@@ -51,6 +51,8 @@ class Outcome:
     error: str | None = None
     pred_ms: float = 0.0
     gold_ms: float = 0.0
+    #: A hash of the prediction's result rows (order-free), to compare systems' answers.
+    result_key: str | None = None
 
     def judged(self) -> Judged | None:
         if self.status == "skipped" or self.correct is None:
@@ -256,6 +258,7 @@ class Scorer:
                 pred_ms=pred_ms,
             )
         correct = any(self._same(example, gold, pred_rows) for gold in usable)
+        base["result_key"] = rows_key(pred_rows)
         return Outcome(
             **base,
             abstained=False,
@@ -264,6 +267,22 @@ class Scorer:
             gold_ms=gold_ms,
             pred_ms=pred_ms,
         )
+
+    def execute_prediction(
+        self, example: Example, sql: str
+    ) -> tuple[list[matching.Row] | None, bool]:
+        """Rows of a prediction (``None`` if refused or failed) and whether they match the gold."""
+        db = self.database(example.db_id)
+        if db is None or example.gold is None:
+            return None, False
+        checked = guard(sql, self.dataset.dialect)
+        if not isinstance(checked, GuardedStatement):
+            return None, False
+        rows, _, _ = self._run(db, checked.executable_sql)
+        if rows is None:
+            return None, False
+        golds = [self.gold_rows(db, example.db_id, g)[0] for g in self._gold_alternatives(example)]
+        return rows, any(g is not None and self._same(example, g, rows) for g in golds)
 
     def _gold_alternatives(self, example: Example) -> list[str]:
         assert example.gold is not None
@@ -280,6 +299,13 @@ class Scorer:
             return matching.sqleval_match(gold, pred, ordered)
         assert example.gold is not None
         return matching.spider_match(gold, pred, matching.spider_order_matters(example.gold[0]))
+
+
+def rows_key(rows: list[matching.Row]) -> str:
+    from honestsql.db import QueryResult
+    from honestsql.decide import result_hash
+
+    return result_hash(QueryResult(columns=[], rows=rows, truncated=False, elapsed_ms=0.0))
 
 
 # --- a run -------------------------------------------------------------------------------------

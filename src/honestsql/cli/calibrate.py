@@ -1,0 +1,92 @@
+"""``honestsql calibrate fit`` and ``honestsql bench abstention``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from honestsql.cli import bench_app, calibrate_app
+from honestsql.cli.common import (
+    DataOption,
+    JsonOption,
+    emit_json,
+    fail,
+    out,
+    print_figures,
+    progress_bar,
+)
+from honestsql.errors import HonestSQLError, InvalidInput
+
+
+@calibrate_app.command("fit")
+def calibrate_fit(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Run files of `eval score`, one per system, same benchmark."),
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Where to write the calibration JSON.")
+    ] = Path("calibration.json"),
+    feature: Annotated[str, typer.Option(help="The feature to calibrate on.")] = "margin",
+    as_json: JsonOption = False,
+) -> None:
+    """Fit the confidence calibrator from eval runs; use it with HONESTSQL_CALIBRATION=FILE."""
+    from honestsql import calibration
+    from honestsql.evaluation.metrics import auroc, ece
+    from honestsql.evaluation.runs import load_run
+
+    if feature not in calibration.FEATURES:
+        raise typer.BadParameter(f"--feature must be one of {', '.join(calibration.FEATURES)}")
+    try:
+        loaded = [load_run(path) for path in runs]
+        if len(loaded) < 2:
+            raise InvalidInput(
+                "Give at least two runs: the calibrator learns from how systems agree."
+            )
+        observations, labels = calibration.observations_from_runs(loaded)
+        held_out = calibration.cross_validated(observations, labels, feature=feature)
+        model = calibration.fit(
+            observations,
+            labels,
+            feature=feature,
+            fitted_on=f"{len(loaded)} runs of {loaded[0].header['benchmark']}",
+        )
+    except (ValueError, RuntimeError) as exc:
+        fail(InvalidInput(str(exc)), as_json)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    out_path.write_text(model.to_json() + "\n", encoding="utf-8")
+    figures: dict[str, Any] = {
+        "ok": True,
+        "questions": len(labels),
+        "correct_share": sum(labels) / len(labels),
+        "cv_auroc": auroc(held_out, labels),
+        "cv_ece": ece(held_out, labels),
+        "out": str(out_path),
+        **calibration.summary(model),
+    }
+    if as_json:
+        emit_json(figures)
+    else:
+        out.print(
+            f"Wrote {out_path} ({len(labels)} questions; cross-validated AUROC "
+            f"{figures['cv_auroc'] or 0:.3f}, ECE {figures['cv_ece'] or 0:.3f}). "
+            f"Use it with HONESTSQL_CALIBRATION={out_path}"
+        )
+
+
+@bench_app.command("abstention")
+def bench_abstention(data: DataOption = None, as_json: JsonOption = False) -> None:
+    """Cross-validated answer/abstain quality on Spider (17 systems), sql-eval and EHRSQL."""
+    from honestsql.benchmarks import abstention
+
+    progress, advance = progress_bar("executing the 17 Spider systems' predictions", 17)
+    try:
+        with progress:
+            result = abstention.run(data, progress=lambda: advance(1))
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    result["spider"].pop("_model", None)
+    print_figures("abstention", result, as_json)
