@@ -40,7 +40,7 @@ def test_fit_is_monotone_and_never_certain() -> None:
         model.probability(Observation(["a"] * k + ["b"] * (10 - k))) for k in range(5, 11)
     ]
     assert probabilities == sorted(probabilities)
-    assert 0.02 <= probabilities[0] and probabilities[-1] <= 0.98
+    assert probabilities[0] >= 0.02 and probabilities[-1] <= 0.98
     again = Calibrator.from_json(model.to_json())
     assert again.probability(Observation(["a"] * 7 + ["b"] * 3)) == model.probability(
         Observation(["a"] * 7 + ["b"] * 3)
