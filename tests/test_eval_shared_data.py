@@ -56,7 +56,7 @@ def test_sqleval_postgres_gold_queries_are_all_correct(tmp_path: Path) -> None:
     assert all(o.correct for o in scored)
 
 
-def test_abstention_benchmark_on_real_outputs() -> None:
+def test_abstention_benchmark_on_real_outputs(tmp_path: Path) -> None:
     """Cross-validated decisions over the 17 published Spider systems, the sql-eval gate, and
     TrustSQL's EHRSQL samples (figures in docs/BENCHMARKS.md)."""
     from honestsql.benchmarks import abstention
@@ -69,6 +69,10 @@ def test_abstention_benchmark_on_real_outputs() -> None:
     assert result["sqleval"]["false_refusal_rate"] <= 0.02 and result["sqleval"]["idk_auroc"] > 0.85
     assert result["ehrsql"]["questions"] == 894
     assert result["ehrsql"]["rs10"] > result["ehrsql"]["rs10_baseline"]
+    curve = spider["risk_coverage"]
+    assert len(curve) == 110 and curve[-1][0] == 1.0
+    abstention.write_report(result, tmp_path / "a.html")
+    assert "data:image/png;base64," in (tmp_path / "a.html").read_text()
 
 
 def test_catalog_from_spider_tables() -> None:

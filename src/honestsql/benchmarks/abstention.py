@@ -19,7 +19,7 @@ from honestsql import calibration, linking
 from honestsql import catalog as catalog_mod
 from honestsql.calibration import Observation
 from honestsql.evaluation import datasets, matching, sqleval_setup
-from honestsql.evaluation.metrics import Judged, auroc, ece, summarize
+from honestsql.evaluation.metrics import Judged, auroc, ece, risk_coverage, summarize
 from honestsql.evaluation.runs import Scorer, read_predictions, rows_key
 
 THRESHOLDS = (0.5, 0.75, 0.9)
@@ -83,6 +83,9 @@ def spider(root: Path, progress: Any = lambda: None) -> dict[str, Any]:
     best = max(per_system, key=lambda k: per_system[k])
     best_ex = per_system[best] / n
     probabilities = calibration.cross_validated(observations, correct)
+    curve = risk_coverage(
+        [Judged(True, False, c, p) for p, c in zip(probabilities, correct, strict=True)]
+    )
     vote_share = [calibration.features(o)[0] for o in observations]
     result = {
         "questions": n,
@@ -95,6 +98,7 @@ def spider(root: Path, progress: Any = lambda: None) -> dict[str, Any]:
         },
         "majority_vote_accuracy": sum(correct) / n,
         "vote_share_auroc": auroc(vote_share, correct),
+        "risk_coverage": [[round(c, 4), round(r, 4)] for c, r in curve],
         **_decisions(probabilities, correct),
     }
     model = calibration.fit(
@@ -199,3 +203,50 @@ def run(data: str | None, progress: Any = lambda: None) -> dict[str, Any]:
     root = datasets.data_root(data)
     result = {"spider": spider(root, progress), "sqleval": sqleval(root), "ehrsql": ehrsql(root)}
     return result
+
+
+def write_report(result: dict[str, Any], path: Path) -> None:
+    """An HTML page with the Spider risk-coverage curve (PNG embedded) and every figure."""
+    import html
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from honestsql.evaluation.report import _png
+
+    curve = result["spider"]["risk_coverage"]
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.plot(
+        [c for c, _ in curve],
+        [r for _, r in curve],
+        color="#1f5fa8",
+        label="honestsql (cross-validated)",
+    )
+    best = 1 - result["spider"]["best_single_ex"]
+    ax.scatter([1.0], [best], color="#c0392b", zorder=3, label="best single system, answering all")
+    ax.set_xlabel("coverage")
+    ax.set_ylabel("risk (share of answers wrong)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, max(0.2, max((r for _, r in curve), default=0) * 1.2))
+    ax.legend(fontsize=8)
+    ax.set_title("Spider dev, 17-system ensemble")
+    png = _png(fig)
+    plt.close(fig)
+    rows = []
+    for section in ("spider", "sqleval", "ehrsql"):
+        for key, value in result[section].items():
+            if key in {"risk_coverage", "_model"}:
+                continue
+            rows.append(
+                f"<tr><th>{section}.{html.escape(key)}</th><td>{html.escape(str(value))}</td></tr>"
+            )
+    path.write_text(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>honestsql abstention</title>"
+        "<body style='font-family:system-ui;max-width:60rem;margin:2rem auto'>"
+        "<h1>honestsql: answer or abstain, on real model outputs</h1>"
+        f"<img alt='risk-coverage curve' src='data:image/png;base64,{png}'>"
+        f"<table>{''.join(rows)}</table></body></html>",
+        encoding="utf-8",
+    )

@@ -78,7 +78,13 @@ def calibrate_fit(
 
 
 @bench_app.command("abstention")
-def bench_abstention(data: DataOption = None, as_json: JsonOption = False) -> None:
+def bench_abstention(
+    data: DataOption = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report with the risk-coverage curve.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Cross-validated answer/abstain quality on Spider (17 systems), sql-eval and EHRSQL."""
     from honestsql.benchmarks import abstention
 
@@ -89,4 +95,9 @@ def bench_abstention(data: DataOption = None, as_json: JsonOption = False) -> No
     except HonestSQLError as exc:
         fail(exc, as_json)
     result["spider"].pop("_model", None)
+    if report is not None:
+        abstention.write_report(result, report)
+        result["report"] = str(report)
+    if not as_json:
+        result["spider"].pop("risk_coverage", None)
     print_figures("abstention", result, as_json)
