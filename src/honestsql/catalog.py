@@ -302,8 +302,13 @@ def iter_columns(catalog: Catalog) -> Iterable[tuple[Table, Column]]:
 
 
 def from_spider_tables(entry: dict[str, Any], dialect: str = "sqlite") -> Catalog:
-    """A catalog (names, types, keys; no data) from one entry of a Spider-format tables.json."""
+    """A catalog (names, types, keys; no data) from one entry of a Spider-format tables.json.
+
+    The entry's readable names ("number of test takers" for ``NumTstTakr``) become descriptions.
+    """
     names = entry["table_names_original"]
+    readable_tables = entry.get("table_names") or names
+    readable_columns = entry.get("column_names") or entry["column_names_original"]
     columns: dict[int, list[Column]] = {i: [] for i in range(len(names))}
     index_of: dict[int, tuple[int, str]] = {}
     primary = set()
@@ -314,8 +319,17 @@ def from_spider_tables(entry: dict[str, Any], dialect: str = "sqlite") -> Catalo
     ):
         if table < 0:
             continue
+        readable = readable_columns[position][1] if position < len(readable_columns) else ""
+        description = (
+            readable if readable and readable.lower() != name.lower().replace("_", " ") else None
+        )
         columns[table].append(
-            Column(name=name, type=str(kind).upper(), primary_key=position in primary)
+            Column(
+                name=name,
+                type=str(kind).upper(),
+                primary_key=position in primary,
+                description=description,
+            )
         )
         index_of[position] = (table, name)
     foreign: dict[int, list[ForeignKey]] = {i: [] for i in range(len(names))}
@@ -331,6 +345,7 @@ def from_spider_tables(entry: dict[str, Any], dialect: str = "sqlite") -> Catalo
             columns=columns[i],
             primary_key=[c.name for c in columns[i] if c.primary_key],
             foreign_keys=foreign[i],
+            description=readable_tables[i] if readable_tables[i].lower() != name.lower() else None,
         )
         for i, name in enumerate(names)
     ]

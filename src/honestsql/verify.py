@@ -370,6 +370,24 @@ def text_literals(
     return found
 
 
+def referenced(
+    expression: exp.Expr, catalog: Catalog, dialect: str
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """The catalog tables and (table, column) pairs a query uses, resolved through aliases,
+    CTEs and subqueries."""
+    tree = normalize_identifiers(expression.copy(), dialect=dialect)
+    verifier = Verifier(catalog, dialect)
+    verifier.check_columns(tree)
+    tables = {
+        t.name for node in tree.find_all(exp.Table) if (t := catalog.table(node.name)) is not None
+    }
+    columns = {
+        (verifier.resolved_tables[key].name, column.name)
+        for key, column in verifier.resolved.items()
+    }
+    return tables | {t for t, _ in columns}, columns
+
+
 def verify(expression: exp.Expr, catalog: Catalog, dialect: str) -> list[Finding]:
     """Check a parsed query against the catalog; returns errors first, then warnings."""
     tree = normalize_identifiers(expression.copy(), dialect=dialect)

@@ -101,3 +101,32 @@ def bench_abstention(
     if not as_json:
         result["spider"].pop("risk_coverage", None)
     print_figures("abstention", result, as_json)
+
+
+@bench_app.command("linking")
+def bench_linking(
+    benchmark: Annotated[str, typer.Option(help="bird or spider.")],
+    data: DataOption = None,
+    warehouse: Annotated[
+        bool, typer.Option(help="Link against all Spider and BIRD schemas merged.")
+    ] = False,
+    budget: Annotated[
+        int, typer.Option(min=100, help="Warehouse mode: schema tokens per question.")
+    ] = 4000,
+    fraction: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="Single mode: share of columns to keep.")
+    ] = 0.35,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall of the schema linker on Spider or BIRD dev (model-free)."""
+    from honestsql.benchmarks import linking
+
+    if benchmark not in {"bird", "spider"}:
+        raise typer.BadParameter("--benchmark must be bird or spider")
+    try:
+        result = linking.run(
+            data, benchmark, warehouse_mode=warehouse, budget=budget, fraction=fraction
+        )
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("linking", result, as_json)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -67,36 +68,25 @@ def relevance(question: str, catalog: Catalog, evidence: str = "") -> float:
     return sum(1 for w in wanted if _matches(w, vocab, choices)) / len(wanted)
 
 
+_LINKERS: dict[int, Any] = {}
+
+
 def select_tables(
     question: str, catalog: Catalog, budget_chars: int, render: Callable[[list[Table]], str]
 ) -> list[Table]:
-    """All tables when their rendering fits ``budget_chars``; else the best matches + FK neighbours."""
+    """All tables when their rendering fits ``budget_chars``; else the tables the schema linker
+    ranks highest for the question (keys and join tables included), as many as fit."""
     if len(render(catalog.tables)) <= budget_chars:
         return list(catalog.tables)
-    wanted = content_words(question)
-    scored = []
-    for table in catalog.tables:
-        vocab = table_vocabulary(table)
-        choices = sorted(vocab)
-        score = sum(1 for w in wanted if _matches(w, vocab, choices))
-        scored.append((score, table.name, table))
-    scored.sort(key=lambda s: (-s[0], s[1]))
+    from honestsql.linking.linker import SchemaLinker
+
+    linker = _LINKERS.get(id(catalog))
+    if linker is None or linker.catalog is not catalog:
+        linker = _LINKERS[id(catalog)] = SchemaLinker(catalog)
+    ranked = linker.link(question, token_budget=budget_chars // 4).tables
     chosen: list[Table] = []
-    for score, _, table in scored:
-        if score == 0 and chosen:
-            break
-        if len(render([*chosen, table])) > budget_chars and chosen:
-            break
-        chosen.append(table)
-    names = {t.name for t in chosen}
-    for table in list(chosen):
-        for fk in table.foreign_keys:
-            neighbour = catalog.table(fk.ref_table)
-            if (
-                neighbour is not None
-                and neighbour.name not in names
-                and len(render([*chosen, neighbour])) <= budget_chars
-            ):
-                chosen.append(neighbour)
-                names.add(neighbour.name)
+    for name in ranked:
+        table = catalog.table(name)
+        if table is not None and (not chosen or len(render([*chosen, table])) <= budget_chars):
+            chosen.append(table)
     return chosen

@@ -1,0 +1,163 @@
+"""``honestsql bench linking``: does the linker keep what the gold query needs, in little space?
+
+Gold tables and columns come from each gold query, resolved against the schema by the same
+scope analysis verification uses. Single-database mode links each question against its own
+schema at several column budgets; warehouse mode merges every Spider and BIRD dev schema into
+one catalog (tables named ``db__table``) and links each question within a token budget.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot.errors import SqlglotError
+
+from honestsql.benchmarks import percentile
+from honestsql.catalog import Catalog, Column, ForeignKey, Table, from_spider_tables
+from honestsql.evaluation import datasets
+from honestsql.linking.linker import SchemaLinker
+from honestsql.verify import referenced
+
+FRACTIONS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6)
+SEPARATOR = "__"
+
+
+def _questions(
+    root: Path, benchmark: str
+) -> tuple[dict[str, Catalog], list[tuple[str, str, str, str]]]:
+    if benchmark == "bird":
+        tables = json.loads((root / "bird" / "dev_tables.json").read_text())
+        items = json.loads((root / "bird" / "dev.json").read_text())
+        questions = [(i["question"], i.get("evidence") or "", i["SQL"], i["db_id"]) for i in items]
+    else:
+        tables = json.loads((root / "spider" / "tables.json").read_text())
+        items = json.loads((root / "spider" / "dev.json").read_text())
+        questions = [(i["question"], "", i["query"], i["db_id"]) for i in items]
+    return {e["db_id"]: from_spider_tables(e) for e in tables}, questions
+
+
+def _gold(sql: str, catalog: Catalog) -> tuple[set[str], set[tuple[str, str]]] | None:
+    try:
+        return referenced(sqlglot.parse_one(sql, read="sqlite"), catalog, "sqlite")
+    except (SqlglotError, RecursionError):
+        return None
+
+
+def _score(results: list[tuple[set[str], set[tuple[str, str]], Any, int]]) -> dict[str, Any]:
+    table_recall = [len(gt & set(r.tables)) / len(gt) for gt, _, r, _ in results if gt]
+    column_recall = [len(gc & r.columns) / len(gc) for _, gc, r, _ in results if gc]
+    return {
+        "n": len(results),
+        "table_recall": statistics.fmean(table_recall) if table_recall else None,
+        "column_recall": statistics.fmean(column_recall) if column_recall else None,
+        "strict_recall": statistics.fmean(
+            1.0 if gc <= r.columns and gt <= set(r.tables) else 0.0 for gt, gc, r, _ in results
+        ),
+        "kept_column_fraction": statistics.fmean(
+            len(r.columns) / total for _, _, r, total in results
+        ),
+        "kept_tokens": statistics.fmean(r.tokens for _, _, r, _ in results),
+        "p50_ms": percentile([r.elapsed_ms for _, _, r, _ in results], 50),
+        "p95_ms": percentile([r.elapsed_ms for _, _, r, _ in results], 95),
+    }
+
+
+def single(root: Path, benchmark: str, fraction: float) -> dict[str, Any]:
+    catalogs, questions = _questions(root, benchmark)
+    started = time.perf_counter()
+    linkers = {db: SchemaLinker(catalog) for db, catalog in catalogs.items()}
+    build = time.perf_counter() - started
+    curve = []
+    chosen: dict[str, Any] = {}
+    for each in sorted({*FRACTIONS, fraction}):
+        results = []
+        for question, evidence, sql, db in questions:
+            gold = _gold(sql, catalogs[db])
+            if gold is None:
+                continue
+            link = linkers[db].link(question, evidence, column_fraction=each)
+            results.append((gold[0], gold[1], link, catalogs[db].column_count))
+        scored = _score(results)
+        curve.append(
+            {
+                "fraction": each,
+                **{
+                    k: scored[k] for k in ("strict_recall", "kept_column_fraction", "column_recall")
+                },
+            }
+        )
+        if each == fraction:
+            chosen = scored
+    return {
+        **chosen,
+        "mode": "single",
+        "budget_fraction": fraction,
+        "index_build_seconds": build,
+        "curve": curve,
+    }
+
+
+def warehouse_catalog(root: Path) -> Catalog:
+    tables: list[Table] = []
+    for benchmark in ("spider", "bird"):
+        catalogs, _ = _questions(root, benchmark)
+        for db, catalog in catalogs.items():
+            for table in catalog.tables:
+                tables.append(
+                    Table(
+                        name=f"{db}{SEPARATOR}{table.name}",
+                        columns=[Column(**c.model_dump()) for c in table.columns],
+                        primary_key=list(table.primary_key),
+                        foreign_keys=[
+                            ForeignKey(
+                                columns=fk.columns,
+                                ref_table=f"{db}{SEPARATOR}{fk.ref_table}",
+                                ref_columns=fk.ref_columns,
+                            )
+                            for fk in table.foreign_keys
+                        ],
+                        description=" ".join(
+                            p for p in (db.replace("_", " "), table.description or "") if p
+                        ),
+                    )
+                )
+    return Catalog(dialect="sqlite", fingerprint="warehouse", tables=tables)
+
+
+def warehouse(root: Path, benchmark: str, budget: int) -> dict[str, Any]:
+    catalogs, questions = _questions(root, benchmark)
+    merged = warehouse_catalog(root)
+    started = time.perf_counter()
+    linker = SchemaLinker(merged)
+    build = time.perf_counter() - started
+    results = []
+    for question, evidence, sql, db in questions:
+        gold = _gold(sql, catalogs[db])
+        if gold is None:
+            continue
+        gold_tables = {f"{db}{SEPARATOR}{t}" for t in gold[0]}
+        gold_columns = {(f"{db}{SEPARATOR}{t}", c) for t, c in gold[1]}
+        link = linker.link(question, evidence, token_budget=budget)
+        results.append((gold_tables, gold_columns, link, merged.column_count))
+    return {
+        **_score(results),
+        "mode": "warehouse",
+        "budget_tokens": budget,
+        "tables": len(merged.tables),
+        "columns": merged.column_count,
+        "index_build_seconds": build,
+    }
+
+
+def run(
+    data: str | None, benchmark: str, *, warehouse_mode: bool, budget: int, fraction: float
+) -> dict[str, Any]:
+    root = datasets.data_root(data)
+    if warehouse_mode:
+        return {"benchmark": benchmark, **warehouse(root, benchmark, budget)}
+    return {"benchmark": benchmark, **single(root, benchmark, fraction)}

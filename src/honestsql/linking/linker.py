@@ -1,0 +1,230 @@
+"""A model-free schema linker: which tables and columns to show the model for a question.
+
+Columns are ranked by BM25 (``bm25s``) over a small document per column (table and column name
+split into words, singular forms, description, sample values), plus bonuses for names the
+question or evidence spells out and for close spellings (``rapidfuzz``). The best columns are
+kept up to a budget; every kept table keeps its primary key, and foreign keys between kept
+tables are kept so the tables can be joined.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from honestsql.catalog import Catalog, Table
+from honestsql.linking import STOPWORDS
+from honestsql.suggest import singular, words
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+")
+#: Words that point at a column without naming it.
+HINTS = {
+    "youngest": "age birth",
+    "oldest": "age birth",
+    "older": "age",
+    "younger": "age",
+    "cheapest": "price cost",
+    "expensive": "price cost",
+    "cheaper": "price cost",
+    "largest": "size area capacity",
+    "biggest": "size area capacity",
+    "smallest": "size area capacity",
+    "heaviest": "weight",
+    "lightest": "weight",
+    "tallest": "height",
+    "shortest": "height length",
+    "longest": "length duration",
+    "earliest": "date year time",
+    "latest": "date year time",
+    "recent": "date year time",
+    "when": "date year time",
+    "where": "location city country address",
+    "who": "name",
+    "richest": "money worth wealth",
+    "population": "population",
+}
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def tokens(text: str) -> list[str]:
+    out = []
+    for raw in _WORD.findall(text):
+        for word in words(raw).split() or [raw.lower()]:
+            if word in STOPWORDS and len(word) < 4:
+                continue
+            out.append(word)
+            stem = singular(word)
+            if stem != word:
+                out.append(stem)
+    return out
+
+
+def column_tokens(table: Table, name: str) -> int:
+    """Rough prompt tokens for one column line: name, type and punctuation."""
+    return max(2, (len(name) + 10) // 4)
+
+
+@dataclass
+class LinkResult:
+    tables: list[str]
+    columns: set[tuple[str, str]]
+    tokens: int
+    elapsed_ms: float
+    scores: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)
+
+
+class SchemaLinker:
+    def __init__(self, catalog: Catalog, *, sample_words: int = 20) -> None:
+        import bm25s
+
+        started = time.perf_counter()
+        self.catalog = catalog
+        self.keys: list[tuple[str, str]] = []
+        corpus: list[list[str]] = []
+        self.names: dict[tuple[str, str], str] = {}
+        for table in catalog.tables:
+            table_words = tokens(table.name)
+            for column in table.columns:
+                document = table_words + tokens(column.name) * 2
+                document += tokens(column.description or "") + tokens(column.comment or "")
+                for sample in column.samples[:5]:
+                    document += tokens(sample)[:sample_words]
+                self.keys.append((table.name, column.name))
+                corpus.append(document or ["_"])
+                self.names[(table.name, column.name)] = " ".join(words(column.name).split())
+        self.index = bm25s.BM25()
+        self.index.index(corpus, show_progress=False)
+        self.table_of = {t.name: t for t in catalog.tables}
+        self.unique_names = sorted({n for n in self.names.values() if n})
+        self.table_phrases = {t.name: words(t.name) for t in catalog.tables}
+        self.build_seconds = time.perf_counter() - started
+
+    def scores(self, question: str, evidence: str = "") -> dict[tuple[str, str], float]:
+        text = f"{question} {evidence}"
+        extra = " ".join(HINTS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in HINTS)
+        if _YEAR.search(text):
+            extra += " year date"
+        query = tokens(f"{text} {extra}")
+        raw = self.index.get_scores(query) if query else [0.0] * len(self.keys)
+        scores = {key: float(value) for key, value in zip(self.keys, raw, strict=True)}
+        text = f"{question} {evidence}".lower()
+        spelled = {
+            m.lower()
+            for m in re.findall(r"`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b", text)
+            for m in m
+            if m
+        }
+        query_words = sorted(set(query))
+        # Close spellings, all names against all question words at once (rapidfuzz, in C).
+        close: set[str] = set()
+        if query_words:
+            matrix = process.cdist(
+                self.unique_names, query_words, scorer=fuzz.ratio, score_cutoff=88
+            )
+            close = {
+                name for name, row in zip(self.unique_names, matrix, strict=True) if row.max() > 0
+            }
+            # Shared stems: "humid" ~ "humidity", "employ" ~ "employees" (four letters or more).
+            stems = {w for w in query_words if len(w) >= 4}
+            for name in self.unique_names:
+                if name not in close and any(
+                    part.startswith(stem) or (len(part) >= 4 and stem.startswith(part))
+                    for part in name.split()
+                    for stem in stems
+                ):
+                    close.add(name)
+        table_mentioned = {
+            table: bool(phrase and (phrase in text or singular(phrase) in text))
+            for table, phrase in self.table_phrases.items()
+        }
+        for key in self.keys:
+            table, column = key
+            if column.lower() in spelled and (len(column) > 3 or "_" in column):
+                scores[key] += 5.0
+            name = self.names[key]
+            if name and name in text:
+                scores[key] += 3.0
+            elif name in close:
+                scores[key] += 1.5
+            if table_mentioned[table]:
+                scores[key] += 1.0
+        return scores
+
+    def link(
+        self,
+        question: str,
+        evidence: str = "",
+        *,
+        column_fraction: float | None = None,
+        token_budget: int | None = None,
+    ) -> LinkResult:
+        """Keep the best columns until ``column_fraction`` of all columns or ``token_budget``."""
+        started = time.perf_counter()
+        scores = self.scores(question, evidence)
+        ranked = sorted(self.keys, key=lambda k: -scores[k])
+        total = len(self.keys)
+        limit_columns = (
+            int(round(total * column_fraction)) if column_fraction is not None else total
+        )
+        kept: set[tuple[str, str]] = set()
+        used = 0
+
+        def cost(key: tuple[str, str]) -> int:
+            table = self.table_of[key[0]]
+            fresh_table = key[0] not in {t for t, _ in kept}
+            return column_tokens(table, key[1]) + (
+                (len(table.name) + 20) // 4 if fresh_table else 0
+            )
+
+        def add(key: tuple[str, str]) -> bool:
+            nonlocal used
+            if key in kept:
+                return True
+            price = cost(key)
+            if token_budget is not None and used + price > token_budget:
+                return False
+            kept.add(key)
+            used += price
+            return True
+
+        for key in ranked:
+            if len(kept) >= limit_columns:
+                break
+            if not add(key):
+                break
+        # Keys: primary keys of kept tables, and foreign keys that join two kept tables.
+        tables = {t for t, _ in kept}
+        for name in sorted(tables):
+            table = self.table_of[name]
+            for column in table.primary_key:
+                add((name, column))
+            for fk in table.foreign_keys:
+                if (
+                    fk.ref_table in tables
+                    or self.catalog.table(fk.ref_table)
+                    and fk.ref_table in tables
+                ):
+                    for column in fk.columns:
+                        add((name, column))
+                    for column in fk.ref_columns:
+                        add((fk.ref_table, column))
+        # Bridge tables: a table whose foreign keys reach two kept tables is how they join.
+        tables = {t for t, _ in kept}
+        for table in self.catalog.tables:
+            if table.name in tables:
+                continue
+            reached = {fk.ref_table for fk in table.foreign_keys if fk.ref_table in tables}
+            if len(reached) >= 2:
+                for fk in table.foreign_keys:
+                    if fk.ref_table in reached:
+                        for column in fk.columns:
+                            add((table.name, column))
+        ordered_tables = sorted(
+            {t for t, _ in kept}, key=lambda t: -max(scores[(t, c)] for tt, c in kept if tt == t)
+        )
+        return LinkResult(
+            ordered_tables, kept, used, (time.perf_counter() - started) * 1000, scores
+        )
