@@ -100,6 +100,11 @@ class SchemaLinker:
         self.table_of = {t.name: t for t in catalog.tables}
         self.unique_names = sorted({n for n in self.names.values() if n})
         self.table_phrases = {t.name: words(t.name) for t in catalog.tables}
+        self.by_prefix: dict[str, list[tuple[str, str]]] = {}
+        for name in self.unique_names:
+            for part in name.split():
+                if len(part) >= 4:
+                    self.by_prefix.setdefault(part[:4], []).append((name, part))
         self.build_seconds = time.perf_counter() - started
 
     def scores(self, question: str, evidence: str = "") -> dict[tuple[str, str], float]:
@@ -120,6 +125,7 @@ class SchemaLinker:
         query_words = sorted(set(query))
         # Close spellings, all names against all question words at once (rapidfuzz, in C).
         close: set[str] = set()
+        stemmed: set[str] = set()
         if query_words:
             matrix = process.cdist(
                 self.unique_names, query_words, scorer=fuzz.ratio, score_cutoff=88
@@ -127,15 +133,12 @@ class SchemaLinker:
             close = {
                 name for name, row in zip(self.unique_names, matrix, strict=True) if row.max() > 0
             }
-            # Shared stems: "humid" ~ "humidity", "employ" ~ "employees" (four letters or more).
-            stems = {w for w in query_words if len(w) >= 4}
-            for name in self.unique_names:
-                if name not in close and any(
-                    part.startswith(stem) or (len(part) >= 4 and stem.startswith(part))
-                    for part in name.split()
-                    for stem in stems
-                ):
-                    close.add(name)
+            # Shared stems: "humid" ~ "humidity", "employ" ~ "employees" (four letters or more),
+            # looked up through the names' four-letter prefixes; a weaker signal than a spelling.
+            for stem in (w for w in query_words if len(w) >= 4):
+                for name, part in self.by_prefix.get(stem[:4], ()):
+                    if part.startswith(stem) or stem.startswith(part):
+                        stemmed.add(name)
         table_mentioned = {
             table: bool(phrase and (phrase in text or singular(phrase) in text))
             for table, phrase in self.table_phrases.items()
@@ -149,6 +152,8 @@ class SchemaLinker:
                 scores[key] += 3.0
             elif name in close:
                 scores[key] += 1.5
+            elif name in stemmed:
+                scores[key] += 0.75
             if table_mentioned[table]:
                 scores[key] += 1.0
         return scores
