@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from typing import Annotated
@@ -25,6 +24,7 @@ from honestsql.cli.common import (
     out,
 )
 from honestsql.errors import HonestSQLError
+from honestsql.llm.openai_compat import is_local
 
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.+)$")
 
@@ -44,15 +44,6 @@ def parse_databases(values: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"two databases are named {name!r}; use name=URL")
         databases[name] = target
     return databases
-
-
-def _loopback(host: str) -> bool:
-    if host in {"localhost", ""}:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _factory(llm: str | None, base_url: str | None, model: str | None, api_key: str | None):  # type: ignore[no-untyped-def]
@@ -101,7 +92,7 @@ def serve(
         raise typer.BadParameter(
             "the server needs its extra: pip install 'honestsql[server]'"
         ) from None
-    if not _loopback(host) and not server_key:
+    if not is_local(f"http://{host}") and not server_key:
         raise typer.BadParameter(
             f"binding to {host} exposes your database beyond this machine: set --server-key "
             "(or HONESTSQL_SERVER_KEY) so clients must authenticate"
