@@ -117,3 +117,20 @@ def test_recall_regression_on_the_demo() -> None:
         linker = SchemaLinker(db.catalog())
     hits = sum(needed <= linker.link(q, column_fraction=0.4).columns for q, needed in QUESTIONS)
     assert hits >= 4, hits
+
+
+def test_value_index_finds_the_column_holding_a_quoted_value() -> None:
+    from honestsql.linking.values import ValueIndex
+
+    with honestsql.connect("demo") as db:
+        index = ValueIndex.build(db)
+        catalog = db.catalog()
+    top = lambda q: [(h.table, h.column, h.value) for h in index.lookup(q)][:1]  # noqa: E731
+    assert top("How many customers live in Germany?") == [("countries", "name", "Germany")]
+    assert top("Which orders were cancelled?") == [("orders", "status", "cancelled")]
+    assert top("Reviews of the 'espresso maker'") == [("products", "name", "Espresso Maker")]
+    assert index.lookup("What is dark matter?") == []
+    # With values, the linker ranks the column holding the value higher.
+    plain = SchemaLinker(catalog).scores("orders that were cancelled")
+    with_values = SchemaLinker(catalog, values=index).scores("orders that were cancelled")
+    assert with_values[("orders", "status")] > plain[("orders", "status")]

@@ -192,7 +192,9 @@ class Pipeline:
             self.settings.redact if self.settings.redact is not None else not self.backend.local
         )
         render = lambda tables: prompts.render_schema(catalog, dialect, tables, redact=redact).text  # noqa: E731
-        tables = linking.select_tables(question, catalog, self.settings.schema_budget_chars, render)
+        tables = linking.select_tables(
+            question, catalog, self.settings.schema_budget_chars, render, self.db
+        )
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)
         words = linking.content_words(question)

@@ -160,4 +160,67 @@ def run(
     root = datasets.data_root(data)
     if warehouse_mode:
         return {"benchmark": benchmark, **warehouse(root, benchmark, budget)}
-    return {"benchmark": benchmark, **single(root, benchmark, fraction)}
+    result = {"benchmark": benchmark, **single(root, benchmark, fraction)}
+    if benchmark == "spider":
+        result["values"] = value_retrieval(root)
+    return result
+
+
+def value_retrieval(root: Path, k: int = 10) -> dict[str, Any]:
+    """Share of the gold queries' text literals found among the top-k values retrieved for the
+    question, on the databases that exist here (Spider flight_2 and singer, sql-eval's SQLite
+    copies when `honestsql eval setup sqleval` has built them)."""
+    import honestsql
+    from honestsql.evaluation import sqleval_setup
+    from honestsql.linking.values import ValueIndex
+    from honestsql.verify import text_literals
+
+    report: dict[str, Any] = {}
+    spider = datasets.load_spider(root)
+    sources = [("spider", spider, [e for e in spider.examples if spider.locate(e.db_id)])]
+    if any(sqleval_setup.sqlite_path(name) for name in sqleval_setup.DATABASES):
+        sqleval = datasets.load_sqleval(root, "sqlite")
+        sources.append(
+            (
+                "sqleval",
+                sqleval,
+                [e for e in sqleval.examples if e.gold and sqleval.locate(e.db_id)],
+            )
+        )
+    for name, dataset, examples in sources:
+        indexes: dict[str, ValueIndex] = {}
+        catalogs: dict[str, Catalog] = {}
+        found = total = 0
+        latencies = []
+        for example in examples:
+            if example.db_id not in indexes:
+                db = honestsql.connect(dataset.locate(example.db_id) or "")
+                catalogs[example.db_id] = db.catalog()
+                indexes[example.db_id] = ValueIndex.build(db, catalogs[example.db_id])
+            assert example.gold is not None
+            # Spider's gold queries write strings in double quotes, which SQLite accepts; MySQL's
+            # reading of double quotes as strings matches that.
+            read = "mysql" if name == "spider" else "sqlite"
+            text = example.gold[0].split(";")[0].replace("{", "").replace("}", "")
+            try:
+                gold = sqlglot.parse_one(text, read=read)
+            except (SqlglotError, RecursionError):
+                continue
+            literals = {
+                v.lower()
+                for _, _, v in text_literals(gold, catalogs[example.db_id], read)
+                if "%" not in v
+            }
+            if not literals:
+                continue
+            started = time.perf_counter()
+            hits = {h.value.lower() for h in indexes[example.db_id].lookup(example.question, k=k)}
+            latencies.append((time.perf_counter() - started) * 1000)
+            total += len(literals)
+            found += len(literals & hits)
+        report[name] = {
+            "literals": total,
+            f"recall_at_{k}": found / total if total else None,
+            "p95_ms": percentile(latencies, 95),
+        }
+    return report

@@ -72,17 +72,25 @@ _LINKERS: dict[int, Any] = {}
 
 
 def select_tables(
-    question: str, catalog: Catalog, budget_chars: int, render: Callable[[list[Table]], str]
+    question: str,
+    catalog: Catalog,
+    budget_chars: int,
+    render: Callable[[list[Table]], str],
+    db: Any = None,
 ) -> list[Table]:
     """All tables when their rendering fits ``budget_chars``; else the tables the schema linker
-    ranks highest for the question (keys and join tables included), as many as fit."""
+    ranks highest for the question (keys and join tables included), as many as fit. With ``db``,
+    the linker also matches the question against the database's values (index built once)."""
     if len(render(catalog.tables)) <= budget_chars:
         return list(catalog.tables)
     from honestsql.linking.linker import SchemaLinker
 
     linker = _LINKERS.get(id(catalog))
     if linker is None or linker.catalog is not catalog:
-        linker = _LINKERS[id(catalog)] = SchemaLinker(catalog)
+        from honestsql.linking.values import ValueIndex
+
+        values = ValueIndex.build(db, catalog) if db is not None else None
+        linker = _LINKERS[id(catalog)] = SchemaLinker(catalog, values=values)
     ranked = linker.link(question, token_budget=budget_chars // 4).tables
     chosen: list[Table] = []
     for name in ranked:

@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 
 from honestsql.catalog import Catalog, Table
 from honestsql.linking import STOPWORDS
+from honestsql.linking.values import ValueIndex
 from honestsql.suggest import singular, words
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+")
@@ -77,11 +78,14 @@ class LinkResult:
 
 
 class SchemaLinker:
-    def __init__(self, catalog: Catalog, *, sample_words: int = 20) -> None:
+    def __init__(
+        self, catalog: Catalog, *, sample_words: int = 20, values: ValueIndex | None = None
+    ) -> None:
         import bm25s
 
         started = time.perf_counter()
         self.catalog = catalog
+        self.values = values
         self.keys: list[tuple[str, str]] = []
         corpus: list[list[str]] = []
         self.names: dict[tuple[str, str], str] = {}
@@ -156,6 +160,10 @@ class SchemaLinker:
                 scores[key] += 0.75
             if table_mentioned[table]:
                 scores[key] += 1.0
+        if self.values is not None:  # the question quotes a value this column holds
+            for hit in self.values.lookup(f"{question} {evidence}"):
+                if (hit.table, hit.column) in scores:
+                    scores[(hit.table, hit.column)] += 4.0 * hit.score / 100
         return scores
 
     def link(
