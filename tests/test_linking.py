@@ -134,3 +134,19 @@ def test_value_index_finds_the_column_holding_a_quoted_value() -> None:
     plain = SchemaLinker(catalog).scores("orders that were cancelled")
     with_values = SchemaLinker(catalog, values=index).scores("orders that were cancelled")
     assert with_values[("orders", "status")] > plain[("orders", "status")]
+
+
+def test_embeddings_add_meaning() -> None:
+    """With the bundled all-MiniLM-L6-v2 model, a question that shares no word with a column
+    still reaches it ("how hot" -> Temperature)."""
+    from honestsql.linking import embeddings
+
+    if not embeddings.available():
+        pytest.skip("the [embeddings] extra is not installed")
+    catalog = _catalog()
+    question = "How hot was it at each station?"
+    plain = SchemaLinker(catalog).scores(question)
+    semantic = SchemaLinker(catalog, embedder=embeddings.embedder()).scores(question)
+    assert semantic[("weather", "Temperature")] > plain[("weather", "Temperature")]
+    ranked = sorted(semantic, key=lambda k: -semantic[k])
+    assert ranked.index(("weather", "Temperature")) < 3

@@ -19,6 +19,7 @@ from sqlglot.errors import SqlglotError
 
 from honestsql.benchmarks import percentile
 from honestsql.catalog import Catalog, Column, ForeignKey, Table, from_spider_tables
+from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
 from honestsql.linking.linker import SchemaLinker
 from honestsql.verify import referenced
@@ -67,10 +68,24 @@ def _score(results: list[tuple[set[str], set[tuple[str, str]], Any, int]]) -> di
     }
 
 
-def single(root: Path, benchmark: str, fraction: float) -> dict[str, Any]:
+def _embedder(use: bool) -> Any:
+    if not use:
+        return None
+    from honestsql.linking import embeddings
+
+    if not embeddings.available():
+        raise InvalidInput("--embeddings needs the extra: pip install 'honestsql[embeddings]'")
+    return embeddings.embedder()
+
+
+def single(
+    root: Path, benchmark: str, fraction: float, use_embeddings: bool = False
+) -> dict[str, Any]:
     catalogs, questions = _questions(root, benchmark)
+    embed = _embedder(use_embeddings)
+    used = {db for *_, db in questions}
     started = time.perf_counter()
-    linkers = {db: SchemaLinker(catalog) for db, catalog in catalogs.items()}
+    linkers = {db: SchemaLinker(catalogs[db], embedder=embed) for db in used}
     build = time.perf_counter() - started
     curve = []
     chosen: dict[str, Any] = {}
@@ -129,11 +144,14 @@ def warehouse_catalog(root: Path) -> Catalog:
     return Catalog(dialect="sqlite", fingerprint="warehouse", tables=tables)
 
 
-def warehouse(root: Path, benchmark: str, budget: int) -> dict[str, Any]:
+def warehouse(
+    root: Path, benchmark: str, budget: int, use_embeddings: bool = False
+) -> dict[str, Any]:
     catalogs, questions = _questions(root, benchmark)
     merged = warehouse_catalog(root)
+    embed = _embedder(use_embeddings)
     started = time.perf_counter()
-    linker = SchemaLinker(merged)
+    linker = SchemaLinker(merged, embedder=embed)
     build = time.perf_counter() - started
     results = []
     for question, evidence, sql, db in questions:
@@ -155,12 +173,23 @@ def warehouse(root: Path, benchmark: str, budget: int) -> dict[str, Any]:
 
 
 def run(
-    data: str | None, benchmark: str, *, warehouse_mode: bool, budget: int, fraction: float
+    data: str | None,
+    benchmark: str,
+    *,
+    warehouse_mode: bool,
+    budget: int,
+    fraction: float,
+    use_embeddings: bool = False,
 ) -> dict[str, Any]:
     root = datasets.data_root(data)
     if warehouse_mode:
-        return {"benchmark": benchmark, **warehouse(root, benchmark, budget)}
-    result = {"benchmark": benchmark, **single(root, benchmark, fraction)}
+        result = {"benchmark": benchmark, **warehouse(root, benchmark, budget, use_embeddings)}
+        return {**result, "embeddings": use_embeddings}
+    result = {
+        "benchmark": benchmark,
+        "embeddings": use_embeddings,
+        **single(root, benchmark, fraction, use_embeddings),
+    }
     if benchmark == "spider":
         result["values"] = value_retrieval(root)
     return result

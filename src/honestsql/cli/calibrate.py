@@ -116,16 +116,24 @@ def bench_linking(
     fraction: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="Single mode: share of columns to keep.")
     ] = 0.35,
+    embeddings: Annotated[
+        bool, typer.Option(help="Also use the bundled embedding model (the [embeddings] extra).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Recall of the schema linker on Spider or BIRD dev (model-free)."""
+    """Recall of the schema linker on Spider or BIRD dev."""
     from honestsql.benchmarks import linking
 
     if benchmark not in {"bird", "spider"}:
         raise typer.BadParameter("--benchmark must be bird or spider")
     try:
         result = linking.run(
-            data, benchmark, warehouse_mode=warehouse, budget=budget, fraction=fraction
+            data,
+            benchmark,
+            warehouse_mode=warehouse,
+            budget=budget,
+            fraction=fraction,
+            use_embeddings=embeddings,
         )
     except HonestSQLError as exc:
         fail(exc, as_json)

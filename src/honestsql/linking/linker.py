@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -68,6 +70,10 @@ def column_tokens(table: Table, name: str) -> int:
     return max(2, (len(name) + 10) // 4)
 
 
+#: Texts -> unit-length embedding rows (a numpy array), e.g. ``honestsql.linking.embeddings``.
+Embedder = Callable[[list[str]], Any]
+
+
 @dataclass
 class LinkResult:
     tables: list[str]
@@ -79,7 +85,13 @@ class LinkResult:
 
 class SchemaLinker:
     def __init__(
-        self, catalog: Catalog, *, sample_words: int = 20, values: ValueIndex | None = None
+        self,
+        catalog: Catalog,
+        *,
+        sample_words: int = 20,
+        values: ValueIndex | None = None,
+        embedder: Embedder | None = None,
+        embedding_weight: float = 4.0,
     ) -> None:
         import bm25s
 
@@ -99,6 +111,19 @@ class SchemaLinker:
                 self.keys.append((table.name, column.name))
                 corpus.append(document or ["_"])
                 self.names[(table.name, column.name)] = " ".join(words(column.name).split())
+        self.embedder = embedder
+        self.embedding_weight = embedding_weight
+        self.embeddings = None
+        if embedder is not None:
+            texts = []
+            for table_name, column_name in self.keys:
+                owner = self.table_of_name(catalog, table_name)
+                found = owner.column(column_name) if owner else None
+                described = found.description if found and found.description else words(column_name)
+                texts.append(
+                    f"{(owner.description if owner else None) or words(table_name)}: {described}"
+                )
+            self.embeddings = embedder(texts)
         self.index = bm25s.BM25()
         self.index.index(corpus, show_progress=False)
         self.table_of = {t.name: t for t in catalog.tables}
@@ -110,6 +135,10 @@ class SchemaLinker:
                 if len(part) >= 4:
                     self.by_prefix.setdefault(part[:4], []).append((name, part))
         self.build_seconds = time.perf_counter() - started
+
+    @staticmethod
+    def table_of_name(catalog: Catalog, name: str) -> Table | None:
+        return catalog.table(name)
 
     def scores(self, question: str, evidence: str = "") -> dict[tuple[str, str], float]:
         text = f"{question} {evidence}"
@@ -160,6 +189,10 @@ class SchemaLinker:
                 scores[key] += 0.75
             if table_mentioned[table]:
                 scores[key] += 1.0
+        if self.embeddings is not None and self.embedder is not None:  # similar in meaning
+            similarity = self.embeddings @ self.embedder([f"{question} {evidence}"])[0]
+            for key, value in zip(self.keys, similarity, strict=True):
+                scores[key] += self.embedding_weight * max(0.0, float(value) - 0.25)
         if self.values is not None:  # the question quotes a value this column holds
             for hit in self.values.lookup(f"{question} {evidence}"):
                 if (hit.table, hit.column) in scores:
