@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlglot import exp
+
 from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.findings import Finding
@@ -25,6 +27,8 @@ class CheckResult:
     result: QueryResult | None = None
     sql: str | None = None
     elapsed_ms: float = 0.0
+    #: The checked statement's parse tree, for callers that inspect it further.
+    expression: exp.Query | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -116,12 +120,21 @@ def check(
     if errors:
         return done("rejected", errors, warnings=warnings, sql=guarded.executable_sql)
     if not execute:
-        return done("ok", [], warnings=warnings, sql=guarded.executable_sql)
+        return done(
+            "ok", [], warnings=warnings, sql=guarded.executable_sql, expression=guarded.expression
+        )
     try:
         result = db.execute(guarded.executable_sql, timeout=timeout, max_rows=max_rows)
     except HonestSQLError as exc:
         return done("error", [_finding(exc)], warnings=warnings, sql=guarded.executable_sql)
-    return done("ok", [], warnings=warnings, result=result, sql=guarded.executable_sql)
+    return done(
+        "ok",
+        [],
+        warnings=warnings,
+        result=result,
+        sql=guarded.executable_sql,
+        expression=guarded.expression,
+    )
 
 
 def _finding(exc: HonestSQLError) -> Finding:

@@ -16,7 +16,6 @@ from honestsql import calibration, linking, prompts
 from honestsql.check import check
 from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
-from honestsql.guard import GuardedStatement, guard
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
 from honestsql.memory import AuditLog, Memory
@@ -118,20 +117,16 @@ class Pipeline:
             candidate.status = "ok"
             candidate.result = result.result
             candidate.result_hash = result_hash(result.result)
-            candidate.ungrounded = self._ungrounded(candidate.sql)
+            if result.expression is not None:
+                candidate.ungrounded = self._ungrounded(result.expression)
         else:
             candidate.status = result.status
 
-    def _ungrounded(self, sql: str) -> list[str]:
+    def _ungrounded(self, expression: exp.Query) -> list[str]:
         """Text values the query compares with a column that holds no such value."""
-        checked = guard(sql, self.db.sql_dialect)
-        if not isinstance(checked, GuardedStatement):
-            return []
         missing = []
         dialect = self.db.sql_dialect
-        for table, column, value in text_literals(checked.expression, self.db.catalog(), dialect)[
-            :5
-        ]:
+        for table, column, value in text_literals(expression, self.db.catalog(), dialect)[:5]:
             probe = (
                 exp.select("1")
                 .from_(exp.to_table(table.name, quoted=True))

@@ -8,6 +8,7 @@ import typer
 
 from honestsql.cli import bench_app
 from honestsql.cli.common import (
+    DataOption,
     JsonOption,
     fail,
     print_figures,
@@ -33,7 +34,7 @@ def bench_catalog(
         raise typer.BadParameter("--target must be sqlite or postgres")
     from honestsql.benchmarks import catalog as bench
 
-    progress, advance = progress_bar(f"creating {tables} tables", tables)
+    progress, advance, _ = progress_bar(f"creating {tables} tables", tables)
     try:
         with progress:
             figures = bench.run(
@@ -58,7 +59,7 @@ def bench_check(
     """Median latency of check() (guard + verify + execute) on typical queries."""
     from honestsql.benchmarks import check as bench
 
-    progress, advance = progress_bar("checking", runs)
+    progress, advance, _ = progress_bar("checking", runs)
     try:
         with progress:
             figures = bench.run(db_target=db, runs=runs, cli_runs=cli_runs, progress=advance)
@@ -71,16 +72,14 @@ def bench_check(
 
 @bench_app.command("eval")
 def bench_eval(
-    data: Annotated[
-        str | None, typer.Option("--data", envvar="HONESTSQL_DATA", help="Benchmark data root.")
-    ] = None,
+    data: DataOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Questions judged in parallel.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Time scoring every Spider prediction file against the databases' own query time."""
     from honestsql.benchmarks import evaluation as bench
 
-    progress, advance = progress_bar("scoring prediction files", 17)
+    progress, advance, _ = progress_bar("scoring prediction files", 17)
     try:
         with progress:
             figures = bench.run(data=data, workers=workers, progress=advance)

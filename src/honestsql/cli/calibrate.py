@@ -88,7 +88,7 @@ def bench_abstention(
     """Cross-validated answer/abstain quality on Spider (17 systems), sql-eval and EHRSQL."""
     from honestsql.benchmarks import abstention
 
-    progress, advance = progress_bar("executing the 17 Spider systems' predictions", 17)
+    progress, advance, _ = progress_bar("executing the 17 Spider systems' predictions", 17)
     try:
         with progress:
             result = abstention.run(data, progress=lambda: advance(1))

@@ -92,6 +92,7 @@ DataOption = Annotated[
 
 
 def progress_bar(description: str, total: int) -> Any:
+    """A Rich progress bar on stderr, with ``advance(n)`` and ``reached(done)`` to move it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     progress = Progress(
@@ -103,7 +104,11 @@ def progress_bar(description: str, total: int) -> Any:
         transient=True,
     )
     task = progress.add_task(description, total=total)
-    return progress, (lambda n: progress.advance(task, n))
+    return (
+        progress,
+        lambda n: progress.advance(task, n),
+        lambda done: progress.update(task, completed=done),
+    )
 
 
 def print_figures(name: str, figures: dict[str, Any], as_json: bool) -> None:

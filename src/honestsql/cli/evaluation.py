@@ -84,8 +84,7 @@ def eval_score(
             benchmark, data, dialect=dialect, split=split, sqleval_url=sqleval_url
         )
         run_path = run or _default_run_path(benchmark, predictions, gold_as_predictions)
-        progress, _ = progress_bar(f"scoring {benchmark}", len(dataset.examples))
-        task = progress.task_ids[0]
+        progress, _, reached = progress_bar(f"scoring {benchmark}", len(dataset.examples))
         with progress:
             result = runs.score(
                 dataset,
@@ -97,7 +96,7 @@ def eval_score(
                 timeout=timeout,
                 gold_as_predictions=gold_as_predictions,
                 fresh=fresh,
-                progress=lambda done, total: progress.update(task, completed=done),
+                progress=lambda done, _total: reached(done),
             )
         summary = {**result.summary(), "run": str(run_path)}
         if report is not None:
@@ -170,8 +169,7 @@ def eval_run(
         dataset = datasets.load(benchmark, data, dialect=dialect, split=split)
         backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key)
         total = min(limit or len(dataset.examples), len(dataset.examples))
-        progress, _ = progress_bar(f"answering {benchmark}", total)
-        task = progress.task_ids[0]
+        progress, _, reached = progress_bar(f"answering {benchmark}", total)
         with progress:
             counts = ask_run.run(
                 dataset,
@@ -181,7 +179,7 @@ def eval_run(
                 target=target,
                 settings=Settings(candidates=candidates),
                 limit=limit,
-                progress=lambda done, _total: progress.update(task, completed=done),
+                progress=lambda done, _total: reached(done),
             )
     except HonestSQLError as exc:
         fail(exc, as_json)

@@ -117,7 +117,7 @@ class SchemaLinker:
         if embedder is not None:
             texts = []
             for table_name, column_name in self.keys:
-                owner = self.table_of_name(catalog, table_name)
+                owner: Table | None = catalog.table(table_name)
                 found = owner.column(column_name) if owner else None
                 described = found.description if found and found.description else words(column_name)
                 texts.append(
@@ -135,10 +135,6 @@ class SchemaLinker:
                 if len(part) >= 4:
                     self.by_prefix.setdefault(part[:4], []).append((name, part))
         self.build_seconds = time.perf_counter() - started
-
-    @staticmethod
-    def table_of_name(catalog: Catalog, name: str) -> Table | None:
-        return catalog.table(name)
 
     def scores(self, question: str, evidence: str = "") -> dict[tuple[str, str], float]:
         text = f"{question} {evidence}"
@@ -248,11 +244,7 @@ class SchemaLinker:
             for column in table.primary_key:
                 add((name, column))
             for fk in table.foreign_keys:
-                if (
-                    fk.ref_table in tables
-                    or self.catalog.table(fk.ref_table)
-                    and fk.ref_table in tables
-                ):
+                if fk.ref_table in tables:
                     for column in fk.columns:
                         add((name, column))
                     for column in fk.ref_columns:
