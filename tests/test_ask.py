@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 import honestsql
+from honestsql import prompts
+from honestsql.errors import InvalidInput
 from honestsql.llm import BackendError, backend_class
 from honestsql.llm.openai_compat import OpenAICompatible, is_local
 from honestsql.memory import AuditLog
@@ -352,3 +354,35 @@ def test_shipped_calibrator_sets_the_confidence(shop: honestsql.Database) -> Non
     # 2 of 5 agree, the rest scattered: on the 17-system Spider ensemble such answers were right
     # about half the time.
     assert split.decision == "abstain" and split.confidence == 0.5
+
+
+def test_a_schema_too_large_for_the_prompt_is_cut_to_the_question(
+    shop: honestsql.Database,
+) -> None:
+    """With a small schema budget the model sees the tables the question needs; the answer is
+    still verified and run against the whole database."""
+    from .scripted_backend import ScriptedBackend
+
+    backend = ScriptedBackend(_always(GOOD))
+    answer = Pipeline(shop, backend, Settings(candidates=2, schema_budget_chars=1400)).ask(
+        QUESTION, evidence="Germany is the country whose code is DE"
+    )
+    prompt = backend.requests[0].messages[-1]["content"]
+    full = prompts.render_schema(shop.catalog(), "sqlite").text
+    assert len(full) > 1400
+    assert "CREATE TABLE customers" in prompt and "country_code" in prompt
+    assert "CREATE TABLE reviews" not in prompt  # not needed for this question
+    assert answer.decision == "answer" and answer.rows == [[2]]
+
+
+def test_semantic_linking_without_the_extra_is_a_clear_error(
+    shop: honestsql.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from honestsql.linking import embeddings
+
+    from .scripted_backend import ScriptedBackend
+
+    monkeypatch.setattr(embeddings, "available", lambda: False)
+    pipeline = Pipeline(shop, ScriptedBackend(_always(GOOD)), Settings(embeddings=True))
+    with pytest.raises(InvalidInput, match=r"honestsql\[embeddings\]"):
+        pipeline.ask(QUESTION)

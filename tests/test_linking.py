@@ -99,6 +99,28 @@ def test_prompt_schema_is_cut_only_when_it_does_not_fit() -> None:
     assert chosen[0].name == "flights" and len(render(chosen)) <= 200
 
 
+def test_a_wide_table_is_shown_with_only_the_linked_columns() -> None:
+    catalog = _catalog()
+    wide = Table(
+        name="measurements",
+        columns=[Column(name="MeasurementID", type="INTEGER", primary_key=True)]
+        + [Column(name=f"Sensor{i}_Reading", type="REAL") for i in range(60)]
+        + [Column(name="Humidity", type="REAL")],
+        primary_key=["MeasurementID"],
+    )
+    catalog = Catalog(dialect="sqlite", fingerprint="wide", tables=[*catalog.tables, wide])
+    render = lambda tables: render_schema(catalog, "sqlite", tables).text  # noqa: E731
+    assert len(render([wide])) > 1000
+    chosen = select_tables(
+        "What is the average humidity of the measurements?", catalog, 1000, render
+    )
+    assert len(render(chosen)) <= 1000
+    shown = next(t for t in chosen if t.name == "measurements")
+    names = [c.name for c in shown.columns]
+    assert "Humidity" in names and "MeasurementID" in names and len(names) < 62
+    assert catalog.table("measurements").column("Sensor5_Reading") is not None  # not changed
+
+
 QUESTIONS = [
     ("How many customers live in Germany?", {("customers", "country_code"), ("countries", "name")}),
     ("What is the average rating of each product?", {("reviews", "rating"), ("products", "name")}),

