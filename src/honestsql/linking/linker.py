@@ -2,9 +2,11 @@
 
 Columns are ranked by BM25 (``bm25s``) over a small document per column (table and column name
 split into words, singular forms, description, sample values), plus bonuses for names the
-question or evidence spells out and for close spellings (``rapidfuzz``). The best columns are
-kept up to a budget; every kept table keeps its primary key, and foreign keys between kept
-tables are kept so the tables can be joined.
+question or evidence spells out and for close spellings (``rapidfuzz``). With a token budget, whole
+groups of tables joined by foreign keys come first (the groups that best match the question,
+while they fit: in a warehouse of many unrelated schemas, finding the right group is most of the
+work); then the best columns are kept up to the budget; every kept table keeps its primary key,
+and foreign keys between kept tables are kept so the tables can be joined.
 """
 
 from __future__ import annotations
@@ -70,6 +72,36 @@ def column_tokens(table: Table, name: str) -> int:
     return max(2, (len(name) + 10) // 4)
 
 
+def table_tokens(table: Table) -> int:
+    """Rough prompt tokens for a whole table: its header and every column line."""
+    return (len(table.name) + 20) // 4 + sum(column_tokens(table, c.name) for c in table.columns)
+
+
+def _joined_groups(catalog: Catalog) -> tuple[dict[str, int], list[list[str]]]:
+    """The catalog's tables split into groups connected by foreign keys (either direction)."""
+    neighbours: dict[str, set[str]] = {t.name: set() for t in catalog.tables}
+    for table in catalog.tables:
+        for fk in table.foreign_keys:
+            if fk.ref_table in neighbours and fk.ref_table != table.name:
+                neighbours[table.name].add(fk.ref_table)
+                neighbours[fk.ref_table].add(table.name)
+    group_of: dict[str, int] = {}
+    groups: list[list[str]] = []
+    for start in neighbours:
+        if start in group_of:
+            continue
+        group_of[start] = len(groups)
+        members, stack = [start], [start]
+        while stack:
+            for other in sorted(neighbours[stack.pop()]):
+                if other not in group_of:
+                    group_of[other] = len(groups)
+                    members.append(other)
+                    stack.append(other)
+        groups.append(members)
+    return group_of, groups
+
+
 #: Texts -> unit-length embedding rows (a numpy array), e.g. ``honestsql.linking.embeddings``.
 Embedder = Callable[[list[str]], Any]
 
@@ -127,6 +159,10 @@ class SchemaLinker:
         self.index = bm25s.BM25()
         self.index.index(corpus, show_progress=False)
         self.table_of = {t.name: t for t in catalog.tables}
+        self.group_of, self.groups = _joined_groups(catalog)
+        self.group_cost = [
+            sum(table_tokens(self.table_of[name]) for name in group) for group in self.groups
+        ]
         self.unique_names = sorted({n for n in self.names.values() if n})
         self.table_phrases = {t.name: words(t.name) for t in catalog.tables}
         self.by_prefix: dict[str, list[tuple[str, str]]] = {}
@@ -195,6 +231,36 @@ class SchemaLinker:
                     scores[(hit.table, hit.column)] += 4.0 * hit.score / 100
         return scores
 
+    def _whole_groups(
+        self,
+        scores: dict[tuple[str, str], float],
+        budget: int,
+        add: Callable[[tuple[str, str]], bool],
+        top: int = 5,
+    ) -> None:
+        """Add whole groups of joined tables, best first, while they fit ``budget``. A group's
+        score is the sum of its ``top`` best distinct column names' scores, so that a name
+        repeated across many tables ("name", "id") counts once."""
+        best: dict[tuple[int, str], float] = {}
+        for (table, column), score in scores.items():
+            key = (self.group_of[table], column.lower())
+            if score > best.get(key, 0.0):
+                best[key] = score
+        per_group: dict[int, list[float]] = {}
+        for (group, _), score in best.items():
+            per_group.setdefault(group, []).append(score)
+        ranked = sorted(per_group, key=lambda g: -sum(sorted(per_group[g], reverse=True)[:top]))
+        used = 0
+        for group in ranked:
+            if used > 0.9 * budget:
+                break
+            if used + self.group_cost[group] > budget:
+                continue
+            used += self.group_cost[group]
+            for name in self.groups[group]:
+                for column in self.table_of[name].columns:
+                    add((name, column.name))
+
     def link(
         self,
         question: str,
@@ -203,7 +269,9 @@ class SchemaLinker:
         column_fraction: float | None = None,
         token_budget: int | None = None,
     ) -> LinkResult:
-        """Keep the best columns until ``column_fraction`` of all columns or ``token_budget``."""
+        """Keep the best columns until ``column_fraction`` of all columns or ``token_budget``
+        (with a token budget, whole groups of joined tables first), then the keys that join the
+        kept tables."""
         started = time.perf_counter()
         scores = self.scores(question, evidence)
         ranked = sorted(self.keys, key=lambda k: -scores[k])
@@ -212,14 +280,13 @@ class SchemaLinker:
             int(round(total * column_fraction)) if column_fraction is not None else total
         )
         kept: set[tuple[str, str]] = set()
+        kept_tables: set[str] = set()
         used = 0
 
         def cost(key: tuple[str, str]) -> int:
             table = self.table_of[key[0]]
-            fresh_table = key[0] not in {t for t, _ in kept}
-            return column_tokens(table, key[1]) + (
-                (len(table.name) + 20) // 4 if fresh_table else 0
-            )
+            header = (len(table.name) + 20) // 4 if key[0] not in kept_tables else 0
+            return column_tokens(table, key[1]) + header
 
         def add(key: tuple[str, str]) -> bool:
             nonlocal used
@@ -229,9 +296,12 @@ class SchemaLinker:
             if token_budget is not None and used + price > token_budget:
                 return False
             kept.add(key)
+            kept_tables.add(key[0])
             used += price
             return True
 
+        if token_budget is not None:
+            self._whole_groups(scores, token_budget, add)
         for key in ranked:
             if len(kept) >= limit_columns:
                 break
@@ -260,9 +330,10 @@ class SchemaLinker:
                     if fk.ref_table in reached:
                         for column in fk.columns:
                             add((table.name, column))
-        ordered_tables = sorted(
-            {t for t, _ in kept}, key=lambda t: -max(scores[(t, c)] for tt, c in kept if tt == t)
-        )
+        best: dict[str, float] = {}
+        for key in kept:
+            best[key[0]] = max(best.get(key[0], float("-inf")), scores[key])
+        ordered_tables = sorted(best, key=lambda t: -best[t])
         return LinkResult(
             ordered_tables, kept, used, (time.perf_counter() - started) * 1000, scores
         )
