@@ -7,7 +7,7 @@ import pytest
 import honestsql
 from honestsql.catalog import Catalog, Column, ForeignKey, Table
 from honestsql.linking import select_tables
-from honestsql.linking.linker import SchemaLinker, tokens
+from honestsql.linking.linker import SchemaLinker, table_tokens, tokens
 from honestsql.prompts import render_schema
 
 
@@ -79,6 +79,25 @@ def test_keys_and_join_tables_come_along() -> None:
     # The bridge table that joins the two is kept with its foreign keys.
     assert {("employment", "PersonID"), ("employment", "CompanyID")} <= result.columns
     assert "weather" not in result.tables
+
+
+def test_the_best_group_of_joined_tables_is_kept_whole_when_it_fits() -> None:
+    fixture = _catalog()  # unrelated tables first, so that rank order alone would reach them
+    catalog = fixture.model_copy(update={"tables": list(reversed(fixture.tables))})
+    group = ["people", "companies", "employment"]
+    group_tokens = sum(table_tokens(catalog.table(name)) for name in group)  # type: ignore[arg-type]
+    linker = SchemaLinker(catalog)
+    question = "Which company does each person work for?"
+    whole = linker.link(question, token_budget=group_tokens)
+    every = {(name, c.name) for name in group for c in catalog.table(name).columns}  # type: ignore[union-attr]
+    assert every <= whole.columns  # Industry, HQ_City, StartYear... though the question names none
+    assert whole.tokens <= group_tokens
+    assert not {t for t, _ in whole.columns} - set(group)  # the budget went to that group only
+    # A budget the group does not fit: its best columns, not all of it.
+    cut = linker.link(question, token_budget=group_tokens - 10)
+    assert cut.tokens <= group_tokens - 10
+    assert not every <= cut.columns
+    assert {("companies", "CompanyName"), ("people", "PersonID")} <= cut.columns
 
 
 def test_budgets_are_respected() -> None:
