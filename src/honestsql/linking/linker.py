@@ -258,8 +258,8 @@ class SchemaLinker:
                 continue
             used += self.group_cost[group]
             for name in self.groups[group]:
-                for column in self.table_of[name].columns:
-                    add((name, column.name))
+                for shown in self.table_of[name].columns:
+                    add((name, shown.name))
 
     def link(
         self,
