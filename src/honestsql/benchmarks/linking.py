@@ -118,10 +118,15 @@ def single(
 
 
 def warehouse_catalog(root: Path) -> Catalog:
+    """Every Spider and BIRD dev schema in one catalog, tables named ``db__table``."""
     tables: list[Table] = []
+    merged: set[str] = set()
     for benchmark in ("spider", "bird"):
         catalogs, _ = _questions(root, benchmark)
         for db, catalog in catalogs.items():
+            if db in merged:  # formula_1 is in both, with the same schema: once is enough
+                continue
+            merged.add(db)
             for table in catalog.tables:
                 tables.append(
                     Table(

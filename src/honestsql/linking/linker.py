@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from honestsql.catalog import Catalog, Table
@@ -170,23 +171,52 @@ class SchemaLinker:
             for part in name.split():
                 if len(part) >= 4:
                     self.by_prefix.setdefault(part[:4], []).append((name, part))
+        # Per-column lookups as arrays, so that scoring a question is a few vector operations.
+        name_at = {name: i for i, name in enumerate(self.unique_names)}
+        table_at = {name: i for i, name in enumerate(self.table_phrases)}
+        self.key_name = np.array([name_at.get(self.names[k], -1) for k in self.keys], dtype=int)
+        self.key_table = np.array([table_at[t] for t, _ in self.keys], dtype=int)
+        self.by_spelling: dict[str, list[int]] = {}
+        for i, (_, spelling) in enumerate(self.keys):
+            if len(spelling) > 3 or "_" in spelling:
+                self.by_spelling.setdefault(spelling.lower(), []).append(i)
+        group_names: dict[tuple[int, str], int] = {}
+        self.key_group_name = np.array(
+            [
+                group_names.setdefault((self.group_of[t], c.lower()), len(group_names))
+                for t, c in self.keys
+            ],
+            dtype=int,
+        )
+        self.names_of_group: list[list[int]] = [[] for _ in self.groups]
+        for (group, _), i in group_names.items():
+            self.names_of_group[group].append(i)
         self.build_seconds = time.perf_counter() - started
 
     def scores(self, question: str, evidence: str = "") -> dict[tuple[str, str], float]:
+        return dict(zip(self.keys, self._scores(question, evidence).tolist(), strict=True))
+
+    def _scores(self, question: str, evidence: str = "") -> Any:
+        """One score per column (``self.keys`` order), as a numpy array."""
         text = f"{question} {evidence}"
         extra = " ".join(HINTS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in HINTS)
         if _YEAR.search(text):
             extra += " year date"
         query = tokens(f"{text} {extra}")
-        raw = self.index.get_scores(query) if query else [0.0] * len(self.keys)
-        scores = {key: float(value) for key, value in zip(self.keys, raw, strict=True)}
-        text = f"{question} {evidence}".lower()
-        spelled = {
-            m.lower()
-            for m in re.findall(r"`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b", text)
-            for m in m
+        scores = (
+            np.asarray(self.index.get_scores(query), dtype=float)
+            if query
+            else np.zeros(len(self.keys))
+        )
+        text = text.lower()
+        # Column names the question spells out ("`NetWorth_Millions`", "birth_year").
+        for spelled in {
+            m
+            for pair in re.findall(r"`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b", text)
+            for m in pair
             if m
-        }
+        }:
+            scores[self.by_spelling.get(spelled, [])] += 5.0
         query_words = sorted(set(query))
         # Close spellings, all names against all question words at once (rapidfuzz, in C).
         close: set[str] = set()
@@ -204,36 +234,35 @@ class SchemaLinker:
                 for name, part in self.by_prefix.get(stem[:4], ()):
                     if part.startswith(stem) or stem.startswith(part):
                         stemmed.add(name)
-        table_mentioned = {
-            table: bool(phrase and (phrase in text or singular(phrase) in text))
-            for table, phrase in self.table_phrases.items()
-        }
-        for key in self.keys:
-            table, column = key
-            if column.lower() in spelled and (len(column) > 3 or "_" in column):
-                scores[key] += 5.0
-            name = self.names[key]
-            if name and name in text:
-                scores[key] += 3.0
-            elif name in close:
-                scores[key] += 1.5
-            elif name in stemmed:
-                scores[key] += 0.75
-            if table_mentioned[table]:
-                scores[key] += 1.0
+        # A name written out in the question, else spelled closely, else sharing a stem.
+        name_bonus = np.array(
+            [
+                3.0 if name in text else 1.5 if name in close else 0.75 if name in stemmed else 0.0
+                for name in self.unique_names
+            ]
+            + [0.0]  # index -1: columns whose name has no words
+        )
+        scores += name_bonus[self.key_name]
+        table_bonus = np.array(
+            [
+                1.0 if phrase and (phrase in text or singular(phrase) in text) else 0.0
+                for phrase in self.table_phrases.values()
+            ]
+        )
+        scores += table_bonus[self.key_table]
         if self.embeddings is not None and self.embedder is not None:  # similar in meaning
             similarity = self.embeddings @ self.embedder([f"{question} {evidence}"])[0]
-            for key, value in zip(self.keys, similarity, strict=True):
-                scores[key] += self.embedding_weight * max(0.0, float(value) - 0.25)
+            scores += self.embedding_weight * np.maximum(0.0, similarity - 0.25)
         if self.values is not None:  # the question quotes a value this column holds
+            position = {key: i for i, key in enumerate(self.keys)}
             for hit in self.values.lookup(f"{question} {evidence}"):
-                if (hit.table, hit.column) in scores:
-                    scores[(hit.table, hit.column)] += 4.0 * hit.score / 100
+                if (hit.table, hit.column) in position:
+                    scores[position[(hit.table, hit.column)]] += 4.0 * hit.score / 100
         return scores
 
     def _whole_groups(
         self,
-        scores: dict[tuple[str, str], float],
+        scores: Any,
         budget: int,
         add: Callable[[tuple[str, str]], bool],
         top: int = 5,
@@ -241,18 +270,14 @@ class SchemaLinker:
         """Add whole groups of joined tables, best first, while they fit ``budget``. A group's
         score is the sum of its ``top`` best distinct column names' scores, so that a name
         repeated across many tables ("name", "id") counts once."""
-        best: dict[tuple[int, str], float] = {}
-        for (table, column), score in scores.items():
-            key = (self.group_of[table], column.lower())
-            if score > best.get(key, 0.0):
-                best[key] = score
-        per_group: dict[int, list[float]] = {}
-        for (group, _), score in best.items():
-            per_group.setdefault(group, []).append(score)
-        ranked = sorted(per_group, key=lambda g: -sum(sorted(per_group[g], reverse=True)[:top]))
+        best = np.zeros(len(self.key_group_name) and int(self.key_group_name.max()) + 1)
+        np.maximum.at(best, self.key_group_name, scores)
+        group_scores = np.array(
+            [np.sort(best[names])[-top:].sum() for names in self.names_of_group]
+        )
         used = 0
-        for group in ranked:
-            if used > 0.9 * budget:
+        for group in np.argsort(-group_scores, kind="stable").tolist():
+            if used > 0.9 * budget or group_scores[group] <= 0:
                 break
             if used + self.group_cost[group] > budget:
                 continue
@@ -273,8 +298,9 @@ class SchemaLinker:
         (with a token budget, whole groups of joined tables first), then the keys that join the
         kept tables."""
         started = time.perf_counter()
-        scores = self.scores(question, evidence)
-        ranked = sorted(self.keys, key=lambda k: -scores[k])
+        array = self._scores(question, evidence)
+        scores = dict(zip(self.keys, array.tolist(), strict=True))
+        ranked = [self.keys[i] for i in np.argsort(-array, kind="stable").tolist()]
         total = len(self.keys)
         limit_columns = (
             int(round(total * column_fraction)) if column_fraction is not None else total
@@ -301,7 +327,7 @@ class SchemaLinker:
             return True
 
         if token_budget is not None:
-            self._whole_groups(scores, token_budget, add)
+            self._whole_groups(array, token_budget, add)
         for key in ranked:
             if len(kept) >= limit_columns:
                 break
