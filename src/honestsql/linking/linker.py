@@ -165,15 +165,18 @@ class SchemaLinker:
             sum(table_tokens(self.table_of[name]) for name in group) for group in self.groups
         ]
         self.unique_names = sorted({n for n in self.names.values() if n})
-        self.table_phrases = {t.name: words(t.name) for t in catalog.tables}
-        self.by_prefix: dict[str, list[tuple[str, str]]] = {}
-        for name in self.unique_names:
+        phrases = {t.name: words(t.name) for t in catalog.tables}
+        #: Each table's name as words, and in the singular, in catalog order.
+        self.table_phrases = [(phrase, singular(phrase)) for phrase in phrases.values()]
+        #: Each name's words of four letters or more, by their first four letters.
+        self.by_prefix: dict[str, list[tuple[int, str]]] = {}
+        for at, name in enumerate(self.unique_names):
             for part in name.split():
                 if len(part) >= 4:
-                    self.by_prefix.setdefault(part[:4], []).append((name, part))
+                    self.by_prefix.setdefault(part[:4], []).append((at, part))
         # Per-column lookups as arrays, so that scoring a question is a few vector operations.
         name_at = {name: i for i, name in enumerate(self.unique_names)}
-        table_at = {name: i for i, name in enumerate(self.table_phrases)}
+        table_at = {name: i for i, name in enumerate(phrases)}
         self.key_name = np.array([name_at.get(self.names[k], -1) for k in self.keys], dtype=int)
         self.key_table = np.array([table_at[t] for t, _ in self.keys], dtype=int)
         self.by_spelling: dict[str, list[int]] = {}
@@ -218,35 +221,28 @@ class SchemaLinker:
         }:
             scores[self.by_spelling.get(spelled, [])] += 5.0
         query_words = sorted(set(query))
-        # Close spellings, all names against all question words at once (rapidfuzz, in C).
-        close: set[str] = set()
-        stemmed: set[str] = set()
+        # A name written out in the question, else spelled closely, else sharing a stem.
+        bonus = np.zeros(len(self.unique_names) + 1)  # the last: columns whose name has no words
         if query_words:
+            # Close spellings, all names against all question words at once (rapidfuzz, in C).
             matrix = process.cdist(
                 self.unique_names, query_words, scorer=fuzz.ratio, score_cutoff=88
             )
-            close = {
-                name for name, row in zip(self.unique_names, matrix, strict=True) if row.max() > 0
-            }
+            if len(self.unique_names):
+                bonus[:-1][matrix.max(axis=1) > 0] = 1.5
             # Shared stems: "humid" ~ "humidity", "employ" ~ "employees" (four letters or more),
             # looked up through the names' four-letter prefixes; a weaker signal than a spelling.
             for stem in (w for w in query_words if len(w) >= 4):
-                for name, part in self.by_prefix.get(stem[:4], ()):
-                    if part.startswith(stem) or stem.startswith(part):
-                        stemmed.add(name)
-        # A name written out in the question, else spelled closely, else sharing a stem.
-        name_bonus = np.array(
-            [
-                3.0 if name in text else 1.5 if name in close else 0.75 if name in stemmed else 0.0
-                for name in self.unique_names
-            ]
-            + [0.0]  # index -1: columns whose name has no words
-        )
-        scores += name_bonus[self.key_name]
+                for at, part in self.by_prefix.get(stem[:4], ()):
+                    if (part.startswith(stem) or stem.startswith(part)) and bonus[at] == 0:
+                        bonus[at] = 0.75
+        written = [i for i, name in enumerate(self.unique_names) if name in text]
+        bonus[written] = 3.0
+        scores += bonus[self.key_name]
         table_bonus = np.array(
             [
-                1.0 if phrase and (phrase in text or singular(phrase) in text) else 0.0
-                for phrase in self.table_phrases.values()
+                1.0 if phrase and (phrase in text or alone in text) else 0.0
+                for phrase, alone in self.table_phrases
             ]
         )
         scores += table_bonus[self.key_table]
