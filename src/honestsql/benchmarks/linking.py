@@ -31,13 +31,16 @@ SEPARATOR = "__"
 def _questions(
     root: Path, benchmark: str
 ) -> tuple[dict[str, Catalog], list[tuple[str, str, str, str]]]:
+    def read(path: Path) -> Any:
+        return json.loads(datasets.require(path).read_text(encoding="utf-8"))
+
     if benchmark == "bird":
-        tables = json.loads((root / "bird" / "dev_tables.json").read_text())
-        items = json.loads((root / "bird" / "dev.json").read_text())
+        tables = read(root / "bird" / "dev_tables.json")
+        items = read(root / "bird" / "dev.json")
         questions = [(i["question"], i.get("evidence") or "", i["SQL"], i["db_id"]) for i in items]
     else:
-        tables = json.loads((root / "spider" / "tables.json").read_text())
-        items = json.loads((root / "spider" / "dev.json").read_text())
+        tables = read(root / "spider" / "tables.json")
+        items = read(root / "spider" / "dev.json")
         questions = [(i["question"], "", i["query"], i["db_id"]) for i in items]
     return {e["db_id"]: from_spider_tables(e) for e in tables}, questions
 

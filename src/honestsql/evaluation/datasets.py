@@ -64,7 +64,8 @@ def data_root(data: str | Path | None) -> Path:
     return root
 
 
-def _require(path: Path) -> Path:
+def require(path: Path) -> Path:
+    """``path``, or a clear error naming it when it is missing."""
     if not path.exists():
         raise InvalidInput(f"Missing benchmark file {str(path)!r}; is --data the right folder?")
     return path
@@ -79,7 +80,7 @@ def _sqlite_locator(folder: Path) -> Callable[[str], str | None]:
 
 
 def load_spider(root: Path) -> Dataset:
-    items = json.loads(_require(root / "spider" / "dev.json").read_text(encoding="utf-8"))
+    items = json.loads(require(root / "spider" / "dev.json").read_text(encoding="utf-8"))
     examples = [
         Example(
             id=f"spider-dev-{i}",
@@ -95,7 +96,7 @@ def load_spider(root: Path) -> Dataset:
 
 def load_bird(root: Path, split: str = "dev") -> Dataset:
     name = {"dev": "dev.json", "mini": "mini_dev_sqlite.json"}[split]
-    items = json.loads(_require(root / "bird" / name).read_text(encoding="utf-8"))
+    items = json.loads(require(root / "bird" / name).read_text(encoding="utf-8"))
     examples = [
         Example(
             id=f"bird-{split}-{item.get('question_id', i)}",
@@ -121,10 +122,10 @@ def load_sqleval(root: Path, dialect: str = "postgres", base_url: str | None = N
     """Answerable questions (``questions_gen_<dialect>.csv``) followed by ``idk.csv``."""
     folder = root / "sqleval"
     examples: list[Example] = []
-    with _require(folder / f"questions_gen_{dialect}.csv").open(encoding="utf-8", newline="") as f:
+    with require(folder / f"questions_gen_{dialect}.csv").open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             examples.append(_sqleval_example(len(examples), row, answerable=True))
-    with _require(folder / "idk.csv").open(encoding="utf-8", newline="") as f:
+    with require(folder / "idk.csv").open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             examples.append(_sqleval_example(len(examples), row, answerable=False))
     return Dataset("sqleval", dialect, examples, sqleval_locator(dialect, base_url))
@@ -154,8 +155,8 @@ def sqleval_locator(dialect: str, base_url: str | None) -> Callable[[str], str |
 
 def load_ehrsql(root: Path, split: str = "test") -> Dataset:
     folder = root / "ehrsql" / split
-    data = json.loads(_require(folder / "data.json").read_text(encoding="utf-8"))["data"]
-    labels = json.loads(_require(folder / "label.json").read_text(encoding="utf-8"))
+    data = json.loads(require(folder / "data.json").read_text(encoding="utf-8"))["data"]
+    labels = json.loads(require(folder / "label.json").read_text(encoding="utf-8"))
     examples = []
     for i, item in enumerate(data):
         label = labels.get(item["id"])
