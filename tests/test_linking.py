@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 import honestsql
@@ -175,6 +178,31 @@ def test_value_index_finds_the_column_holding_a_quoted_value() -> None:
     plain = SchemaLinker(catalog).scores("orders that were cancelled")
     with_values = SchemaLinker(catalog, values=index).scores("orders that were cancelled")
     assert with_values[("orders", "status")] > plain[("orders", "status")]
+
+
+def test_value_index_is_cached_on_disk_until_it_is_a_day_old(tmp_path: Path) -> None:
+    from honestsql.linking.values import ValueIndex
+
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT)")
+        conn.execute("INSERT INTO orders (status) VALUES ('shipped')")
+    values = lambda index: {v for _, _, v in index.entries}  # noqa: E731
+    with honestsql.connect(str(path)) as db:
+        first = ValueIndex.cached(db)
+        assert not first.from_cache and values(first) == {"shipped"}
+    with sqlite3.connect(path) as conn:  # data changes, the schema does not
+        conn.execute("INSERT INTO orders (status) VALUES ('returned')")
+    with honestsql.connect(str(path)) as db:
+        again = ValueIndex.cached(db)  # a new connection, as in a new process
+        assert again.from_cache and values(again) == {"shipped"}
+        assert again.lookup("orders that were shipped")[0].value == "shipped"
+        stale = ValueIndex.cached(db, max_age_hours=0)  # too old: rebuilt from the data
+        assert not stale.from_cache and values(stale) == {"shipped", "returned"}
+    with sqlite3.connect(path) as conn:  # a new schema: the cache does not apply
+        conn.execute("ALTER TABLE orders ADD COLUMN note TEXT")
+    with honestsql.connect(str(path)) as db:
+        assert not ValueIndex.cached(db).from_cache
 
 
 def test_embeddings_add_meaning() -> None:

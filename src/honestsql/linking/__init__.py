@@ -99,8 +99,8 @@ def select_tables(
     """All tables when their rendering fits ``budget_chars``. Otherwise the schema linker ranks
     the tables for the question (keys and join tables included): the best are shown whole while
     they fit, the rest with only the columns the linker kept. With ``db`` the linker also matches
-    the question against the database's values (index built once per catalog); ``embedder`` adds
-    semantic similarity (``honestsql.linking.embeddings``)."""
+    the question against the database's values (the index is cached on disk: ``values``);
+    ``embedder`` adds semantic similarity (``honestsql.linking.embeddings``)."""
     if len(render(catalog.tables)) <= budget_chars:
         return list(catalog.tables)
     from honestsql.linking.linker import SchemaLinker
@@ -110,7 +110,7 @@ def select_tables(
     if linker is None or linker.catalog is not catalog:
         from honestsql.linking.values import ValueIndex
 
-        values = ValueIndex.build(db, catalog) if db is not None else None
+        values = ValueIndex.cached(db, catalog) if db is not None else None
         linker = _LINKERS[cache_key] = SchemaLinker(catalog, values=values, embedder=embedder)
     link = linker.link(question, evidence, token_budget=budget_chars // 4)
     chosen: list[Table] = []

@@ -1,20 +1,26 @@
 """A value index: which column holds the words a question quotes ("Machine Learning" ->
-``domain.name``), over the distinct text values of a real database, built once and cached."""
+``domain.name``), over the distinct text values of a real database, built once and cached on
+disk next to the catalog cache (rebuilt when the schema changes or the cache is a day old)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import time
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from honestsql.catalog import Catalog
+from honestsql.catalog import Catalog, cache_dir
 from honestsql.db import Database
 from honestsql.linking import STOPWORDS
 
 MAX_VALUES_PER_COLUMN = 5_000
 MAX_VALUE_CHARS = 120
+#: Values change without the schema changing: a cached index is rebuilt after this long.
+MAX_AGE_HOURS = 24.0
 _TEXT = ("CHAR", "TEXT", "CLOB", "STRING", "VARCHAR")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'.&-]*")
@@ -61,6 +67,36 @@ class ValueIndex:
         return index
 
     build_seconds: float = 0.0
+    from_cache: bool = False
+
+    @classmethod
+    def cached(
+        cls, db: Database, catalog: Catalog | None = None, *, max_age_hours: float = MAX_AGE_HOURS
+    ) -> ValueIndex:
+        """The index from the disk cache when it was built for this database and schema less
+        than ``max_age_hours`` ago, else built now and cached (a cache that cannot be read or
+        written is not an error)."""
+        catalog = catalog or db.catalog()
+        key = f"{db.display_url}|{catalog.fingerprint}"
+        path = cache_dir() / "values" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+        try:
+            if time.time() - path.stat().st_mtime < max_age_hours * 3600:
+                stored = json.loads(path.read_bytes())
+                if stored.get("key") == key:
+                    index = cls([(t, c, v) for t, c, v in stored["entries"]])
+                    index.from_cache = True
+                    return index
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        index = cls.build(db, catalog)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"key": key, "entries": index.entries}))
+            tmp.replace(path)
+        except OSError:
+            pass
+        return index
 
     def phrases(self, question: str) -> list[str]:
         """Quoted strings, and every run of one to four words."""
