@@ -150,11 +150,8 @@ def test_single_database_mode_reports_the_issue_fields_and_a_curve(data: Path) -
     smallest = result["curve"][0]
     assert smallest["kept_column_fraction"] < 1.0  # a small budget keeps less
     # The one gold literal ('shipped') is found among the shop database's values.
-    assert result["values"]["spider"] == {
-        "literals": 1,
-        "recall_at_10": 1.0,
-        "p95_ms": pytest.approx(result["values"]["spider"]["p95_ms"]),
-    }
+    values = result["values"]["spider"]
+    assert (values["literals"], values["recall_at_10"]) == (1, 1.0) and values["p95_ms"] >= 0
 
 
 def test_warehouse_mode_merges_every_schema_once_and_respects_the_budget(data: Path) -> None:

@@ -198,8 +198,19 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path(platformdirs.user_cache_dir("honestsql"))
 
 
-def cache_path(key: str) -> Path:
-    return cache_dir() / "catalogs" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+def cache_path(key: str, kind: str = "catalogs") -> Path:
+    return cache_dir() / kind / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def write_cache(path: Path, data: bytes) -> None:
+    """Write a cache file atomically; a cache that cannot be written is not an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        pass
 
 
 class _CacheEntry(BaseModel):
@@ -221,17 +232,10 @@ def load_cached(key: str, current_fingerprint: str) -> Catalog | None:
 
 def store(key: str, catalog: Catalog) -> None:
     """Write the cache atomically; a cache that cannot be written is not an error."""
-    path = cache_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        entry = _CacheEntry(
-            cache_version=CACHE_VERSION, fingerprint=catalog.fingerprint, catalog=catalog
-        )
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(entry.model_dump_json().encode())
-        tmp.replace(path)
-    except OSError:
-        pass
+    entry = _CacheEntry(
+        cache_version=CACHE_VERSION, fingerprint=catalog.fingerprint, catalog=catalog
+    )
+    write_cache(cache_path(key), entry.model_dump_json().encode())
 
 
 # --- human descriptions ----------------------------------------------------------------------

@@ -16,7 +16,6 @@ from honestsql import calibration, linking, prompts
 from honestsql.check import check
 from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
-from honestsql.errors import InvalidInput
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
 from honestsql.memory import AuditLog, Memory
@@ -183,11 +182,7 @@ class Pipeline:
             return None
         from honestsql.linking import embeddings
 
-        if not embeddings.available():
-            raise InvalidInput(
-                "semantic schema linking needs the extra: pip install 'honestsql[embeddings]'"
-            )
-        return embeddings.embedder()
+        return embeddings.required()
 
     # --- the flow ----------------------------------------------------------------------------
 

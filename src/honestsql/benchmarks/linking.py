@@ -19,7 +19,6 @@ from sqlglot.errors import SqlglotError
 
 from honestsql.benchmarks import percentile
 from honestsql.catalog import Catalog, Column, ForeignKey, Table, from_spider_tables
-from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
 from honestsql.linking.linker import SchemaLinker
 from honestsql.verify import referenced
@@ -72,13 +71,9 @@ def _score(results: list[tuple[set[str], set[tuple[str, str]], Any, int]]) -> di
 
 
 def _embedder(use: bool) -> Any:
-    if not use:
-        return None
     from honestsql.linking import embeddings
 
-    if not embeddings.available():
-        raise InvalidInput("--embeddings needs the extra: pip install 'honestsql[embeddings]'")
-    return embeddings.embedder()
+    return embeddings.required() if use else None
 
 
 def single(

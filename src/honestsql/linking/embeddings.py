@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from honestsql.errors import InvalidInput
+
 _MODEL: Any = None
 _THREADS = 1
 
@@ -18,6 +20,16 @@ def available() -> bool:
     except ModuleNotFoundError:
         return False
     return True
+
+
+def required() -> Callable[[list[str]], Any]:
+    """The embedder, or a clear error naming the extra to install when it is missing."""
+    if not available():
+        raise InvalidInput(
+            "semantic schema linking (--embeddings) needs the extra: "
+            "pip install 'honestsql[embeddings]'"
+        )
+    return embedder()
 
 
 def embedder() -> Callable[[list[str]], Any]:

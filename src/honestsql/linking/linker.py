@@ -73,9 +73,14 @@ def column_tokens(table: Table, name: str) -> int:
     return max(2, (len(name) + 10) // 4)
 
 
+def header_tokens(table: Table) -> int:
+    """Rough prompt tokens for a table's header line and its closing."""
+    return (len(table.name) + 20) // 4
+
+
 def table_tokens(table: Table) -> int:
     """Rough prompt tokens for a whole table: its header and every column line."""
-    return (len(table.name) + 20) // 4 + sum(column_tokens(table, c.name) for c in table.columns)
+    return header_tokens(table) + sum(column_tokens(table, c.name) for c in table.columns)
 
 
 def _joined_groups(catalog: Catalog) -> tuple[dict[str, int], list[list[str]]]:
@@ -175,6 +180,7 @@ class SchemaLinker:
                 if len(part) >= 4:
                     self.by_prefix.setdefault(part[:4], []).append((at, part))
         # Per-column lookups as arrays, so that scoring a question is a few vector operations.
+        self.position = {key: i for i, key in enumerate(self.keys)}
         name_at = {name: i for i, name in enumerate(self.unique_names)}
         table_at = {name: i for i, name in enumerate(phrases)}
         self.key_name = np.array([name_at.get(self.names[k], -1) for k in self.keys], dtype=int)
@@ -250,10 +256,9 @@ class SchemaLinker:
             similarity = self.embeddings @ self.embedder([f"{question} {evidence}"])[0]
             scores += self.embedding_weight * np.maximum(0.0, similarity - 0.25)
         if self.values is not None:  # the question quotes a value this column holds
-            position = {key: i for i, key in enumerate(self.keys)}
             for hit in self.values.lookup(f"{question} {evidence}"):
-                if (hit.table, hit.column) in position:
-                    scores[position[(hit.table, hit.column)]] += 4.0 * hit.score / 100
+                if (hit.table, hit.column) in self.position:
+                    scores[self.position[(hit.table, hit.column)]] += 4.0 * hit.score / 100
         return scores
 
     def _whole_groups(
@@ -266,7 +271,7 @@ class SchemaLinker:
         """Add whole groups of joined tables, best first, while they fit ``budget``. A group's
         score is the sum of its ``top`` best distinct column names' scores, so that a name
         repeated across many tables ("name", "id") counts once."""
-        best = np.zeros(len(self.key_group_name) and int(self.key_group_name.max()) + 1)
+        best = np.zeros(sum(len(names) for names in self.names_of_group))
         np.maximum.at(best, self.key_group_name, scores)
         group_scores = np.array(
             [np.sort(best[names])[-top:].sum() for names in self.names_of_group]
@@ -307,7 +312,7 @@ class SchemaLinker:
 
         def cost(key: tuple[str, str]) -> int:
             table = self.table_of[key[0]]
-            header = (len(table.name) + 20) // 4 if key[0] not in kept_tables else 0
+            header = header_tokens(table) if key[0] not in kept_tables else 0
             return column_tokens(table, key[1]) + header
 
         def add(key: tuple[str, str]) -> bool:

@@ -4,16 +4,14 @@ disk next to the catalog cache (rebuilt when the schema changes or the cache is 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from honestsql.catalog import Catalog, cache_dir
+from honestsql.catalog import Catalog, cache_path, write_cache
 from honestsql.db import Database
 from honestsql.linking import STOPWORDS
 
@@ -78,7 +76,7 @@ class ValueIndex:
         written is not an error)."""
         catalog = catalog or db.catalog()
         key = f"{db.display_url}|{catalog.fingerprint}"
-        path = cache_dir() / "values" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+        path = cache_path(key, "values")
         try:
             if time.time() - path.stat().st_mtime < max_age_hours * 3600:
                 stored = json.loads(path.read_bytes())
@@ -89,13 +87,7 @@ class ValueIndex:
         except (OSError, ValueError, KeyError, TypeError):
             pass
         index = cls.build(db, catalog)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"key": key, "entries": index.entries}))
-            tmp.replace(path)
-        except OSError:
-            pass
+        write_cache(path, json.dumps({"key": key, "entries": index.entries}).encode())
         return index
 
     def phrases(self, question: str) -> list[str]:
