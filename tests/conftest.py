@@ -219,3 +219,6 @@ def _isolated_dirs(
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("HONESTSQL_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("HONESTSQL_DATA_DIR", str(base / "data"))
+    # The test servers' logins are superusers (postgres, root): the hostile corpus runs as the
+    # most powerful login on purpose. tests/test_privileges.py checks the refusal itself.
+    monkeypatch.setenv("HONESTSQL_ALLOW_PRIVILEGED", "1")

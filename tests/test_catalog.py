@@ -54,7 +54,7 @@ def sqlite_copy(test_databases, tmp_path: Path) -> Path:  # type: ignore[no-unty
 
 def test_cache_is_used_and_refreshed_when_the_schema_changes(sqlite_copy: Path) -> None:
     first = honestsql.connect(sqlite_copy).catalog()
-    key = f"{honestsql.connect(sqlite_copy).display_url}|samples=True"
+    key = honestsql.connect(sqlite_copy).catalog_key
     assert catalog_mod.cache_path(key).is_file()
     cached = catalog_mod.load_cached(key, first.fingerprint)
     assert cached is not None and cached.model_dump() == first.model_dump()
@@ -75,15 +75,13 @@ def test_cache_is_used_and_refreshed_when_the_schema_changes(sqlite_copy: Path) 
 def test_corrupt_cache_is_rebuilt(sqlite_copy: Path) -> None:
     db = honestsql.connect(sqlite_copy)
     catalog = db.catalog()
-    path = catalog_mod.cache_path(f"{db.display_url}|samples=True")
+    path = catalog_mod.cache_path(db.catalog_key)
     path.write_text("{not json")
     again = honestsql.connect(sqlite_copy).catalog()
     assert again.model_dump(exclude={"build_seconds"}) == catalog.model_dump(
         exclude={"build_seconds"}
     )
-    assert (
-        catalog_mod.load_cached(f"{db.display_url}|samples=True", catalog.fingerprint) is not None
-    )
+    assert catalog_mod.load_cached(db.catalog_key, catalog.fingerprint) is not None
 
 
 def test_yaml_descriptions(sqlite_copy: Path, tmp_path: Path) -> None:

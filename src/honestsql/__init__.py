@@ -35,19 +35,33 @@ __all__ = [
 
 
 def connect(
-    target: str | Path, *, descriptions: str | Path | None = None, samples: bool = True
+    target: str | Path,
+    *,
+    descriptions: str | Path | None = None,
+    samples: bool = True,
+    schemas: list[str] | None = None,
+    allow_privileged: bool | None = None,
 ) -> Database:
     """Open a database read-only.
 
     ``target`` is ``"demo"`` (the bundled shop database), a file path (SQLite; ``.duckdb`` for
     DuckDB) or a SQLAlchemy URL (``postgresql://``, ``mysql://``, ``duckdb:///``, ``sqlite:///``).
     ``descriptions`` names a YAML/JSON file or a BIRD ``database_description`` folder.
+    ``schemas`` exposes schemas besides the default one (default: ``$HONESTSQL_SCHEMAS``,
+    comma-separated). ``allow_privileged`` lets honestsql run as a login that can do more than
+    read (a superuser, a role that reads server files, ...); default ``$HONESTSQL_ALLOW_PRIVILEGED``.
     """
     text = str(target)
     if text == demo.NAME:
         text = str(demo.ensure())
         descriptions = descriptions or demo.descriptions_path()
-    return Database(text, descriptions=str(descriptions) if descriptions else None, samples=samples)
+    return Database(
+        text,
+        descriptions=str(descriptions) if descriptions else None,
+        samples=samples,
+        schemas=schemas,
+        allow_privileged=allow_privileged,
+    )
 
 
 def check(

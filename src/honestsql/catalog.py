@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from honestsql.db.dialects import Dialect
 
 #: Bump when the cached JSON layout or the sampling changes, so old caches are ignored.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 SAMPLE_ROWS = 200
 SAMPLES_PER_COLUMN = 5
 SAMPLE_MAX_CHARS = 80
@@ -63,6 +63,9 @@ class Table(BaseModel):
     #: True when ``row_count`` comes from the database's statistics rather than COUNT(*).
     row_count_estimated: bool = False
     is_view: bool = False
+    #: The schema of a table exposed from outside the default schema (``--schemas``); its
+    #: ``name`` is then qualified (``sales.orders``). ``None`` for the default schema.
+    schema_name: str | None = None
 
     # Lookup indexes, built on first use (building them for every table on load is slow).
     _by_name: dict[str, Column] | None = PrivateAttr(default=None)
@@ -89,6 +92,14 @@ class Catalog(BaseModel):
     case_sensitive: bool = False
     #: Table names compare case-sensitively (MySQL on Linux, PostgreSQL).
     table_case_sensitive: bool = False
+    #: The connection's default schema (``current_schema()``, MySQL's ``DATABASE()``, ``main``)
+    #: and database (PostgreSQL's ``current_database()``, DuckDB's catalog): the only qualifiers
+    #: an unexposed name may carry.
+    default_schema: str = ""
+    database_name: str = ""
+    #: Schemas exposed besides the default one (``--schemas``); their tables are named
+    #: ``schema.table``.
+    exposed_schemas: list[str] = Field(default_factory=list)
 
     _by_name: dict[str, Table] | None = PrivateAttr(default=None)
     _by_folded: dict[str, Table] = PrivateAttr(default_factory=dict)
@@ -101,6 +112,32 @@ class Catalog(BaseModel):
         if found is None and not self.table_case_sensitive:
             found = self._by_folded.get(name.lower())
         return found
+
+    def _same(self, a: str, b: str) -> bool:
+        return a == b if self.table_case_sensitive else a.lower() == b.lower()
+
+    def scope_problem(self, schema: str = "", database: str = "") -> str | None:
+        """Why a name qualified with ``database.schema`` is outside what this catalog exposes."""
+        if database and not (self.database_name and self._same(database, self.database_name)):
+            return f"the database {database!r} is not the one connected"
+        if not schema or (self.default_schema and self._same(schema, self.default_schema)):
+            return None
+        if any(self._same(schema, s) for s in self.exposed_schemas):
+            return None
+        return (
+            f"the schema {schema!r} is not exposed (only {self.default_schema or 'the default'}"
+            + "".join(f", {s}" for s in self.exposed_schemas)
+            + "; expose more with --schemas)"
+        )
+
+    def resolve(self, name: str, schema: str = "", database: str = "") -> Table | None:
+        """The table a possibly qualified name means, or ``None`` when it means none exposed."""
+        if self.scope_problem(schema, database) is not None:
+            return None
+        if schema and not (self.default_schema and self._same(schema, self.default_schema)):
+            return self.table(f"{schema}.{name}")
+        found = self.table(name)
+        return found if found is None or found.schema_name is None else None
 
     @property
     def column_count(self) -> int:
@@ -131,12 +168,22 @@ def fingerprint(conn: Connection, dialect: Dialect) -> str:
     return digest.hexdigest()[:24]
 
 
-def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> Catalog:
-    """Read the whole schema of the connection's default schema."""
+def introspect(
+    conn: Connection,
+    dialect: Dialect,
+    *,
+    samples: bool = True,
+    schemas: Iterable[str] = (),
+) -> Catalog:
+    """Read the whole schema of the connection's default schema, plus the ``schemas`` exposed."""
     started = time.perf_counter()
     schema_fingerprint = fingerprint(conn, dialect)
+    exposed = list(schemas)
     try:
+        database_name, default_schema = dialect.current_names(conn)
         tables = dialect.read_tables(conn)
+        for schema in exposed:
+            tables += dialect.read_tables(conn, schema)
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
         raise CatalogError(f"Could not read the schema: {str(detail).splitlines()[0]}") from None
@@ -145,6 +192,10 @@ def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> C
     except sa.exc.SQLAlchemyError:
         counts = {}
     for table in tables:
+        if table.schema_name is not None:
+            if samples and not table.is_view:
+                _sample(conn, dialect, table)
+            continue
         if table.name in counts:
             table.row_count = counts[table.name]
             table.row_count_estimated = dialect.estimated_row_counts
@@ -157,6 +208,9 @@ def introspect(conn: Connection, dialect: Dialect, *, samples: bool = True) -> C
         build_seconds=round(time.perf_counter() - started, 4),
         case_sensitive=dialect.case_sensitive,
         table_case_sensitive=dialect.tables_case_sensitive(conn),
+        default_schema=default_schema,
+        database_name=database_name,
+        exposed_schemas=exposed,
     )
 
 
@@ -169,7 +223,11 @@ def _sample(conn: Connection, dialect: Dialect, table: Table) -> None:
     if not text_columns or table.row_count == 0:
         return
     select = ", ".join(dialect.quote(c.name) for c in text_columns)
-    sql = f"SELECT {select} FROM {dialect.quote(table.name)} LIMIT {SAMPLE_ROWS}"
+    source = dialect.quote(table.name)
+    if table.schema_name is not None:
+        bare = table.name[len(table.schema_name) + 1 :]
+        source = f"{dialect.quote(table.schema_name)}.{dialect.quote(bare)}"
+    sql = f"SELECT {select} FROM {source} LIMIT {SAMPLE_ROWS}"
     try:
         rows = conn.exec_driver_sql(sql).fetchall()
     except sa.exc.SQLAlchemyError:

@@ -12,7 +12,7 @@ from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.findings import Finding
 from honestsql.guard import MAX_SQL_CHARS, TOO_DEEP, GuardedStatement, guard
-from honestsql.verify import verify
+from honestsql.verify import qualify_tables, verify
 
 Status = Literal["ok", "rejected", "error"]
 
@@ -119,6 +119,10 @@ def check(
     warnings = [f for f in findings if f.severity == "warning"]
     if errors:
         return done("rejected", errors, warnings=warnings, sql=guarded.executable_sql)
+    if db.dialect.qualify_names:
+        guarded = guarded.with_expression(
+            qualify_tables(guarded.expression, catalog), db.sql_dialect
+        )
     if not execute:
         return done(
             "ok", [], warnings=warnings, sql=guarded.executable_sql, expression=guarded.expression

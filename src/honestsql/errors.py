@@ -58,3 +58,9 @@ class CatalogError(HonestSQLError):
     """The schema could not be read, or a description file is malformed."""
 
     kind = "catalog"
+
+
+class PrivilegedLogin(ConnectionFailed):
+    """The login can do more than read (a superuser, file access, global grants)."""
+
+    kind = "privileged_login"

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL as MySQLDialect
 from sqlglot.errors import ParseError, TokenError
 
 from honestsql.findings import Finding
+from honestsql.functions import BARE_KEYWORDS, allowed_functions
 
 # sqlglot logs a warning whenever it falls back to a generic Command; the guard reports those itself.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -59,9 +61,9 @@ _WRITE_NODES: tuple[type[exp.Expr], ...] = (
     exp.Execute,
 )
 
-#: Functions refused in any dialect: they read or write server files, run SQL given as a string,
-#: sleep, take locks, change settings or sequences, or signal other sessions. The read-only
-#: connection stops most writes again; these are the ones a read-only transaction does not stop.
+#: The second check, behind the allow-list (``honestsql.functions``): functions refused in any
+#: dialect even if a user adds them to the allow-list. They read or write server files, run SQL
+#: given as a string, sleep, take locks, change settings or sequences, or signal other sessions.
 FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
     {
         # PostgreSQL
@@ -114,6 +116,20 @@ FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
         "database_to_xml_and_xmlschema",
         "schema_to_xml",
         "table_to_xml",
+        "table_to_xml_and_xmlschema",
+        "table_to_xmlschema",
+        "schema_to_xml_and_xmlschema",
+        "schema_to_xmlschema",
+        "ts_stat",
+        "ts_rewrite",
+        "pg_stat_reset",
+        "pg_backup_start",
+        "pg_backup_stop",
+        "pg_log_backend_memory_contexts",
+        "pg_stat_get_activity",
+        "pg_show_all_settings",
+        "pg_hba_file_rules",
+        "current_setting",
         "pg_import_system_collations",
         # MySQL / MariaDB
         "load_file",
@@ -156,7 +172,17 @@ FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
         "parquet_schema",
     }
 )
-_FORBIDDEN_PREFIXES = ("pg_advisory", "pg_try_advisory", "lo_", "dblink")
+_FORBIDDEN_PREFIXES = (
+    "pg_advisory",
+    "pg_try_advisory",
+    "lo_",
+    "dblink",
+    "pg_create_",
+    "pg_drop_",
+    "pg_replication_",
+    "pg_logical_",
+    "pg_stat_reset",
+)
 
 
 @dataclass(frozen=True)
@@ -171,6 +197,12 @@ class GuardedStatement:
     def executable_sql(self) -> str:
         return f"{self.explain} {self.sql}" if self.explain else self.sql
 
+    def with_expression(self, expression: exp.Query, dialect: str) -> GuardedStatement:
+        """The same statement after a rewrite by honestsql itself (never by the user)."""
+        return GuardedStatement(
+            expression, expression.sql(dialect=generator(dialect), comments=False), self.explain
+        )
+
 
 def function_name(node: exp.Func) -> str:
     """The lower-case name a user wrote for a function node."""
@@ -183,18 +215,27 @@ def _is_forbidden(name: str) -> bool:
     return name in FORBIDDEN_FUNCTIONS or name.startswith(_FORBIDDEN_PREFIXES)
 
 
+#: Leading blanks and comments.
+_LEADING_NOISE = re.compile(r"(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|/\*.*?\*/)*", re.S)
 #: Leading blanks and comments, then EXPLAIN: a cheap test before tokenizing.
 _STARTS_WITH_EXPLAIN = re.compile(
     r"^(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|/\*.*?\*/)*EXPLAIN\b", re.I | re.S
 )
 _QUERY_PLAN = re.compile(r"\s*QUERY\s+PLAN\b", re.IGNORECASE)
+#: PostgreSQL's ``EXPLAIN (option [value], ...)``.
+_EXPLAIN_OPTIONS = re.compile(r"\s*\(([^()]*)\)")
+#: Options that only change how the plan is shown; ANALYZE (which runs the query) is not here.
+_SAFE_EXPLAIN_OPTIONS = {"format", "verbose", "costs", "settings", "summary", "generic_plan"}
+_OPTION_VALUES = {"", "true", "false", "on", "off", "1", "0", "text", "json", "yaml", "xml"}
 
 
 def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
-    """Separate a leading ``EXPLAIN`` (or SQLite's ``EXPLAIN QUERY PLAN``) from the statement.
+    """Separate a leading ``EXPLAIN`` (SQLite's ``EXPLAIN QUERY PLAN``, PostgreSQL's
+    ``EXPLAIN (FORMAT JSON)``) from the statement.
 
     sqlglot tokenizes EXPLAIN as a command whose rest is one opaque string, so the statement
-    after it is cut out of the text and goes through the guard like any other query.
+    after it is cut out of the text and goes through the guard like any other query. A refused
+    option comes back as ``"!message"``.
     """
     if not _STARTS_WITH_EXPLAIN.match(sql):
         return None, sql  # the common case, decided without tokenizing
@@ -208,25 +249,42 @@ def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
     match = _QUERY_PLAN.match(rest) if dialect == "sqlite" else None
     if match:
         return "EXPLAIN QUERY PLAN", rest[match.end() :]
+    options = _EXPLAIN_OPTIONS.match(rest) if dialect == "postgres" else None
+    if options:
+        shown = []
+        for option in options.group(1).split(","):
+            name, _, value = option.strip().lower().partition(" ")
+            value = value.strip()
+            if name not in _SAFE_EXPLAIN_OPTIONS or value not in _OPTION_VALUES:
+                return f"!EXPLAIN option {option.strip()!r} is not allowed; only FORMAT, " + (
+                    "VERBOSE, COSTS, SETTINGS, SUMMARY and GENERIC_PLAN may be given."
+                ), rest
+            shown.append(f"{name.upper()} {value.upper()}".strip())
+        return f"EXPLAIN ({', '.join(shown)})", rest[options.end() :]
     return "EXPLAIN", rest
 
 
 TOO_DEEP = "The SQL is nested too deeply to check; simplify it."
 
 
-def guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
+def guard(
+    sql: str, dialect: str, *, extra_functions: frozenset[str] = frozenset()
+) -> GuardedStatement | list[Finding]:
     """Parse ``sql`` and let it through only if it is exactly one read-only query.
 
-    Returns the guarded statement, or the findings (all errors) that refuse it.
+    ``extra_functions`` widens the function allow-list (lower-case names). Returns the guarded
+    statement, or the findings (all errors) that refuse it.
     """
     try:
-        return _guard(sql, dialect)
+        return _guard(sql.lstrip("\ufeff"), dialect, extra_functions)
     except RecursionError:
         return [Finding("syntax", TOO_DEEP)]
 
 
-def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
+def _guard(sql: str, dialect: str, extra: frozenset[str]) -> GuardedStatement | list[Finding]:
     explain, body = _split_explain(sql, dialect)
+    if explain is not None and explain.startswith("!"):
+        return [Finding("not_read_only", explain[1:], subject="EXPLAIN")]
     try:
         statements = [s for s in sqlglot.parse(body, read=dialect) if s is not None]
     except ParseError as exc:
@@ -245,9 +303,7 @@ def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
         ]
     (statement,) = statements
     if not isinstance(statement, exp.Query):
-        kind = type(statement).__name__.upper()
-        if isinstance(statement, exp.Command):
-            kind = str(statement.this).upper()
+        kind = _first_word(body) or type(statement).__name__.upper()
         return [
             Finding(
                 "not_read_only",
@@ -256,56 +312,143 @@ def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
                 subject=kind,
             )
         ]
-    findings = _refusals(statement)
+    findings = _refusals(statement, dialect, allowed_functions(dialect, extra))
     if findings:
         return findings
-    executable = statement.sql(dialect=dialect, comments=False)
+    executable = statement.sql(dialect=generator(dialect), comments=False)
     return GuardedStatement(expression=statement, sql=executable, explain=explain)
 
 
-def _refusals(statement: exp.Expr) -> list[Finding]:
-    """Everything inside a query that could write, lock, assign, or call a forbidden function."""
+_WORD = re.compile(r"[A-Za-z_]+")
+
+
+def _first_word(sql: str) -> str:
+    """The statement's first keyword, past comments (``LISTEN`` in ``LISTEN a``)."""
+    start = _LEADING_NOISE.match(sql)
+    word = _WORD.match(sql, start.end() if start else 0)
+    return word.group(0).upper() if word else ""
+
+
+def _refusals(
+    statement: exp.Expr, dialect: str, allowed: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """Everything inside a query that could write, lock, assign, call a function that is not
+    allowed, or read server state."""
     findings: list[Finding] = []
+    refused: set[str] = set()
+
+    def refuse(kind: str, message: str, subject: str) -> None:
+        if subject not in refused:
+            refused.add(subject)
+            findings.append(Finding(kind, message, subject=subject))
+
     for node in statement.walk():
         if any(c.startswith(("!", "M!")) for c in node.comments or []):
-            findings.append(
-                Finding(
-                    "not_read_only",
-                    "The query contains a MySQL executable comment (/*! ... */), which MySQL "
-                    "runs as SQL; remove it.",
-                    subject="/*!",
-                )
+            refuse(
+                "not_read_only",
+                "The query contains a MySQL executable comment (/*! ... */), which MySQL "
+                "runs as SQL; remove it.",
+                "/*!",
             )
         if isinstance(node, exp.PropertyEQ) and isinstance(node.this, exp.Parameter):
-            findings.append(
-                Finding(
-                    "not_read_only",
-                    "The query assigns a session variable (@name := ...); only plain reads may run.",
-                    subject=":=",
-                )
+            refuse(
+                "not_read_only",
+                "The query assigns a session variable (@name := ...); only plain reads may run.",
+                ":=",
+            )
+        if isinstance(node, exp.SessionParameter | exp.Parameter):
+            refuse(
+                "forbidden_function",
+                f"The query reads a server or session variable ({node.sql(dialect)}); only the "
+                "data in the database's tables may be read.",
+                node.sql(dialect),
             )
         if isinstance(node, _WRITE_NODES):
             what = type(node).__name__.upper()
-            findings.append(
-                Finding(
-                    "not_read_only",
-                    f"The query contains a {what} clause, which can change data, locks or "
-                    "files; only plain reads may run.",
-                    subject=what,
-                )
+            refuse(
+                "not_read_only",
+                f"The query contains a {what} clause, which can change data, locks or "
+                "files; only plain reads may run.",
+                what,
             )
+        elif isinstance(node, exp.DataType) and dialect == "postgres":
+            type_name = node.sql(dialect).lower()
+            if type_name.startswith("reg"):
+                refuse(
+                    "forbidden_function",
+                    f"A cast to {type_name} looks objects up in the system catalogs; it is not "
+                    "allowed.",
+                    type_name,
+                )
         elif isinstance(node, exp.Func):
-            name = function_name(node)
+            if _qualified(node):
+                written = function_name(node)
+                refuse(
+                    "forbidden_function",
+                    f"The function {written}() is called with a schema name; call functions "
+                    "unqualified (only built-in functions may run).",
+                    written,
+                )
+                continue
+            executed = executed_name(node, dialect)
+            if executed is None:
+                continue  # written as an operator or keyword construct; its parts are checked
+            name = executed
             if _is_forbidden(name):
-                findings.append(
-                    Finding(
-                        "forbidden_function",
-                        f"The function {name}() is not allowed: it reads files, sleeps, takes "
-                        "locks or has side effects.",
-                        subject=name,
-                    )
+                refuse(
+                    "forbidden_function",
+                    f"The function {name}() is not allowed: it reads files, runs SQL from a "
+                    "string, sleeps, takes locks, reads server state or has side effects.",
+                    name,
+                )
+            elif name not in allowed and name not in BARE_KEYWORDS:
+                refuse(
+                    "forbidden_function",
+                    f"The function {name}() is not on the list of functions known to be free "
+                    "of side effects, so it may not run. If you know it is pure, add it to "
+                    "HONESTSQL_ALLOWED_FUNCTIONS.",
+                    name,
                 )
     return findings
+
+
+_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_$]*)\s*\(")
+_BARE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_$]*)\s*$")
+
+
+def executed_name(node: exp.Func, dialect: str) -> str | None:
+    """The lower-case name of the function the database will run for ``node``, or ``None`` when
+    sqlglot writes it as an operator or a keyword construct (``a || b``, ``CASE WHEN``)."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    text = node.sql(dialect=generator(dialect))
+    match = _CALL.match(text)
+    if match is None and not any(isinstance(v, exp.Expr) for v in node.args.values()):
+        match = _BARE.match(text)  # a keyword with no arguments: CURRENT_USER, CURRENT_DATE
+    return match.group(1).lower() if match else None
+
+
+def _qualified(node: exp.Func) -> bool:
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        return True
+    return isinstance(parent, exp.Table) and parent.this is node and bool(parent.args.get("db"))
+
+
+class _MySQL(MySQLDialect):
+    """MySQL as sqlglot writes it, except ``a REGEXP b`` stays an operator: MariaDB has no
+    ``REGEXP_LIKE`` function."""
+
+    class Generator(MySQLDialect.Generator):  # type: ignore[valid-type,misc]
+        TRANSFORMS = {
+            **MySQLDialect.Generator.TRANSFORMS,
+            exp.RegexpLike: lambda self, e: self.binary(e, "REGEXP"),
+        }
+
+
+def generator(dialect: str) -> str | type[sqlglot.Dialect]:
+    """The sqlglot dialect that writes the SQL honestsql executes on ``dialect``."""
+    return _MySQL if dialect == "mysql" else dialect
 
 
 _MISSING_FOR = re.compile(r"missing for <class '([\w.]+)'>")

@@ -24,6 +24,7 @@ from honestsql.suggest import closest, table_column_texts
 #: Stands for a source whose columns are not known (a VALUES list, a table function, a
 #: subquery with ``SELECT *`` over an unknown table): any column name is accepted from it.
 WILDCARD: frozenset[str] = frozenset({"*"})
+_ROWID = frozenset({"rowid", "oid", "_rowid_"})
 
 
 @dataclass
@@ -33,8 +34,12 @@ class _Source:
     alias: str
     table: Table | None = None
     names: frozenset[str] = WILDCARD
+    #: Columns every table has without declaring them (SQLite's ``rowid``).
+    implicit: frozenset[str] = frozenset()
 
     def has(self, column: str, case_sensitive: bool) -> bool:
+        if self.table is not None and column.lower() in self.implicit:
+            return True
         if self.table is not None:
             return self.table.column(column, case_sensitive=case_sensitive) is not None
         if self.names is WILDCARD:
@@ -68,12 +73,24 @@ class Verifier:
             if not isinstance(table.this, exp.Identifier):
                 continue  # a table function; the guard has already judged it
             name = table.name
-            if not table.db and self._fold(name) in ctes:
+            if not table.db and not table.catalog and self._fold(name) in ctes:
                 continue
-            if self.catalog.table(name) is not None or name in reported:
+            shown = ".".join(p for p in (table.catalog, table.db, name) if p)
+            if self.catalog.resolve(name, table.db, table.catalog) is not None:
                 continue
-            reported.add(name)
-            shown = ".".join(p for p in (table.db, name) if p)
+            if shown in reported:
+                continue
+            reported.add(shown)
+            problem = self.catalog.scope_problem(table.db, table.catalog)
+            if problem is not None:
+                self.findings.append(
+                    Finding(
+                        "unknown_table",
+                        f"{shown!r} is outside what this connection exposes: {problem}.",
+                        subject=shown,
+                    )
+                )
+                continue
             self.findings.append(
                 Finding(
                     "unknown_table",
@@ -93,11 +110,12 @@ class Verifier:
         for alias, source in scope.sources.items():
             if isinstance(source, exp.Table):
                 table = (
-                    self.catalog.table(source.name)
+                    self.catalog.resolve(source.name, source.db, source.catalog)
                     if isinstance(source.this, exp.Identifier)
                     else None
                 )
-                result[self._fold(alias)] = _Source(alias, table=table)
+                implicit = _ROWID if self.dialect == "sqlite" else frozenset()
+                result[self._fold(alias)] = _Source(alias, table=table, implicit=implicit)
             elif isinstance(source, Scope):
                 result[self._fold(alias)] = _Source(alias, names=_output_names(source))
             else:
@@ -379,7 +397,9 @@ def referenced(
     verifier = Verifier(catalog, dialect)
     verifier.check_columns(tree)
     tables = {
-        t.name for node in tree.find_all(exp.Table) if (t := catalog.table(node.name)) is not None
+        t.name
+        for node in tree.find_all(exp.Table)
+        if (t := catalog.resolve(node.name, node.db, node.catalog)) is not None
     }
     columns = {
         (verifier.resolved_tables[key].name, column.name)
@@ -396,3 +416,19 @@ def verify(expression: exp.Expr, catalog: Catalog, dialect: str) -> list[Finding
     verifier.check_columns(tree)
     verifier.check_types(tree)
     return sorted(verifier.findings, key=lambda f: f.severity != "error")
+
+
+def qualify_tables(expression: exp.Query, catalog: Catalog) -> exp.Query:
+    """A copy of a verified query in which every table of the default schema carries the schema
+    name, so the database resolves each name to exactly the table that was verified
+    (PostgreSQL searches ``pg_catalog`` before the search path for unqualified names)."""
+    tree = expression.copy()
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or table.db:
+            continue
+        if table.name.lower() in ctes:
+            continue
+        if catalog.default_schema:
+            table.set("db", exp.to_identifier(catalog.default_schema, quoted=True))
+    return tree

@@ -45,6 +45,30 @@ def bench_catalog(
     print_figures("catalog", figures, as_json)
 
 
+@bench_app.command("memory")
+def bench_memory(
+    target: Annotated[
+        list[str] | None,
+        typer.Option(help="postgres, mysql or sqlite; repeat for several (default: all three)."),
+    ] = None,
+    pg_admin: Annotated[
+        str, typer.Option(help="PostgreSQL URL allowed to CREATE/DROP a scratch database.")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    mysql_admin: Annotated[
+        str, typer.Option(help="MySQL/MariaDB URL allowed to CREATE/DROP a scratch database.")
+    ] = "mysql://root@127.0.0.1:3306/",
+    timeout: Annotated[float, typer.Option(min=1, help="The query's time limit.")] = 10.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Peak RSS and time of a 10^12-row cross product read with --max-rows 10."""
+    from honestsql.benchmarks import memory as bench
+
+    targets = target or ["postgres", "mysql", "sqlite"]
+    if unknown := set(targets) - {"postgres", "mysql", "sqlite"}:
+        raise typer.BadParameter(f"unknown --target {', '.join(sorted(unknown))}")
+    print_figures("memory", bench.run(targets, pg_admin, mysql_admin, timeout), as_json)
+
+
 @bench_app.command("check")
 def bench_check(
     db: Annotated[

@@ -27,6 +27,31 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+SchemasOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schemas",
+        envvar="HONESTSQL_SCHEMAS",
+        help="Schemas to expose besides the default one, comma-separated (their tables are "
+        "named schema.table). System catalogs are exposed only when named here.",
+        show_default=False,
+    ),
+]
+AllowPrivilegedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-privileged",
+        envvar="HONESTSQL_ALLOW_PRIVILEGED",
+        help="Run even when the login can do more than read (superuser, file access, global "
+        "grants). Prefer a login with only SELECT.",
+    ),
+]
+
+
+def schema_list(schemas: str | None) -> list[str]:
+    return [s.strip() for s in (schemas or "").split(",") if s.strip()]
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 DescriptionsOption = Annotated[
     Path | None,

@@ -16,6 +16,7 @@ from honestsql.catalog import Catalog
 from honestsql.check import CheckResult
 from honestsql.cli import app
 from honestsql.cli.common import (
+    AllowPrivilegedOption,
     ApiKeyOption,
     BaseUrlOption,
     CandidatesOption,
@@ -24,10 +25,12 @@ from honestsql.cli.common import (
     JsonOption,
     LlmOption,
     ModelOption,
+    SchemasOption,
     TargetOption,
     emit_json,
     fail,
     out,
+    schema_list,
 )
 from honestsql.errors import HonestSQLError
 from honestsql.findings import Finding
@@ -98,12 +101,19 @@ def check(
         bool, typer.Option("--no-execute", help="Verify only; do not run the query.")
     ] = False,
     descriptions: DescriptionsOption = None,
+    schemas: SchemasOption = None,
+    allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Verify a SQL query against the real schema and, if it passes, run it read-only."""
     text = _read_sql(sql, file)
     try:
-        database = honestsql.connect(db, descriptions=descriptions)
+        database = honestsql.connect(
+            db,
+            descriptions=descriptions,
+            schemas=schema_list(schemas),
+            allow_privileged=allow_privileged,
+        )
         with database:
             result = honestsql.check(
                 database, text, timeout=timeout, max_rows=max_rows, execute=not no_execute
@@ -163,6 +173,8 @@ def ask(
     ] = False,
     sql_only: Annotated[bool, typer.Option("--sql-only", "-q", help="Print only the SQL.")] = False,
     descriptions: DescriptionsOption = None,
+    schemas: SchemasOption = None,
+    allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with verified, read-only SQL, or abstain and say why."""
@@ -173,7 +185,12 @@ def ask(
     if not question.strip():
         raise typer.BadParameter("the question is empty")
     try:
-        database = honestsql.connect(db, descriptions=descriptions)
+        database = honestsql.connect(
+            db,
+            descriptions=descriptions,
+            schemas=schema_list(schemas),
+            allow_privileged=allow_privileged,
+        )
         backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key, guided=guided)
         audit = None if (no_audit or not memory.enabled()) else memory.AuditLog()
         settings = Settings(
@@ -232,6 +249,8 @@ def _print_answer(answer: Any, target: float) -> None:
 def schema(
     db: DbOption,
     descriptions: DescriptionsOption = None,
+    schemas: SchemasOption = None,
+    allow_privileged: AllowPrivilegedOption = False,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ignore the cache and read again.")
     ] = False,
@@ -242,7 +261,13 @@ def schema(
 ) -> None:
     """Print the schema catalog: tables, columns, keys, descriptions, samples, row counts."""
     try:
-        database = honestsql.connect(db, descriptions=descriptions, samples=not no_samples)
+        database = honestsql.connect(
+            db,
+            descriptions=descriptions,
+            samples=not no_samples,
+            schemas=schema_list(schemas),
+            allow_privileged=allow_privileged,
+        )
         with database:
             catalog = database.catalog(refresh=refresh)
     except HonestSQLError as exc:

@@ -13,18 +13,21 @@ from rich.table import Table as RichTable
 import honestsql
 from honestsql.cli import app, memory_app
 from honestsql.cli.common import (
+    AllowPrivilegedOption,
     ApiKeyOption,
     BaseUrlOption,
     DbOption,
     JsonOption,
     LlmOption,
     ModelOption,
+    SchemasOption,
     emit_json,
     fail,
     out,
+    schema_list,
 )
 from honestsql.errors import HonestSQLError
-from honestsql.llm.openai_compat import is_local
+from honestsql.loopback import loopback_only
 
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.+)$")
 
@@ -82,6 +85,16 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Requests doing database or model work at once.")
     ] = 2,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name clients may use in the Host header when no key is set (besides "
+            "localhost, 127.0.0.1 and ::1); repeat for several.",
+        ),
+    ] = None,
+    schemas: SchemasOption = None,
+    allow_privileged: AllowPrivilegedOption = False,
 ) -> None:
     """Serve the HTTP API (/api/...), its OpenAPI docs (/docs) and the web page (/)."""
     try:
@@ -92,10 +105,11 @@ def serve(
         raise typer.BadParameter(
             "the server needs its extra: pip install 'honestsql[server]'"
         ) from None
-    if not is_local(f"http://{host}") and not server_key:
+    if not loopback_only(host) and not server_key:
         raise typer.BadParameter(
-            f"binding to {host} exposes your database beyond this machine: set --server-key "
-            "(or HONESTSQL_SERVER_KEY) so clients must authenticate"
+            f"binding to {host!r} exposes your database beyond this machine (only loopback "
+            "addresses are open without a key): set --server-key (or HONESTSQL_SERVER_KEY) so "
+            "clients must authenticate"
         )
     config = ServerConfig(
         parse_databases(db),
@@ -103,6 +117,9 @@ def serve(
         api_key=server_key,
         audit=not no_audit,
         workers=workers,
+        allowed_hosts=list(allowed_host or []),
+        schemas=schema_list(schemas),
+        allow_privileged=allow_privileged,
     )
     try:
         application = create_app(config)
@@ -119,6 +136,8 @@ def mcp(
     base_url: BaseUrlOption = None,
     model: ModelOption = None,
     api_key: ApiKeyOption = None,
+    schemas: SchemasOption = None,
+    allow_privileged: AllowPrivilegedOption = False,
 ) -> None:
     """Run the MCP tool server on standard input/output (for agents)."""
     try:
@@ -128,7 +147,9 @@ def mcp(
             "the MCP server needs its extra: pip install 'honestsql[server]'"
         ) from None
     try:
-        database = honestsql.connect(db)
+        database = honestsql.connect(
+            db, schemas=schema_list(schemas), allow_privileged=allow_privileged
+        )
         database.catalog()
     except HonestSQLError as exc:
         fail(exc, False)

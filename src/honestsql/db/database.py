@@ -13,6 +13,7 @@ import base64
 import contextlib
 import datetime as dt
 import decimal
+import os
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from honestsql.errors import (
     ConnectionFailed,
     ExecutionFailed,
     MissingDriver,
+    PrivilegedLogin,
     QueryTimeout,
 )
 
@@ -50,6 +52,14 @@ class ResultColumn:
         return {"name": self.name, "type": self.type}
 
 
+#: The most bytes one value may bring back; longer text and blobs are cut (``values_cut``).
+MAX_VALUE_BYTES = 1 << 20
+#: The most bytes one result may bring back; fetching stops there (``truncated``).
+MAX_RESULT_BYTES = 32 << 20
+#: Rows fetched per round trip from a server-side cursor.
+FETCH_BATCH = 200
+
+
 @dataclass
 class QueryResult:
     columns: list[ResultColumn]
@@ -58,6 +68,8 @@ class QueryResult:
     elapsed_ms: float
     sql: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How many values were longer than ``MAX_VALUE_BYTES`` and were cut.
+    values_cut: int = 0
 
     def json_rows(self) -> list[list[Any]]:
         return [[json_value(v) for v in row] for row in self.rows]
@@ -122,9 +134,23 @@ class Database:
     """One database, opened read-only. ``target`` is a SQLAlchemy URL or a file path."""
 
     def __init__(
-        self, target: str, *, descriptions: str | None = None, samples: bool = True
+        self,
+        target: str,
+        *,
+        descriptions: str | None = None,
+        samples: bool = True,
+        schemas: list[str] | None = None,
+        allow_privileged: bool | None = None,
     ) -> None:
         self.url = urls.parse(target)
+        if schemas is None:
+            schemas = os.environ.get("HONESTSQL_SCHEMAS", "").split(",")
+        if allow_privileged is None:
+            allow_privileged = os.environ.get("HONESTSQL_ALLOW_PRIVILEGED", "") not in {"", "0"}
+        #: Schemas exposed besides the default one (their tables are named ``schema.table``).
+        self.schemas = [s.strip() for s in schemas if s.strip()]
+        #: Run even when the login can do more than read (superuser, file access, ...).
+        self.allow_privileged = allow_privileged
         self.display_url = urls.display(self.url)
         self.dialect: Dialect = for_url(self.url)
         self.sql_dialect = self.dialect.name
@@ -132,6 +158,7 @@ class Database:
         self._samples = samples
         self._engine: Engine | None = None
         self._catalog: Catalog | None = None
+        self._privileges_checked = allow_privileged
 
     def __repr__(self) -> str:
         return f"Database({self.display_url!r})"
@@ -171,6 +198,8 @@ class Database:
         # read as a placeholder (psycopg and PyMySQL would otherwise reject LIKE 'a%').
         conn.execution_options(no_parameters=True)
         try:
+            if not self._privileges_checked:
+                self._check_privileges(conn)
             yield conn
         finally:
             try:
@@ -179,6 +208,24 @@ class Database:
                 conn.invalidate()
             conn.close()
 
+    def _check_privileges(self, conn: Connection) -> None:
+        """Refuse a login that can do more than read, unless ``allow_privileged``."""
+        try:
+            reasons = self.dialect.privileges(conn)
+        except sa.exc.DBAPIError as exc:
+            conn.rollback()
+            reasons = [f"its privileges could not be read ({_driver_message(exc)})"]
+        if reasons:
+            raise PrivilegedLogin(
+                f"The login for {self.display_url} can do more than read: {'; '.join(reasons)}. "
+                "honestsql runs only read-only queries, but a second barrier needs a login that "
+                "can only read. Create one:\n"
+                f"{self.dialect.least_privilege_hint()}\n"
+                "or, knowingly, pass --allow-privileged (HONESTSQL_ALLOW_PRIVILEGED=1)."
+            )
+        conn.rollback()
+        self._privileges_checked = True
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -186,11 +233,16 @@ class Database:
 
     # --- catalog -----------------------------------------------------------------------------
 
+    @property
+    def catalog_key(self) -> str:
+        """What the on-disk catalog cache is keyed by (with the schema fingerprint)."""
+        return f"{self.display_url}|samples={self._samples}|schemas={','.join(self.schemas)}"
+
     def catalog(self, *, refresh: bool = False) -> Catalog:
         """The schema catalog, from memory, the disk cache (same schema fingerprint) or the database."""
         if self._catalog is not None and not refresh:
             return self._catalog
-        key = f"{self.display_url}|samples={self._samples}"
+        key = self.catalog_key
         with self.connect() as conn:
             try:
                 current = catalog_mod.fingerprint(conn, self.dialect)
@@ -200,7 +252,9 @@ class Database:
                 ) from None
             cached = None if refresh else catalog_mod.load_cached(key, current)
             if cached is None:
-                cached = catalog_mod.introspect(conn, self.dialect, samples=self._samples)
+                cached = catalog_mod.introspect(
+                    conn, self.dialect, samples=self._samples, schemas=self.schemas
+                )
                 catalog_mod.store(key, cached)
         if self._descriptions:
             cached.describe(catalog_mod.load_descriptions(self._descriptions))
@@ -236,20 +290,26 @@ class Database:
             watchdog.daemon = True
             watchdog.start()
             try:
+                streamed = self.dialect.streams(sql)
+                if streamed:
+                    conn = conn.execution_options(stream_results=True, max_row_buffer=FETCH_BATCH)
                 result = conn.exec_driver_sql(sql)
-                if result.returns_rows:
-                    names = list(result.keys())
-                    rows = [tuple(r) for r in result.fetchmany(max_rows + 1)]
-                else:
-                    names, rows = [], []
-                result.close()
+                names = list(result.keys()) if result.returns_rows else []
+                rows, truncated, cut = _fetch(result, max_rows) if names else ([], False, 0)
+                if truncated and streamed:
+                    # Unread rows: MySQL's unbuffered cursor would read them all on close.
+                    with contextlib.suppress(Exception):
+                        self.dialect.stop_unread(cancel)
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    result.close()
+                columns = [
+                    ResultColumn(n, t)
+                    for n, t in zip(names, _column_types(rows, len(names)), strict=True)
+                ]
             except sa.exc.DBAPIError as exc:
                 elapsed = time.perf_counter() - started
                 if fired.is_set() or elapsed >= timeout * 0.95:
-                    raise QueryTimeout(
-                        f"The query ran longer than its {timeout:g} s limit and was stopped. "
-                        "Narrow it (filters, LIMIT, fewer joins) or allow more time with --timeout."
-                    ) from None
+                    raise QueryTimeout(_TIMEOUT_MESSAGE.format(timeout=timeout)) from None
                 raise ExecutionFailed(
                     f"The database could not run the query: {_driver_message(exc)}"
                 ) from None
@@ -260,15 +320,49 @@ class Database:
                         cleanup()
                     except sa.exc.SQLAlchemyError:
                         conn.invalidate()  # a connection that cannot be reset is not reused
-        truncated = len(rows) > max_rows
-        rows = rows[:max_rows]
-        columns = [
-            ResultColumn(n, t) for n, t in zip(names, _column_types(rows, len(names)), strict=True)
-        ]
         elapsed_ms = (time.perf_counter() - started) * 1000
+        if fired.is_set() or elapsed_ms > timeout * 1000:
+            # Fetching and converting count against the limit too.
+            raise QueryTimeout(_TIMEOUT_MESSAGE.format(timeout=timeout))
         return QueryResult(
-            columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms, sql=sql
+            columns=columns,
+            rows=rows,
+            truncated=truncated,
+            elapsed_ms=elapsed_ms,
+            sql=sql,
+            values_cut=cut,
         )
+
+
+_TIMEOUT_MESSAGE = (
+    "The query ran longer than its {timeout:g} s limit and was stopped. "
+    "Narrow it (filters, LIMIT, fewer joins) or allow more time with --timeout."
+)
+
+
+def _fetch(result: Any, max_rows: int) -> tuple[list[tuple[Any, ...]], bool, int]:
+    """At most ``max_rows`` rows and ``MAX_RESULT_BYTES`` bytes, fetched in batches (one more
+    row tells whether more exist); values over ``MAX_VALUE_BYTES`` are cut."""
+    rows: list[tuple[Any, ...]] = []
+    size = cut = 0
+    while len(rows) <= max_rows:
+        batch = result.fetchmany(min(FETCH_BATCH, max_rows + 1 - len(rows)))
+        if not batch:
+            return rows, False, cut
+        for raw in batch:
+            row = []
+            for value in raw:
+                length = len(value) if isinstance(value, str | bytes | bytearray) else 16
+                if length > MAX_VALUE_BYTES:
+                    value = value[:MAX_VALUE_BYTES]
+                    length = MAX_VALUE_BYTES
+                    cut += 1
+                size += length
+                row.append(value)
+            rows.append(tuple(row))
+            if size > MAX_RESULT_BYTES:
+                return rows[:max_rows], True, cut
+    return rows[:max_rows], True, cut
 
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:

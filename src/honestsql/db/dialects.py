@@ -8,6 +8,7 @@ whose result fingerprints the schema.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -33,6 +34,9 @@ class Dialect:
     fingerprint_sql: ClassVar[str] = ""
     #: Whether row counts come from statistics (estimates) rather than COUNT(*).
     estimated_row_counts: ClassVar[bool] = True
+    #: Whether executed SQL names tables with their schema (where unqualified names could
+    #: resolve to a system catalog first).
+    qualify_names: ClassVar[bool] = False
 
     def __init__(self, url: URL) -> None:
         self.url = url
@@ -51,6 +55,14 @@ class Dialect:
         """A function that, called from another thread, stops the query running on ``conn``."""
         return lambda: None
 
+    def streams(self, sql: str) -> bool:
+        """Whether ``sql`` is read through a server-side cursor (rows fetched as they are
+        needed, so memory is bounded by the row cap, not by the size of the result)."""
+        return False
+
+    def stop_unread(self, cancel: Callable[[], None]) -> None:
+        """Called when rows are left unread on a streamed result, before it is closed."""
+
     def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
         """Row counts per table; estimates where the database keeps statistics."""
         return {}
@@ -58,8 +70,18 @@ class Dialect:
     def tables_case_sensitive(self, conn: Connection) -> bool:
         return self.case_sensitive
 
-    def read_tables(self, conn: Connection) -> list[Table]:
-        """Tables and views of the default schema, with columns, keys and comments.
+    #: The query giving (database, default schema) of a connection.
+    names_sql: ClassVar[str] = ""
+
+    def current_names(self, conn: Connection) -> tuple[str, str]:
+        """The connection's database and default schema: the only qualifiers a name may carry
+        unless more schemas are exposed."""
+        database, schema = conn.exec_driver_sql(self.names_sql).one()
+        return str(database or ""), str(schema or "")
+
+    def read_tables(self, conn: Connection, schema: str | None = None) -> list[Table]:
+        """Tables and views of the default schema (or of ``schema``, named ``schema.table``),
+        with columns, keys and comments.
 
         Uses SQLAlchemy's bulk ``get_multi_*`` reflection (a few queries for any number of
         tables on PostgreSQL; per-table PRAGMAs on SQLite).
@@ -67,24 +89,26 @@ class Dialect:
         inspector = sa.inspect(conn)
         kinds = sa.engine.reflection.ObjectKind
         scope = sa.engine.reflection.ObjectScope.DEFAULT
-        views = set(inspector.get_view_names())
-        columns = inspector.get_multi_columns(kind=kinds.ANY, scope=scope)
-        pks = inspector.get_multi_pk_constraint(kind=kinds.TABLE, scope=scope)
-        fks = inspector.get_multi_foreign_keys(kind=kinds.TABLE, scope=scope)
+        views = set(inspector.get_view_names(schema=schema))
+        columns = inspector.get_multi_columns(schema=schema, kind=kinds.ANY, scope=scope)
+        pks = inspector.get_multi_pk_constraint(schema=schema, kind=kinds.TABLE, scope=scope)
+        fks = inspector.get_multi_foreign_keys(schema=schema, kind=kinds.TABLE, scope=scope)
         try:
             comments: dict[Any, Any] = dict(
-                inspector.get_multi_table_comment(kind=kinds.ANY, scope=scope)
+                inspector.get_multi_table_comment(schema=schema, kind=kinds.ANY, scope=scope)
             )
         except NotImplementedError:
             comments = {}
+        prefix = f"{schema}." if schema else ""
         tables = []
-        for (schema, name), cols in sorted(columns.items(), key=lambda kv: kv[0][1]):
-            key = (schema, name)
+        for (owner, name), cols in sorted(columns.items(), key=lambda kv: kv[0][1]):
+            key = (owner, name)
             pk_info: dict[str, Any] = dict(pks.get(key) or {})
             pk = list(pk_info.get("constrained_columns") or [])
             tables.append(
                 Table(
-                    name=name,
+                    name=prefix + name,
+                    schema_name=schema,
                     is_view=name in views,
                     columns=[
                         Column(
@@ -100,7 +124,11 @@ class Dialect:
                     foreign_keys=[
                         ForeignKey(
                             columns=list(fk["constrained_columns"]),
-                            ref_table=fk["referred_table"],
+                            ref_table=(
+                                f"{fk['referred_schema']}.{fk['referred_table']}"
+                                if fk.get("referred_schema") and fk["referred_schema"] != owner
+                                else prefix + fk["referred_table"]
+                            ),
                             ref_columns=list(fk["referred_columns"]),
                         )
                         for fk in fks.get(key) or []
@@ -112,6 +140,19 @@ class Dialect:
 
     def quote(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
+
+    def privileges(self, conn: Connection) -> list[str]:
+        """What the login may do beyond reading this database's data (empty when nothing):
+        the reasons honestsql refuses to run as it without ``--allow-privileged``."""
+        return []
+
+    def least_privilege_hint(self) -> str:
+        """The statements that create a login which can only read."""
+        return ""
+
+
+#: SQLite's limit on the length of any string or blob it builds while running a query.
+SQLITE_MAX_VALUE_BYTES = 16 << 20
 
 
 class _DeadlineConnection(sqlite3.Connection):
@@ -134,6 +175,9 @@ class SQLite(Dialect):
         "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
     )
     estimated_row_counts = False
+
+    def current_names(self, conn: Connection) -> tuple[str, str]:
+        return "", "main"
 
     _ALLOWED = {
         sqlite3.SQLITE_SELECT,
@@ -169,6 +213,12 @@ class SQLite(Dialect):
             if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in cls._DENIED_FUNCTIONS:
                 return sqlite3.SQLITE_DENY
             return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and (arg1 or "").lower() == "sqlite_master":
+            # Declaring an eponymous virtual table (json_each, json_tree) asks this of the
+            # authorizer. Nothing can be written all the same: the file is opened mode=ro,
+            # SQLite refuses changes to sqlite_master without writable_schema, and that pragma
+            # is denied below.
+            return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA:
             pragma = (arg1 or "").lower()
             if pragma in cls._SCHEMA_PRAGMAS:
@@ -182,6 +232,8 @@ class SQLite(Dialect):
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_DeadlineConnection)
         conn.set_authorizer(self.authorize)
         conn.set_progress_handler(conn.past_deadline, 1000)
+        # No value may grow past this inside SQLite (randomblob(500000000), long replace()s).
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
         return conn
 
     def create_engine(self) -> Engine:
@@ -262,8 +314,15 @@ class DuckDB(Dialect):
         ).fetchall()
         return {str(name): int(size or 0) for name, size in rows}
 
-    def read_tables(self, conn: Connection) -> list[Table]:
+    names_sql = "SELECT current_database(), current_schema()"
+
+    def read_tables(self, conn: Connection, schema: str | None = None) -> list[Table]:
         where = "schema_name = current_schema() AND database_name = current_database()"
+        prefix = ""
+        if schema:
+            literal = "'" + schema.replace("'", "''") + "'"
+            where = f"schema_name = {literal} AND database_name = current_database()"
+            prefix = f"{schema}."
         comments: dict[str, str | None] = {
             str(name): comment
             for name, comment in conn.exec_driver_sql(
@@ -303,9 +362,13 @@ class DuckDB(Dialect):
                     comment=comment or None,
                 )
             )
+        for keys in fks.values():
+            for fk in keys:
+                fk.ref_table = prefix + fk.ref_table
         return [
             Table(
-                name=name,
+                name=prefix + name,
+                schema_name=schema,
                 columns=cols,
                 primary_key=pks.get(name, []),
                 foreign_keys=fks.get(name, []),
@@ -321,6 +384,8 @@ class PostgreSQL(Dialect):
 
     name = "postgres"
     case_sensitive = True
+    names_sql = "SELECT current_database(), current_schema()"
+    qualify_names = True
     # Hashed on the server from pg_catalog: information_schema.columns is slow on wide schemas.
     fingerprint_sql = (
         "SELECT md5(coalesce(string_agg(c.relname || '.' || a.attname || ':' "
@@ -341,6 +406,52 @@ class PostgreSQL(Dialect):
         raw: Any = conn.connection.driver_connection
         return lambda: raw.cancel_safe(timeout=2.0)
 
+    def streams(self, sql: str) -> bool:
+        # A named cursor (DECLARE ... CURSOR) takes only a SELECT, not an EXPLAIN.
+        return not sql.lstrip().upper().startswith("EXPLAIN")
+
+    #: Predefined roles whose members read or write server files, run programs or signal
+    #: other sessions.
+    _POWERFUL_ROLES = (
+        "pg_read_server_files",
+        "pg_write_server_files",
+        "pg_execute_server_program",
+        "pg_signal_backend",
+        "pg_checkpoint",
+        "pg_create_subscription",
+    )
+
+    def privileges(self, conn: Connection) -> list[str]:
+        flags = conn.exec_driver_sql(
+            "SELECT rolsuper, rolreplication, rolbypassrls, rolcreaterole FROM pg_roles "
+            "WHERE rolname = current_user"
+        ).one()
+        reasons = [
+            what
+            for what, on in zip(
+                ("superuser", "replication", "bypasses row-level security", "creates roles"),
+                flags,
+                strict=True,
+            )
+            if on
+        ]
+        names = ", ".join(f"'{r}'" for r in self._POWERFUL_ROLES)
+        members = conn.exec_driver_sql(
+            f"SELECT rolname FROM pg_roles WHERE rolname IN ({names}) "
+            "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname"
+        ).fetchall()
+        reasons += [f"member of {row[0]}" for row in members]
+        return reasons
+
+    def least_privilege_hint(self) -> str:
+        database = self.url.database or "mydb"
+        return (
+            "CREATE ROLE honestsql_reader LOGIN PASSWORD '...';\n"
+            f'GRANT CONNECT ON DATABASE "{database}" TO honestsql_reader;\n'
+            "GRANT USAGE ON SCHEMA public TO honestsql_reader;\n"
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO honestsql_reader;"
+        )
+
     def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
         rows = conn.exec_driver_sql(
             "SELECT c.relname, GREATEST(c.reltuples, 0)::bigint FROM pg_class c "
@@ -359,6 +470,7 @@ class MySQL(Dialect):
     """
 
     name = "mysql"
+    names_sql = "SELECT '', DATABASE()"
     fingerprint_sql = (
         "SELECT table_name, column_name, column_type, ordinal_position "
         "FROM information_schema.columns WHERE table_schema = DATABASE() "
@@ -390,6 +502,12 @@ class MySQL(Dialect):
 
         return cancel
 
+    def streams(self, sql: str) -> bool:
+        return True  # PyMySQL's unbuffered cursor
+
+    def stop_unread(self, cancel: Callable[[], None]) -> None:
+        cancel()  # else closing the cursor reads (and drops) every remaining row
+
     def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
         rows = conn.exec_driver_sql(
             "SELECT table_name, table_rows FROM information_schema.tables "
@@ -397,12 +515,33 @@ class MySQL(Dialect):
         ).fetchall()
         return {str(name): int(count or 0) for name, count in rows}
 
+    def privileges(self, conn: Connection) -> list[str]:
+        reasons = []
+        for (grant,) in conn.exec_driver_sql("SHOW GRANTS FOR CURRENT_USER()").fetchall():
+            match = _GLOBAL_GRANT.match(str(grant))
+            if match and match.group(1).strip().upper() != "USAGE":
+                reasons.append(f"global privileges ({match.group(1).strip()} ON *.*)")
+            elif re.search(r"\bWITH\b.*\bGRANT OPTION\b", str(grant), re.I):
+                reasons.append("can grant privileges to others (WITH GRANT OPTION)")
+        return reasons
+
+    def least_privilege_hint(self) -> str:
+        database = self.url.database or "mydb"
+        return (
+            "CREATE USER 'honestsql_reader'@'%' IDENTIFIED BY '...';\n"
+            f"GRANT SELECT ON `{database}`.* TO 'honestsql_reader'@'%';"
+        )
+
     def tables_case_sensitive(self, conn: Connection) -> bool:
         # 0: names are stored and compared as given (the Linux default).
         return bool(conn.exec_driver_sql("SELECT @@lower_case_table_names").scalar_one() == 0)
 
     def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
+
+
+#: ``GRANT <privileges> ON *.* TO ...``: a grant over every database of the server.
+_GLOBAL_GRANT = re.compile(r"^\s*GRANT\s+(.+?)\s+ON\s+\*\.\*\s+TO\b", re.I)
 
 
 def _type_text(sa_type: Any) -> str:

@@ -30,6 +30,7 @@ from honestsql.check import check
 from honestsql.db import Database
 from honestsql.errors import ConnectionFailed, HonestSQLError, InvalidInput
 from honestsql.llm import Backend, BackendError
+from honestsql.loopback import LOOPBACK_NAMES
 from honestsql.memory import AuditLog, Memory
 from honestsql.pipeline import Pipeline, Settings
 
@@ -66,6 +67,12 @@ class ServerConfig:
     audit_path: Path | None = None
     #: Requests doing database or model work at the same time.
     workers: int = 2
+    #: Host names (besides loopback ones) that requests may name in their Host header when no
+    #: API key is set: a guard against DNS rebinding.
+    allowed_hosts: list[str] = field(default_factory=list)
+    #: Passed to every database opened (see ``honestsql.connect``).
+    schemas: list[str] | None = None
+    allow_privileged: bool | None = None
     _opened: dict[str, Database] = field(default_factory=dict)
 
 
@@ -121,7 +128,11 @@ def create_app(config: ServerConfig) -> FastAPI:
             )
         with lock:
             if key not in config._opened:
-                config._opened[key] = honestsql.connect(config.databases[key])
+                config._opened[key] = honestsql.connect(
+                    config.databases[key],
+                    schemas=config.schemas,
+                    allow_privileged=config.allow_privileged,
+                )
             return key, config._opened[key]
 
     def backend() -> Backend:
@@ -148,15 +159,6 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise APIError(
                 401, "unauthorized", "Missing or wrong API key: send it in the X-API-Key header."
             )
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[..., Any]) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > config.max_body_bytes:
-            return envelope(
-                413, "too_large", f"Request bodies are limited to {config.max_body_bytes} bytes."
-            )
-        return await call_next(request)
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
@@ -220,7 +222,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         }
 
     @app.post("/api/check", dependencies=[Depends(authorized)])
-    def check_sql(body: CheckRequest) -> dict[str, Any]:
+    async def check_sql(body: CheckRequest) -> dict[str, Any]:
+        return await offload(check_sync, body)  # type: ignore[no-any-return]
+
+    def check_sync(body: CheckRequest) -> dict[str, Any]:
         _, database_ = database(body.db)
         timeout = min(body.timeout or config.max_timeout, config.max_timeout)
         max_rows = min(
@@ -277,10 +282,115 @@ def create_app(config: ServerConfig) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        RequestGate,
+        max_body_bytes=config.max_body_bytes,
+        allowed_hosts=None if config.api_key else LOOPBACK_NAMES | set(config.allowed_hosts),
+    )
     return app
 
 
+class RequestGate:
+    """ASGI middleware in front of everything: the Host header and the body size.
+
+    With no API key, a request must name a loopback host (or one allowed with ``--allowed-host``)
+    in its Host header, so a web page that rebinds its own name to 127.0.0.1 cannot reach the
+    API. The body cap is enforced while the body is read, chunked or not: ``Content-Length``
+    alone can be absent or lie.
+    """
+
+    def __init__(
+        self, app: Any, max_body_bytes: int, allowed_hosts: set[str] | frozenset[str] | None
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts else None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if self.allowed_hosts is not None:
+            host = _host_name(headers.get("host", ""))
+            if host not in self.allowed_hosts:
+                reply = envelope(
+                    403,
+                    "forbidden_host",
+                    f"Requests must be addressed to this machine (Host {host or 'missing'!r} is "
+                    "not allowed); start the server with --allowed-host NAME, or with a key.",
+                )
+                await reply(scope, receive, send)
+                return
+        too_large = envelope(
+            413, "too_large", f"Request bodies are limited to {self.max_body_bytes} bytes."
+        )
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = scope["method"] not in {"GET", "HEAD", "OPTIONS"} or "transfer-encoding" in headers
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _host_name(header: str) -> str:
+    """The host part of a Host header, without the port (``[::1]:8000`` -> ``::1``)."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
 NUMERIC = {"integer", "real", "decimal"}
+
+
+def _chart_points(rows: list[list[Any]]) -> tuple[list[str], list[float]]:
+    """Labels and numbers from rows of [label, number]; anything else is the client's error."""
+    labels, values = [], []
+    for index, row in enumerate(rows):
+        if len(row) != 2:
+            raise APIError(422, "invalid_input", f"Row {index} must be [label, number].")
+        label, value = row
+        if isinstance(value, bool) or not isinstance(value, int | float | str | None):
+            raise APIError(422, "invalid_input", f"Row {index}: the value must be a number.")
+        try:
+            number = 0.0 if value is None else float(value)
+        except ValueError:
+            raise APIError(
+                422, "invalid_input", f"Row {index}: {str(value)[:40]!r} is not a number."
+            ) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise APIError(422, "invalid_input", f"Row {index}: the value must be finite.")
+        if isinstance(label, dict | list):
+            raise APIError(422, "invalid_input", f"Row {index}: the label must be a value.")
+        labels.append(str(label)[:200])
+        values.append(number)
+    return labels, values
+
+
 CATEGORY = {"text", "date", "datetime", "boolean"}
 
 
@@ -301,8 +411,7 @@ def render_chart(columns: list[dict[str, str]], rows: list[list[Any]]) -> bytes:
         raise APIError(
             501, "unavailable", "Charts need matplotlib: pip install 'honestsql[server]'."
         ) from None
-    labels = [str(r[0]) for r in rows]
-    values = [float(r[1]) if r[1] is not None else 0.0 for r in rows]
+    labels, values = _chart_points(rows)
     fig, ax = plt.subplots(figsize=(6, 3.2))
     if kinds[0] in {"date", "datetime"}:
         ax.plot(labels, values, marker="o", color="#1f5fa8")
