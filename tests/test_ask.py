@@ -202,7 +202,7 @@ def test_redaction_for_remote_backends(shop: honestsql.Database) -> None:
         redacted = server.requests[0]["messages"][-1]["content"]
         ask(shop, server, candidates=2)  # a local server: samples go as they are
         plain = server.requests[-1]["messages"][-1]["content"]
-    assert "anna@example.com" not in redacted and "<redacted>" in redacted
+    assert "anna@example.com" not in redacted and "[redacted]" in redacted
     assert "anna@example.com" in plain
     assert is_local("http://127.0.0.1:8000/v1") and is_local("http://localhost:11434/v1")
     assert not is_local("https://api.openai.com/v1")
@@ -297,7 +297,7 @@ def test_remote_backends_get_redacted_values_by_default(shop: honestsql.Database
     remote = ScriptedBackend(_always(GOOD), local=False)
     Pipeline(shop, remote, Settings(candidates=2)).ask(QUESTION)
     prompt = remote.requests[0].messages[-1]["content"]
-    assert "anna@example.com" not in prompt and "<redacted>" in prompt
+    assert "anna@example.com" not in prompt and "[redacted]" in prompt
     local = ScriptedBackend(_always(GOOD), local=True)
     Pipeline(shop, local, Settings(candidates=2)).ask(QUESTION)
     assert "anna@example.com" in local.requests[0].messages[-1]["content"]

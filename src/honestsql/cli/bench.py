@@ -69,6 +69,19 @@ def bench_memory(
     print_figures("memory", bench.run(targets, pg_admin, mysql_admin, timeout), as_json)
 
 
+@bench_app.command("injection")
+def bench_injection(data: DataOption = None, as_json: JsonOption = False) -> None:
+    """Recall of injection detection on honestsql's corpus, false positives on benchmark data."""
+    from honestsql.benchmarks import injection as bench
+    from honestsql.evaluation.datasets import data_root
+
+    try:
+        root = data_root(data)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("injection", bench.run(root), as_json)
+
+
 @bench_app.command("check")
 def bench_check(
     db: Annotated[
