@@ -54,6 +54,42 @@ class TestDatabase:
             conn.close()  # type: ignore[attr-defined]
         return digest.hexdigest()
 
+    def server_state(self) -> list[object]:
+        """What a statement could change on the server beyond this database: replication slots,
+        advisory and user locks, global settings, statistics resets, prepared transactions."""
+        queries = SERVER_STATE.get(self.dialect)
+        if not queries:
+            return []
+        conn = self.connect_writable()
+        try:
+            cur = conn.cursor()  # type: ignore[attr-defined]
+            state = []
+            for sql in queries:
+                cur.execute(sql)
+                state.append(sorted(cur.fetchall(), key=repr))
+            return state
+        finally:
+            conn.close()  # type: ignore[attr-defined]
+
+
+SERVER_STATE = {
+    "postgres": [
+        "SELECT slot_name FROM pg_replication_slots",
+        "SELECT locktype, mode, objid FROM pg_locks WHERE locktype = 'advisory'",
+        "SELECT name, setting FROM pg_settings WHERE source NOT IN ('session', 'client')",
+        "SELECT datname, stats_reset FROM pg_stat_database",
+        "SELECT gid FROM pg_prepared_xacts",
+        "SELECT roname FROM pg_replication_origin",
+        "SELECT pg_is_in_recovery()",
+    ],
+    "mysql": [
+        "SHOW GLOBAL VARIABLES WHERE Variable_name NOT IN ('timestamp', 'gtid_binlog_pos', "
+        "'gtid_current_pos', 'gtid_binlog_state')",
+        "SELECT user, host FROM mysql.user",
+        "SELECT is_used_lock('honestsql')",
+    ],
+}
+
 
 def _state_queries(dialect: str, cur: object) -> list[str]:
     if dialect == "sqlite":

@@ -269,6 +269,235 @@ SPECIFIC: dict[str, list[tuple[str, str]]] = {
 def cases() -> list[tuple[str, str, str]]:
     result = []
     for dialect in ("sqlite", "duckdb", "postgres", "mysql"):
-        for category, sql in COMMON + SPECIFIC[dialect]:
+        for category, sql in COMMON + SPECIFIC[dialect] + SERVER.get(dialect, []):
             result.append((dialect, category, sql))
     return result
+
+
+# --- the classes a hostile tester used against the servers (issue: allow-listed functions) ----
+# Every dangerous call is tried in several places of an otherwise plain query.
+PLACES = [
+    "SELECT {f}",
+    "SELECT name FROM customers WHERE {f} IS NOT NULL",
+    "SELECT * FROM customers WHERE id IN (SELECT {f})",
+    "WITH x AS (SELECT {f} AS v) SELECT * FROM x",
+    "SELECT CASE WHEN id > 0 THEN {f} END FROM customers",
+    "SELECT name FROM customers ORDER BY {f}",
+]
+
+PG_CALLS: dict[str, list[str]] = {
+    "string_exec": [
+        "(SELECT count(*) FROM ts_stat('SELECT to_tsvector(''simple'', pg_read_file(''/etc/hostname''))'))",
+        "ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')",
+        "query_to_xml('SELECT * FROM pg_authid', true, true, '')",
+        "table_to_xml_and_xmlschema('customers', true, true, '')",
+        "schema_to_xml_and_xmlschema('public', true, true, '')",
+        "database_to_xml(true, true, '')",
+        "cursor_to_xml('c', 1, true, true, '')",
+        "xmlparse(document pg_read_file('/etc/hostname'))",
+    ],
+    "server_state": [
+        "pg_create_physical_replication_slot('honestsql_slot')",
+        "pg_create_logical_replication_slot('honestsql_slot', 'test_decoding')",
+        "pg_drop_replication_slot('honestsql_slot')",
+        "pg_stat_reset()",
+        "pg_stat_reset_shared('bgwriter')",
+        "pg_backup_start('x')",
+        "pg_log_backend_memory_contexts(pg_backend_pid())",
+        "pg_terminate_backend(1)",
+        "set_config('statement_timeout', '0', false)",
+        "pg_replication_origin_create('o')",
+    ],
+    "locks": [
+        "pg_advisory_lock(42)",
+        "pg_advisory_xact_lock(42)",
+        "pg_advisory_lock_shared(42)",
+        "pg_try_advisory_lock(42)",
+        "pg_advisory_unlock_all()",
+    ],
+    "information": [
+        "version()",
+        "current_user",
+        "session_user",
+        "current_setting('data_directory')",
+        "pg_backend_pid()",
+        "inet_server_addr()",
+        "pg_postmaster_start_time()",
+        "current_database()",
+        "pg_current_logfile()",
+        "(SELECT count(*) FROM pg_stat_get_activity(NULL))",
+        "(SELECT count(*) FROM pg_show_all_settings())",
+        "(SELECT count(*) FROM pg_hba_file_rules())",
+        "pg_get_userbyid(10)",
+        "has_table_privilege('pg_authid', 'SELECT')",
+        "pg_database_size(current_database())",
+        "'pg_authid'::regclass",
+        "txid_current_snapshot()",
+        "pg_catalog.lower('x')",
+    ],
+}
+
+PG_NAMES = (
+    [
+        ("qualified", "SELECT * FROM other_schema.orders"),
+        ("qualified", "SELECT * FROM pg_catalog.pg_authid"),
+        ("qualified", "SELECT * FROM pg_catalog.pg_shadow"),
+        ("qualified", "SELECT rolname, rolpassword FROM pg_catalog.pg_authid"),
+        ("qualified", "SELECT * FROM information_schema.tables"),
+        ("qualified", "SELECT * FROM information_schema.role_table_grants"),
+        ("qualified", "SELECT * FROM customers c JOIN pg_catalog.pg_roles r ON r.oid = c.id"),
+        ("qualified", "SELECT * FROM postgres.public.customers"),
+        ("qualified", 'SELECT * FROM "PUBLIC".customers'),
+        ("qualified", "SELECT * FROM pg_temp.customers"),
+        ("qualified", "SELECT * FROM customers WHERE id IN (SELECT oid FROM pg_catalog.pg_class)"),
+        ("qualified", "SELECT * FROM pg_catalog.generate_series(1, 3)"),
+        ("qualified", "SELECT public.lower('x')"),
+    ]
+    + [
+        ("system_catalog", f"SELECT * FROM {t}")
+        for t in [
+            "pg_authid",
+            "pg_shadow",
+            "pg_user",
+            "pg_roles",
+            "pg_stat_activity",
+            "pg_settings",
+            "pg_hba_file_rules",
+            "pg_file_settings",
+            "pg_replication_slots",
+            "pg_locks",
+            "pg_prepared_xacts",
+            "pg_class",
+            "pg_proc",
+            "pg_database",
+            "pg_stat_replication",
+            "pg_available_extensions",
+            "pg_tablespace",
+            "pg_namespace",
+            "pg_statistic",
+            "pg_user_mappings",
+        ]
+    ]
+    + [
+        ("locks", "SELECT * FROM customers FOR NO KEY UPDATE"),
+        ("locks", "SELECT * FROM customers FOR KEY SHARE"),
+        ("locks", "SELECT * FROM customers FOR UPDATE SKIP LOCKED"),
+        ("locks", "SELECT * FROM (SELECT * FROM customers FOR UPDATE) s"),
+        ("locks", "LOCK TABLE customers IN ACCESS EXCLUSIVE MODE"),
+        ("other", "EXPLAIN (ANALYZE) SELECT pg_sleep(1)"),
+        ("other", "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM customers"),
+        ("other", "CALL pg_catalog.pg_sleep(1)"),
+        ("other", "PREPARE p AS SELECT 1"),
+        ("other", "DEALLOCATE ALL"),
+    ]
+)
+
+MYSQL_CALLS: dict[str, list[str]] = {
+    "server_state": [
+        "sys_exec('id')",
+        "benchmark(1000000000, sha2('x', 256))",
+        "master_pos_wait('log', 4)",
+        "master_gtid_wait('0-1-1')",
+        "sleep(5)",
+        "load_file('/etc/passwd')",
+        "uuid_short()",
+    ],
+    "locks": [
+        "get_lock('honestsql', 10)",
+        "release_lock('honestsql')",
+        "is_free_lock('honestsql')",
+        "is_used_lock('honestsql')",
+        "release_all_locks()",
+    ],
+    "information": [
+        "@@datadir",
+        "@@hostname",
+        "@@version",
+        "@@basedir",
+        "@@secure_file_priv",
+        "@@global.max_connections",
+        "@@session.sql_mode",
+        "@x",
+        "version()",
+        "user()",
+        "current_user()",
+        "session_user()",
+        "system_user()",
+        "database()",
+        "connection_id()",
+        "last_insert_id()",
+        "found_rows()",
+    ],
+}
+
+MYSQL_NAMES = [
+    ("qualified", f"SELECT * FROM {t}")
+    for t in [
+        "mysql.user",
+        "mysql.db",
+        "mysql.global_priv",
+        "mysql.proc",
+        "mysql.tables_priv",
+        "mysql.plugin",
+        "mysql.servers",
+        "information_schema.processlist",
+        "information_schema.user_privileges",
+        "information_schema.tables",
+        "information_schema.columns",
+        "performance_schema.threads",
+        "performance_schema.events_statements_history",
+        "performance_schema.accounts",
+        "sys.processlist",
+        "sys.session",
+        "sys.host_summary",
+        "honestsql_other.customers",
+    ]
+] + [
+    ("qualified", "SELECT user, authentication_string FROM mysql.user"),
+    ("qualified", "SELECT c.name FROM customers c JOIN mysql.user u ON u.user = c.name"),
+    ("qualified", "SELECT * FROM customers WHERE name IN (SELECT user FROM mysql.user)"),
+    ("qualified", "SELECT (SELECT count(*) FROM information_schema.processlist)"),
+    ("qualified", "SELECT * FROM `mysql`.`user`"),
+    ("qualified", "SELECT * FROM def.mysql.user"),
+    ("string_exec", "EXECUTE IMMEDIATE 'DROP TABLE customers'"),
+    ("string_exec", "PREPARE s FROM 'DELETE FROM customers'"),
+    ("string_exec", "CALL sys.execute_prepared_stmt('DELETE FROM customers')"),
+    ("string_exec", "SELECT sys.format_statement('x')"),
+    ("string_exec", "SELECT * FROM customers WHERE id = sys.ps_thread_id(NULL)"),
+    ("server_state", "SET GLOBAL max_connections = 1"),
+    ("server_state", "SET @@global.general_log = 1"),
+    ("server_state", "FLUSH LOGS"),
+    ("server_state", "FLUSH STATUS"),
+    ("server_state", "RESET QUERY CACHE"),
+    ("server_state", "PURGE BINARY LOGS BEFORE NOW()"),
+    ("server_state", "SHUTDOWN"),
+    ("server_state", "UNINSTALL PLUGIN x"),
+    ("server_state", "CACHE INDEX customers IN hot"),
+    ("server_state", "LOAD INDEX INTO CACHE customers"),
+    ("server_state", "STOP SLAVE"),
+    ("server_state", "BINLOG 'x'"),
+    ("locks", "LOCK TABLES customers WRITE"),
+    ("locks", "UNLOCK TABLES"),
+    ("locks", "SELECT * FROM customers FOR UPDATE SKIP LOCKED"),
+    ("locks", "SELECT * FROM customers WHERE id = 1 FOR SHARE"),
+    ("locks", "SELECT * FROM (SELECT * FROM customers FOR UPDATE) s"),
+    ("other", "SHOW GRANTS"),
+    ("other", "SHOW PROCESSLIST"),
+    ("other", "SELECT * FROM customers PROCEDURE ANALYSE()"),
+    ("other", "HELP 'contents'"),
+]
+
+
+def _expanded(calls: dict[str, list[str]]) -> list[tuple[str, str]]:
+    return [
+        (category, place.format(f=call))
+        for category, found in calls.items()
+        for call in found
+        for place in PLACES
+    ]
+
+
+SERVER: dict[str, list[tuple[str, str]]] = {
+    "postgres": _expanded(PG_CALLS) + PG_NAMES,
+    "mysql": _expanded(MYSQL_CALLS) + MYSQL_NAMES,
+}

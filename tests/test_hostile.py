@@ -19,6 +19,8 @@ CASES = cases()
 
 def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 300
+    for server in ("postgres", "mysql"):
+        assert sum(d == server for d, _, _ in CASES) >= 300
     assert {d for d, _, _ in CASES} == {"sqlite", "duckdb", "postgres", "mysql"}
 
 
@@ -45,15 +47,42 @@ def _stray_files() -> set[str]:
     CASES,
     ids=[f"{d}-{c}-{i}" for i, (d, c, _) in enumerate(CASES)],
 )
-def test_hostile_statement_is_refused(connected, dialect: str, category: str, sql: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_statement_is_refused(
+    connected, canary, dialect: str, category: str, sql: str
+) -> None:  # type: ignore[no-untyped-def]
     db, fixture = connected(dialect)
     before = fixture.checksum()
+    state_before = fixture.server_state()
     files_before = _stray_files()
     result = honestsql.check(db, sql, timeout=3.0)
     assert not result.ok, f"{dialect} ran a hostile statement: {sql[:200]!r} -> {result.to_dict()}"
     assert result.errors, "a refusal must say why"
     assert fixture.checksum() == before, f"{dialect} changed after {sql[:200]!r}"
+    assert fixture.server_state() == state_before, (
+        f"{dialect} server state changed after {sql[:200]!r}"
+    )
     assert _stray_files() == files_before
+    canary(dialect)  # another session on the server is still alive
+
+
+@pytest.fixture(scope="module")
+def canary(test_databases):  # type: ignore[no-untyped-def]
+    """One extra session per server, opened before the corpus runs: a statement that terminated
+    or killed other sessions would end it."""
+    opened: dict[str, object] = {}
+
+    def alive(dialect: str) -> None:
+        if dialect not in {"postgres", "mysql"}:
+            return
+        if dialect not in opened:
+            opened[dialect] = test_databases[dialect].connect_writable()
+        cur = opened[dialect].cursor()  # type: ignore[attr-defined]
+        cur.execute("SELECT 1")
+        assert cur.fetchall() in ([(1,)], ((1,),))
+
+    yield alive
+    for conn in opened.values():
+        conn.close()  # type: ignore[attr-defined]
 
 
 # Statements that succeed on a writable connection. Sent straight to the read-only connection,
