@@ -277,3 +277,21 @@ def test_byte_order_mark_and_statement_names(test_databases) -> None:  # type: i
     listen = guard("LISTEN a", "postgres")
     assert not isinstance(listen, GuardedStatement)
     assert "LISTEN statement" in listen[0].message
+
+
+def test_ask_without_a_model_offline_says_so_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HONESTSQL_MODELS_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "ask", "--db", "demo", "--no-audit", "How many?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "cannot be reached" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr and "Retrying" not in proc.stderr

@@ -88,6 +88,11 @@ def download(model: KnownModel) -> Path:
             "Downloading a model needs huggingface_hub: pip install 'honestsql[local]'. "
             + alternatives
         ) from None
+    if not _hub_reachable():
+        raise BackendError(
+            f"{model.repo_id}/{model.filename} ({model.size_gb} GB) is not in the cache and the "
+            "model hub cannot be reached (offline?). " + alternatives
+        )
     try:
         # Shows a progress bar and resumes an interrupted download.
         local = hf_hub_download(model.repo_id, model.filename, cache_dir=str(models_dir()))
@@ -101,6 +106,25 @@ def download(model: KnownModel) -> Path:
             f"Could not download {model.repo_id}/{model.filename}: {exc}. " + alternatives
         ) from None
     return Path(local)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick connection attempt, so an offline machine gets its answer in seconds rather
+    than after the hub client's retries (25 s and six printed network errors)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 class LlamaCpp(Backend):
