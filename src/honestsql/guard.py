@@ -421,11 +421,19 @@ def executed_name(node: exp.Func, dialect: str) -> str | None:
     sqlglot writes it as an operator or a keyword construct (``a || b``, ``CASE WHEN``)."""
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
-    text = node.sql(dialect=generator(dialect))
-    match = _CALL.match(text)
-    if match is None and not any(isinstance(v, exp.Expr) for v in node.args.values()):
-        match = _BARE.match(text)  # a keyword with no arguments: CURRENT_USER, CURRENT_DATE
-    return match.group(1).lower() if match else None
+    # The name depends on the node's class, the dialect and which arguments are given, not on
+    # their values: generating (which copies the node) once per shape keeps check() fast.
+    shape = (type(node), dialect, tuple(sorted(k for k, v in node.args.items() if v is not None)))
+    if shape not in _EXECUTED_NAMES:
+        text = node.sql(dialect=generator(dialect))
+        match = _CALL.match(text)
+        if match is None and not any(isinstance(v, exp.Expr) for v in node.args.values()):
+            match = _BARE.match(text)  # a keyword with no arguments: CURRENT_USER, CURRENT_DATE
+        _EXECUTED_NAMES[shape] = match.group(1).lower() if match else None
+    return _EXECUTED_NAMES[shape]
+
+
+_EXECUTED_NAMES: dict[tuple[type, str, tuple[str, ...]], str | None] = {}
 
 
 def _qualified(node: exp.Func) -> bool:

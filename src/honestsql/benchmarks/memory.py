@@ -73,6 +73,16 @@ def _sqlite(folder: Path) -> tuple[str, Any]:
     return str(path), lambda: None
 
 
+def _duckdb(folder: Path) -> tuple[str, Any]:
+    import duckdb
+
+    path = folder / "memory.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE t AS SELECT range AS id, repeat('x', 20) AS pad FROM range(1, 1001)")
+    conn.close()
+    return str(path), lambda: None
+
+
 def measure(url: str, sql: str, *, max_rows: int, timeout: float) -> dict[str, Any]:
     """Run ``honestsql check`` in a child process; its wall time, peak RSS and answer."""
     env = {**os.environ, "HONESTSQL_ALLOW_PRIVILEGED": "1"}
@@ -105,6 +115,8 @@ def run(targets: list[str], pg_admin: str, mysql_admin: str, timeout: float) -> 
                 url, drop = _postgres(pg_admin, name)
             elif target == "mysql":
                 url, drop = _mysql(mysql_admin, name)
+            elif target == "duckdb":
+                url, drop = _duckdb(Path(folder))
             else:
                 url, drop = _sqlite(Path(folder))
             try:

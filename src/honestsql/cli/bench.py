@@ -49,7 +49,7 @@ def bench_catalog(
 def bench_memory(
     target: Annotated[
         list[str] | None,
-        typer.Option(help="postgres, mysql or sqlite; repeat for several (default: all three)."),
+        typer.Option(help="postgres, mysql, sqlite or duckdb; repeat for several (default: all)."),
     ] = None,
     pg_admin: Annotated[
         str, typer.Option(help="PostgreSQL URL allowed to CREATE/DROP a scratch database.")
@@ -63,8 +63,8 @@ def bench_memory(
     """Peak RSS and time of a 10^12-row cross product read with --max-rows 10."""
     from honestsql.benchmarks import memory as bench
 
-    targets = target or ["postgres", "mysql", "sqlite"]
-    if unknown := set(targets) - {"postgres", "mysql", "sqlite"}:
+    targets = target or ["postgres", "mysql", "sqlite", "duckdb"]
+    if unknown := set(targets) - {"postgres", "mysql", "sqlite", "duckdb"}:
         raise typer.BadParameter(f"unknown --target {', '.join(sorted(unknown))}")
     print_figures("memory", bench.run(targets, pg_admin, mysql_admin, timeout), as_json)
 
