@@ -63,3 +63,59 @@ def test_missing_parts_name_the_install_command(source: RegistrySource, tmp_path
     assert len(part_paths(bigger)[0]) == 3
     with pytest.raises(BackendError, match="pip install .*hsqltest-model-part9==0.1.0"):
         assemble(bigger, tmp_path / "m.gguf", size=1, sha256="0" * 64)
+
+
+def test_a_named_model_resolves_from_its_parts(
+    source: RegistrySource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from honestsql.llm import llama_cpp
+
+    whole = b"".join(CHUNKS)
+    known = llama_cpp.KnownModel(
+        "nobody/none",
+        "fake.gguf",
+        0.0,
+        "test",
+        size_bytes=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        registry=source,
+        extra="fake-extra",
+    )
+    missing = llama_cpp.KnownModel(
+        "nobody/none",
+        "gone.gguf",
+        0.0,
+        "test",
+        size_bytes=1,
+        sha256="0" * 64,
+        registry=RegistrySource(("hsqltest-absent-part1",), "1.0"),
+        extra="fake-extra",
+    )
+    monkeypatch.setitem(llama_cpp.MODELS, "fake", known)
+    monkeypatch.setitem(llama_cpp.MODELS, "gone", missing)
+    monkeypatch.setenv("HONESTSQL_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = llama_cpp.resolve("fake")
+    assert path == tmp_path / "models" / "fake.gguf" and path.read_bytes() == whole
+    assert llama_cpp.resolve("fake") == path  # verified once, not put together again
+    with pytest.raises(BackendError, match=r"honestsql\[fake-extra\]"):
+        llama_cpp.resolve("gone")
+
+
+def test_models_command_lists_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "HONESTSQL_MODELS_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "models", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    models = json.loads(proc.stdout)["models"]
+    default = [m for m in models if m["default"]]
+    assert [m["name"] for m in default] == ["qwen2.5-coder-1.5b"]
+    assert default[0]["sha256"].startswith("cc324af0") and default[0]["file"] is None
