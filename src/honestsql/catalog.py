@@ -116,11 +116,15 @@ class Catalog(BaseModel):
     def _same(self, a: str, b: str) -> bool:
         return a == b if self.table_case_sensitive else a.lower() == b.lower()
 
+    def _is_default_schema(self, schema: str) -> bool:
+        """No schema given, or the connection's default one."""
+        return not schema or bool(self.default_schema and self._same(schema, self.default_schema))
+
     def scope_problem(self, schema: str = "", database: str = "") -> str | None:
         """Why a name qualified with ``database.schema`` is outside what this catalog exposes."""
         if database and not (self.database_name and self._same(database, self.database_name)):
             return f"the database {database!r} is not the one connected"
-        if not schema or (self.default_schema and self._same(schema, self.default_schema)):
+        if self._is_default_schema(schema):
             return None
         if any(self._same(schema, s) for s in self.exposed_schemas):
             return None
@@ -134,7 +138,7 @@ class Catalog(BaseModel):
         """The table a possibly qualified name means, or ``None`` when it means none exposed."""
         if self.scope_problem(schema, database) is not None:
             return None
-        if schema and not (self.default_schema and self._same(schema, self.default_schema)):
+        if not self._is_default_schema(schema):
             return self.table(f"{schema}.{name}")
         found = self.table(name)
         return found if found is None or found.schema_name is None else None

@@ -131,8 +131,8 @@ def _from_environment() -> dict[str, set[str]]:
     return extra
 
 
-def allowed_functions(dialect: str, extra: frozenset[str] = frozenset()) -> frozenset[str]:
+def allowed_functions(dialect: str) -> frozenset[str]:
     """Every function name (lower case) that may run on ``dialect``."""
     configured = _from_environment()
     names = (COMMON | PER_DIALECT.get(dialect, frozenset())) - EXCLUDED.get(dialect, frozenset())
-    return frozenset(names | extra | configured.get("*", set()) | configured.get(dialect, set()))
+    return frozenset(names | configured.get("*", set()) | configured.get(dialect, set()))

@@ -218,9 +218,7 @@ def _is_forbidden(name: str) -> bool:
 #: Leading blanks and comments.
 _LEADING_NOISE = re.compile(r"(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|/\*.*?\*/)*", re.S)
 #: Leading blanks and comments, then EXPLAIN: a cheap test before tokenizing.
-_STARTS_WITH_EXPLAIN = re.compile(
-    r"^(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|/\*.*?\*/)*EXPLAIN\b", re.I | re.S
-)
+_STARTS_WITH_EXPLAIN = re.compile("^" + _LEADING_NOISE.pattern + r"EXPLAIN\b", re.I | re.S)
 _QUERY_PLAN = re.compile(r"\s*QUERY\s+PLAN\b", re.IGNORECASE)
 #: PostgreSQL's ``EXPLAIN (option [value], ...)``.
 _EXPLAIN_OPTIONS = re.compile(r"\s*\(([^()]*)\)")
@@ -229,13 +227,13 @@ _SAFE_EXPLAIN_OPTIONS = {"format", "verbose", "costs", "settings", "summary", "g
 _OPTION_VALUES = {"", "true", "false", "on", "off", "1", "0", "text", "json", "yaml", "xml"}
 
 
-def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
+def _split_explain(sql: str, dialect: str) -> tuple[str | None, str] | Finding:
     """Separate a leading ``EXPLAIN`` (SQLite's ``EXPLAIN QUERY PLAN``, PostgreSQL's
     ``EXPLAIN (FORMAT JSON)``) from the statement.
 
     sqlglot tokenizes EXPLAIN as a command whose rest is one opaque string, so the statement
     after it is cut out of the text and goes through the guard like any other query. A refused
-    option comes back as ``"!message"``.
+    option comes back as the finding that refuses it.
     """
     if not _STARTS_WITH_EXPLAIN.match(sql):
         return None, sql  # the common case, decided without tokenizing
@@ -256,9 +254,12 @@ def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
             name, _, value = option.strip().lower().partition(" ")
             value = value.strip()
             if name not in _SAFE_EXPLAIN_OPTIONS or value not in _OPTION_VALUES:
-                return f"!EXPLAIN option {option.strip()!r} is not allowed; only FORMAT, " + (
-                    "VERBOSE, COSTS, SETTINGS, SUMMARY and GENERIC_PLAN may be given."
-                ), rest
+                return Finding(
+                    "not_read_only",
+                    f"EXPLAIN option {option.strip()!r} is not allowed; only FORMAT, VERBOSE, "
+                    "COSTS, SETTINGS, SUMMARY and GENERIC_PLAN may be given.",
+                    subject="EXPLAIN",
+                )
             shown.append(f"{name.upper()} {value.upper()}".strip())
         return f"EXPLAIN ({', '.join(shown)})", rest[options.end() :]
     return "EXPLAIN", rest
@@ -267,24 +268,22 @@ def _split_explain(sql: str, dialect: str) -> tuple[str | None, str]:
 TOO_DEEP = "The SQL is nested too deeply to check; simplify it."
 
 
-def guard(
-    sql: str, dialect: str, *, extra_functions: frozenset[str] = frozenset()
-) -> GuardedStatement | list[Finding]:
+def guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
     """Parse ``sql`` and let it through only if it is exactly one read-only query.
 
-    ``extra_functions`` widens the function allow-list (lower-case names). Returns the guarded
-    statement, or the findings (all errors) that refuse it.
+    Returns the guarded statement, or the findings (all errors) that refuse it.
     """
     try:
-        return _guard(sql.lstrip("\ufeff"), dialect, extra_functions)
+        return _guard(sql.lstrip("\ufeff"), dialect)
     except RecursionError:
         return [Finding("syntax", TOO_DEEP)]
 
 
-def _guard(sql: str, dialect: str, extra: frozenset[str]) -> GuardedStatement | list[Finding]:
-    explain, body = _split_explain(sql, dialect)
-    if explain is not None and explain.startswith("!"):
-        return [Finding("not_read_only", explain[1:], subject="EXPLAIN")]
+def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
+    split = _split_explain(sql, dialect)
+    if isinstance(split, Finding):
+        return [split]
+    explain, body = split
     try:
         statements = [s for s in sqlglot.parse(body, read=dialect) if s is not None]
     except ParseError as exc:
@@ -312,7 +311,7 @@ def _guard(sql: str, dialect: str, extra: frozenset[str]) -> GuardedStatement | 
                 subject=kind,
             )
         ]
-    findings = _refusals(statement, dialect, allowed_functions(dialect, extra))
+    findings = _refusals(statement, dialect, allowed_functions(dialect))
     if findings:
         return findings
     executable = statement.sql(dialect=generator(dialect), comments=False)
@@ -329,9 +328,7 @@ def _first_word(sql: str) -> str:
     return word.group(0).upper() if word else ""
 
 
-def _refusals(
-    statement: exp.Expr, dialect: str, allowed: frozenset[str] = frozenset()
-) -> list[Finding]:
+def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> list[Finding]:
     """Everything inside a query that could write, lock, assign, call a function that is not
     allowed, or read server state."""
     findings: list[Finding] = []

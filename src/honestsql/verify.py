@@ -38,10 +38,10 @@ class _Source:
     implicit: frozenset[str] = frozenset()
 
     def has(self, column: str, case_sensitive: bool) -> bool:
-        if self.table is not None and column.lower() in self.implicit:
-            return True
         if self.table is not None:
-            return self.table.column(column, case_sensitive=case_sensitive) is not None
+            return column.lower() in self.implicit or (
+                self.table.column(column, case_sensitive=case_sensitive) is not None
+            )
         if self.names is WILDCARD:
             return True
         if case_sensitive:
@@ -423,12 +423,14 @@ def qualify_tables(expression: exp.Query, catalog: Catalog) -> exp.Query:
     name, so the database resolves each name to exactly the table that was verified
     (PostgreSQL searches ``pg_catalog`` before the search path for unqualified names)."""
     tree = expression.copy()
+    if not catalog.default_schema:
+        return tree
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier) or table.db:
-            continue
-        if table.name.lower() in ctes:
-            continue
-        if catalog.default_schema:
+        if (
+            isinstance(table.this, exp.Identifier)
+            and not table.db
+            and table.name.lower() not in ctes
+        ):
             table.set("db", exp.to_identifier(catalog.default_schema, quoted=True))
     return tree

@@ -40,9 +40,18 @@ def _postgres(admin_url: str, name: str) -> tuple[str, Any]:
 
 def _mysql(admin_url: str, name: str) -> tuple[str, Any]:
     import pymysql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
 
     def admin() -> Any:
-        return pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
+        return pymysql.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 3306,
+            user=url.username or "root",
+            password=url.password or "",
+            autocommit=True,
+        )
 
     conn = admin()
     with conn.cursor() as cur:

@@ -103,17 +103,18 @@ def resolve(model: str | None) -> Path:
         )
     if known.registry is not None and known.sha256 and known.size_bytes:
         target = models_dir() / known.filename
-        if is_verified(target, known.sha256) or not part_paths(known.registry)[1]:
+        if is_verified(target, known.sha256):
+            return target
+        if not part_paths(known.registry)[1]:
             return _assemble(known, target)
     return download(known)
 
 
 def _assemble(known: KnownModel, target: Path) -> Path:
+    """Put a registry model together, with a progress bar."""
     from honestsql.cli.common import progress_bar
 
     assert known.registry is not None and known.sha256 and known.size_bytes
-    if is_verified(target, known.sha256):
-        return target
     progress, advance, _ = progress_bar(f"assembling {known.filename}", known.size_bytes)
     with progress:
         return assemble(
