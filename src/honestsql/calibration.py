@@ -1,18 +1,26 @@
-"""Confidence that means something: a calibrated map from candidate agreement to P(correct).
+"""Confidence that means something: a calibrated map from candidate signals to P(correct).
 
-The features describe how a set of candidate answers behaves (agreement, failures, result shape,
-relevance of the question to the schema). The calibrator maps one of them to P(correct); its
-fitted points ship with the package as JSON (``calibration.json``) and are applied with plain
-arithmetic; fitting needs scikit-learn (``pip install "honestsql[calibrate]"``).
+The signals describe how a set of candidate answers behaves (agreement, failures, repairs, result
+shape, values not in the data, relevance of the question to the schema; ``decide.signals``). Two
+kinds of calibrator read them:
+
+- ``LogisticCalibrator``: a logistic regression on all the signals, fitted on one model's own
+  candidates (``honestsql bench ask`` runs), evaluated leave-one-database-out. One per named model
+  ships in ``honestsql/calibrators/<model>.json``; ``calibrate fit`` refits one from your runs.
+- ``Calibrator``: isotonic in one signal (the agreement margin), fitted on 17 published systems'
+  Spider outputs (``calibrators/spider-17-systems.json``); kept as an out-of-distribution check.
+
+Both are applied with plain arithmetic; fitting needs scikit-learn (``honestsql[calibrate]``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,14 @@ class Observation:
         return counts.most_common(1)[0][0] if counts else None
 
 
+def as_signals(obs: Observation) -> dict[str, float]:
+    return dict(zip(FEATURES, features(obs), strict=True))
+
+
+def _values(seen: Mapping[str, float] | Observation) -> Mapping[str, float]:
+    return as_signals(seen) if isinstance(seen, Observation) else seen
+
+
 def features(obs: Observation) -> list[float]:
     n = len(obs.keys) or 1
     counts = Counter(k for k in obs.keys if k is not None).most_common()
@@ -64,9 +80,8 @@ class Calibrator:
     feature: str = "margin"
     fitted_on: str = ""
 
-    def probability(self, obs: Observation) -> float:
-        value = features(obs)[FEATURES.index(self.feature)]
-        return _interpolate(value, self.x, self.y)
+    def probability(self, seen: Mapping[str, float] | Observation) -> float:
+        return _interpolate(float(_values(seen).get(self.feature, 0.0)), self.x, self.y)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -75,8 +90,10 @@ class Calibrator:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> Calibrator:
+    def from_json(cls, text: str) -> Calibrator | LogisticCalibrator:
         data = json.loads(text)
+        if data.get("kind") == "logistic":
+            return LogisticCalibrator.from_dict(data)
         if data["feature"] not in FEATURES or len(data["x"]) != len(data["y"]) or not data["x"]:
             raise ValueError("not a honestsql calibration file")
         return cls(
@@ -85,6 +102,146 @@ class Calibrator:
             data["feature"],
             str(data.get("fitted_on", "")),
         )
+
+
+#: The signals a logistic calibrator reads (``decide.signals`` computes them).
+SIGNALS = (
+    "top_share",
+    "margin",
+    "distinct_share",
+    "failed_share",
+    "abstain_share",
+    "greedy_agrees",
+    "repaired",
+    "empty",
+    "truncated",
+    "ungrounded",
+    "type_mismatch",
+    "relevance",
+)
+#: Never certain: a few hundred questions cannot show a 0% or 100% error rate.
+FLOOR, CEILING = 0.02, 0.98
+
+
+@dataclass
+class LogisticCalibrator:
+    """P(correct) = sigmoid(intercept + sum of weight * signal), over ``SIGNALS``."""
+
+    weights: dict[str, float]
+    intercept: float
+    fitted_on: str = ""
+    #: Figures of the fit (questions, cross-validated AUROC and ECE, ...), for the record.
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def probability(self, seen: Mapping[str, float] | Observation) -> float:
+        values = _values(seen)
+        z = self.intercept + sum(w * float(values.get(k, 0.0)) for k, w in self.weights.items())
+        return min(CEILING, max(FLOOR, 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "kind": "logistic",
+                "weights": self.weights,
+                "intercept": self.intercept,
+                "fitted_on": self.fitted_on,
+                "details": self.details,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogisticCalibrator:
+        weights = data.get("weights")
+        if not isinstance(weights, dict) or not set(weights) <= set(SIGNALS):
+            raise ValueError("not a honestsql calibration file")
+        return cls(
+            {k: float(v) for k, v in weights.items()},
+            float(data["intercept"]),
+            str(data.get("fitted_on", "")),
+            dict(data.get("details") or {}),
+        )
+
+
+#: Strengths of the L2 penalty tried (scikit-learn's C: smaller is stronger).
+REGULARIZATION = (0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def fit_logistic(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[bool],
+    *,
+    groups: Sequence[str] | None = None,
+    fitted_on: str = "",
+    regularization: float | None = None,
+) -> LogisticCalibrator:
+    """An L2-regularized logistic regression (scikit-learn) of the labels on ``SIGNALS``.
+
+    Without a ``regularization``, it is chosen by leave-one-group-out log loss over ``groups``
+    (1.0 when there are fewer than three groups)."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "Fitting needs scikit-learn: pip install 'honestsql[calibrate]'"
+        ) from None
+    if len(set(labels)) < 2:
+        raise ValueError("need both kinds of outcome to fit a calibrator")
+    if regularization is None:
+        regularization = _choose_regularization(rows, labels, groups)
+    matrix = [[float(r.get(k, 0.0)) for k in SIGNALS] for r in rows]
+    model = LogisticRegression(C=regularization, max_iter=1000)
+    model.fit(matrix, [1 if v else 0 for v in labels])
+    weights = {k: round(float(w), 6) for k, w in zip(SIGNALS, model.coef_[0], strict=True)}
+    fitted = LogisticCalibrator(weights, round(float(model.intercept_[0]), 6), fitted_on)
+    fitted.details["regularization"] = regularization
+    return fitted
+
+
+def _choose_regularization(
+    rows: Sequence[Mapping[str, float]], labels: Sequence[bool], groups: Sequence[str] | None
+) -> float:
+    if groups is None or len(set(groups)) < 3:
+        return 1.0
+
+    def loss(c: float) -> float:
+        ps = grouped_cross_validated(rows, labels, groups, regularization=c)
+        return -sum(
+            math.log(p if y else 1.0 - p) for p, y in zip(ps, labels, strict=True)
+        ) / len(labels)
+
+    return min(REGULARIZATION, key=loss)
+
+
+def grouped_cross_validated(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[bool],
+    groups: Sequence[str],
+    *,
+    regularization: float | None = None,
+) -> list[float]:
+    """Out-of-group probabilities: each question scored by a calibrator fitted on the other
+    groups only (leave one database out). Without a ``regularization``, each fit chooses its own
+    from its training groups alone (nested), so nothing is tuned on the held-out group."""
+    probabilities = [0.0] * len(rows)
+    for group in sorted(set(groups)):
+        held = [i for i, g in enumerate(groups) if g == group]
+        train = [i for i, g in enumerate(groups) if g != group]
+        train_labels = [labels[i] for i in train]
+        if len(set(train_labels)) < 2:
+            rate = min(CEILING, max(FLOOR, sum(train_labels) / max(1, len(train_labels))))
+            for i in held:
+                probabilities[i] = rate
+            continue
+        model = fit_logistic(
+            [rows[i] for i in train],
+            train_labels,
+            groups=[groups[i] for i in train],
+            regularization=regularization,
+        )
+        for i in held:
+            probabilities[i] = model.probability(rows[i])
+    return probabilities
 
 
 def _interpolate(value: float, xs: list[float], ys: list[float]) -> float:
@@ -155,16 +312,33 @@ def cross_validated(
     return probabilities
 
 
-def load_default() -> Calibrator | None:
-    """``$HONESTSQL_CALIBRATION`` if set, else the fit shipped with the package."""
-    configured = os.environ.get("HONESTSQL_CALIBRATION")
+AnyCalibrator = Calibrator | LogisticCalibrator
+#: The model whose calibrator applies when the model in use has none of its own.
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+SPIDER_ENSEMBLE = "spider-17-systems"
+
+
+def shipped(name: str) -> AnyCalibrator | None:
+    """A calibrator shipped with the package (``calibrators/<name>.json``), if there is one."""
     try:
-        if configured:
-            return Calibrator.from_json(Path(configured).read_text(encoding="utf-8"))
-        text = resources.files("honestsql").joinpath("calibration.json").read_text(encoding="utf-8")
+        text = resources.files("honestsql").joinpath("calibrators", f"{name}.json").read_text(
+            encoding="utf-8"
+        )
         return Calibrator.from_json(text)
     except (OSError, ValueError, KeyError):
         return None
+
+
+def load_default(model: str | None = None) -> AnyCalibrator | None:
+    """``$HONESTSQL_CALIBRATION`` if set, else the calibrator shipped for ``model``, else the
+    default model's (a note in each answer says which one was used)."""
+    configured = os.environ.get("HONESTSQL_CALIBRATION")
+    if configured:
+        try:
+            return Calibrator.from_json(Path(configured).read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError):
+            return None
+    return (shipped(model) if model else None) or shipped(DEFAULT_MODEL)
 
 
 def summary(calibrator: Calibrator) -> dict[str, Any]:

@@ -1,21 +1,17 @@
 """From candidates to a decision: answer with a confidence, or abstain with a reason.
 
-The confidence starts from how strongly the candidates agree: the calibrated probability that
-the agreed answer is right (``honestsql.calibration``: isotonic in the agreement margin, fitted on
-real systems' outputs), or, without a calibrator, the plain share of candidates that agree. It
-is then discounted for what makes agreement less convincing:
-
-| signal | factor |
-|---|---|
-| the winning answer needed a repair round | x 0.85 |
-| the result is empty, or all NULL | x 0.6 |
-| the result was cut at the row cap | x 0.9 |
-| a text value compared in the query does not occur in its column | x 0.5 |
-| a literal of another type than its column | x 0.8 |
-| few question words match the schema | x 0.7 |
+The confidence is one calibrated map (``honestsql.calibration``) from the signals of the
+candidates (``signals``: how many agree and by what margin, how many distinct answers, failed and
+abstaining candidates, repairs, an empty, all-NULL or cut result, text values not found in the
+data, literals of another type than their column, how much of the question the schema knows) to
+P(correct). It is fitted on a model's own candidates and applied as it is, never multiplied by
+hand-set factors afterwards: that would undo the calibration. Without a calibrator the confidence
+is the plain share of candidates that agree.
 
 Answer only when the confidence is above the target ``t``: with a wrong answer costing
 t/(1-t) and an abstention 0, that is the rule that maximizes the expected penalized score.
+Two rules come before it: when most candidates say the question cannot be answered, abstain;
+when two answers are equally supported, ask which reading was meant rather than pick one.
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from honestsql.calibration import Calibrator, Observation
+from honestsql.calibration import AnyCalibrator
 from honestsql.db import QueryResult
 from honestsql.findings import Finding
 
@@ -42,6 +38,8 @@ class Candidate:
     text: str
     sql: str | None = None
     status: str = "pending"  # ok, rejected, error, abstain
+    #: The SQL as the model first wrote it, before any repair.
+    first_sql: str | None = None
     findings: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     repairs: int = 0
@@ -51,13 +49,18 @@ class Candidate:
     ungrounded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        result = self.result
         return {
             "sql": self.sql,
             "status": self.status,
             "result_hash": self.result_hash,
             "repairs": self.repairs,
             "errors": [f.to_dict() for f in self.findings],
+            **({"first_sql": self.first_sql} if self.first_sql != self.sql else {}),
             **({"abstain_reason": self.abstain_reason} if self.abstain_reason else {}),
+            **({"warnings": [w.to_dict() for w in self.warnings]} if self.warnings else {}),
+            **({"ungrounded": self.ungrounded} if self.ungrounded else {}),
+            **({"rows": len(result.rows), "truncated": result.truncated} if result else {}),
         }
 
 
@@ -78,6 +81,8 @@ class Decision:
     chosen: Candidate | None
     reasons: list[Reason]
     notes: list[str] = field(default_factory=list)
+    #: The calibrator's input (``signals``), kept so confidence can be refitted from runs.
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 def result_hash(result: QueryResult) -> str:
@@ -95,18 +100,56 @@ def result_hash(result: QueryResult) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
 
 
+def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
+    """What the calibrator sees of one question's candidates (each a number in [0, 1])."""
+    n = len(candidates) or 1
+    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
+    ranked = Counter(c.result_hash for c in ok).most_common()
+    top = ranked[0][1] / n if ranked else 0.0
+    second = ranked[1][1] / n if len(ranked) > 1 else 0.0
+    members = [c for c in ok if ranked and c.result_hash == ranked[0][0]]
+    chosen = _chosen(members)
+    result = chosen.result if chosen else None
+    empty = bool(result) and (
+        not result.rows or all(v is None for row in result.rows for v in row)  # type: ignore[union-attr]
+    )
+    return {
+        "top_share": top,
+        "margin": top - second,
+        "distinct_share": len(ranked) / n,
+        "failed_share": sum(1 for c in candidates if c.status in {"rejected", "error"}) / n,
+        "abstain_share": sum(1 for c in candidates if c.status == "abstain") / n,
+        "greedy_agrees": 1.0 if candidates and candidates[0] in members else 0.0,
+        "repaired": 1.0 if members and all(c.repairs for c in members) else 0.0,
+        "empty": 1.0 if empty else 0.0,
+        "truncated": 1.0 if result is not None and result.truncated else 0.0,
+        "ungrounded": 1.0 if chosen is not None and chosen.ungrounded else 0.0,
+        "type_mismatch": 1.0 if chosen is not None and chosen.warnings else 0.0,
+        "relevance": relevance,
+    }
+
+
+def _chosen(members: list[Candidate]) -> Candidate | None:
+    """The query shown for an agreeing group: the shortest of those that needed the fewest
+    repairs."""
+    if not members:
+        return None
+    return min(members, key=lambda c: (c.repairs, len(c.sql or "")))
+
+
 def decide(
     candidates: list[Candidate],
     *,
     target: float,
     relevance: float,
-    calibrator: Calibrator | None = None,
+    calibrator: AnyCalibrator | None = None,
 ) -> Decision:
     n = len(candidates)
+    seen = signals(candidates, relevance)
     abstained = [c for c in candidates if c.status == "abstain"]
     ok = [c for c in candidates if c.status == "ok" and c.result_hash]
     if n and len(abstained) * 2 > n:
-        return Decision(False, 0.0, None, [_abstention_reason(abstained)])
+        return Decision(False, 0.0, None, [_abstention_reason(abstained)], signals=seen)
     if not ok:
         problems = sorted({f.message for c in candidates for f in c.findings})[:5]
         return Decision(
@@ -120,41 +163,30 @@ def decide(
                     {"problems": problems},
                 )
             ],
+            signals=seen,
         )
-    groups = Counter(c.result_hash for c in ok)
-    ranked = groups.most_common()
+    ranked = Counter(c.result_hash for c in ok).most_common()
     top_hash, top_size = ranked[0]
-    members = [c for c in ok if c.result_hash == top_hash]
-    chosen = min(members, key=lambda c: (c.repairs, len(c.sql or "")))
-    confidence = top_size / n
+    chosen = _chosen([c for c in ok if c.result_hash == top_hash])
+    assert chosen is not None and chosen.result is not None
     notes: list[str] = [f"{top_size} of {n} candidates agree on this result"]
     if calibrator is not None:
-        keys = [c.result_hash if c.status == "ok" else None for c in candidates]
-        confidence = calibrator.probability(Observation(keys))
+        confidence = calibrator.probability(seen)
         notes.append(f"calibrated on {calibrator.fitted_on or 'past runs'}")
-    if all(c.repairs for c in members):
-        confidence *= 0.85
-        notes.append("the agreeing queries needed repairs")
-    result = chosen.result
-    assert result is not None
-    if not result.rows:
-        confidence *= 0.6
-        notes.append("the result is empty")
-    elif all(v is None for row in result.rows for v in row):
-        confidence *= 0.6
-        notes.append("the result is all NULL")
-    if result.truncated:
-        confidence *= 0.9
-        notes.append("the result was cut at the row limit")
+    else:
+        confidence = top_size / n
+    described = {
+        "repaired": "the agreeing queries needed repairs",
+        "empty": "the result is empty or all NULL",
+        "truncated": "the result was cut at the row limit",
+        "type_mismatch": "; ".join(w.message for w in chosen.warnings),
+    }
+    notes.extend(text for key, text in described.items() if seen[key] and text)
     if chosen.ungrounded:
-        confidence *= 0.5
         notes.append("values not found in the data: " + ", ".join(chosen.ungrounded))
-    if chosen.warnings:
-        confidence *= 0.8
-        notes.append("; ".join(w.message for w in chosen.warnings))
     if relevance < 0.34:
-        confidence *= 0.7
         notes.append("few words of the question match this database")
+    confidence = max(0.0, min(1.0, confidence))
     if len(ranked) > 1 and ranked[1][1] == top_size >= 2:
         # Equally supported readings that give different answers: picking one would be a
         # guess, whatever the target.
@@ -170,15 +202,14 @@ def decide(
                 ),
             },
         )
-        return Decision(False, min(confidence, 0.5), chosen, [reason], notes)
-    confidence = max(0.0, min(1.0, confidence))
+        return Decision(False, confidence, chosen, [reason], notes, seen)
     if confidence > target:
-        return Decision(True, confidence, chosen, [], notes)
+        return Decision(True, confidence, chosen, [], notes, seen)
     reason = Reason(
         "low_agreement",
         f"Confidence {confidence:.2f} is not above the target {target:.2f} ({'; '.join(notes)}).",
     )
-    return Decision(False, confidence, chosen, [reason], notes)
+    return Decision(False, confidence, chosen, [reason], notes, seen)
 
 
 def _abstention_reason(abstained: list[Candidate]) -> Reason:

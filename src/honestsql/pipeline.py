@@ -40,6 +40,11 @@ class Settings:
     embeddings: bool = False
     #: Use the shipped (or $HONESTSQL_CALIBRATION) calibrator for the confidence.
     calibrated: bool = True
+    #: Constrained decoding, where the backend supports it: ``qualified`` (table.column pairs
+    #: that exist, no aliases), ``schema`` (real names, T1-style aliases) or ``none``.
+    grammar: str = "qualified"
+    #: Abstain without asking the model when no word of the question is in the schema.
+    relevance_gate: bool = True
 
 
 @dataclass
@@ -57,6 +62,10 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     flagged_values: list[str] = field(default_factory=list)
     backend: str = ""
+    #: What the confidence was computed from (``decide.signals``).
+    signals: dict[str, float] = field(default_factory=dict)
+    #: Index in ``candidates`` of the query the decision weighed (shown only when answering).
+    chosen: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,7 +85,9 @@ class Pipeline:
         self.settings = settings or Settings()
         self.audit = audit
         self.memory = memory
-        self.calibrator = calibration.load_default() if self.settings.calibrated else None
+        self.calibrator = (
+            calibration.load_default(backend.model_name) if self.settings.calibrated else None
+        )
         self.prompts_sent: list[tuple[list[dict[str, str]], list[str]]] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
 
@@ -153,7 +164,7 @@ class Pipeline:
         self, text: str, messages: list[dict[str, str]], grammar: str | None
     ) -> Candidate:
         sql, reason = prompts.extract_sql(text)
-        candidate = Candidate(text=text, sql=sql)
+        candidate = Candidate(text=text, sql=sql, first_sql=sql)
         if sql is None:
             candidate.status = "abstain"
             candidate.abstain_reason = reason or "empty reply"
@@ -208,7 +219,7 @@ class Pipeline:
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)
         words = linking.content_words(question)
-        if relevance == 0.0 and len(words) >= 2:
+        if self.settings.relevance_gate and relevance == 0.0 and len(words) >= 2:
             decision = Decision(
                 False,
                 0.0,
@@ -224,8 +235,8 @@ class Pipeline:
             timings["total"] = _ms(started)
             return self._finish(question, target, decision, [], schema, timings)
         grammar = (
-            sql_grammar(catalog, dialect, [t.name for t in tables])
-            if self.backend.supports_grammar
+            sql_grammar(catalog, dialect, [t.name for t in tables], shape=self.settings.grammar)
+            if self.backend.supports_grammar and self.settings.grammar != "none"
             else None
         )
         n = max(1, self.settings.candidates)
@@ -281,6 +292,8 @@ class Pipeline:
             notes=decision.notes,
             flagged_values=schema.flagged,
             backend=self.backend.describe(),
+            signals={k: round(v, 4) for k, v in decision.signals.items()},
+            chosen=next((i for i, c in enumerate(candidates) if c is chosen), None),
         )
         if self.audit is not None:
             self.audit.record(

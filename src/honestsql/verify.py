@@ -157,11 +157,18 @@ class Verifier:
             qualifier = self._fold(column.table)
             source = next((level[qualifier] for level in chain if qualifier in level), None)
             if source is None:
+                known = self.catalog.table(column.table)
+                hint = (
+                    f" Add it to the query (JOIN {known.name} ON ...) or take the value from a "
+                    "table the query already uses."
+                    if known is not None
+                    else ""
+                )
                 self.findings.append(
                     Finding(
                         "unknown_table",
                         f"{column.table!r} in {column.sql(self.dialect)!r} is not a table or "
-                        "alias in this query.",
+                        "alias in this query." + hint,
                         suggestions=closest(
                             column.table, {s.alias: [s.alias] for s in chain[0].values()}
                         ),

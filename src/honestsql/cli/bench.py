@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from honestsql.cli import bench_app
 from honestsql.cli.common import (
+    AllowPrivilegedOption,
+    ApiKeyOption,
+    BaseUrlOption,
+    CandidatesOption,
     DataOption,
     JsonOption,
+    LlmOption,
+    ModelOption,
+    TargetOption,
     fail,
     print_figures,
     progress_bar,
 )
-from honestsql.errors import HonestSQLError
+from honestsql.errors import HonestSQLError, InvalidInput
 
 
 @bench_app.command("catalog")
@@ -141,3 +149,83 @@ def bench_server(
 
     figures = bench.run(db=db, concurrency=concurrency, seconds=seconds)
     print_figures("server", figures, as_json)
+
+
+@bench_app.command("ask")
+def bench_ask(
+    model: ModelOption = None,
+    llm: LlmOption = None,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+    data: DataOption = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
+    ] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Run file (JSON lines) to write and resume; default in the cache."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N questions of the run order.")
+    ] = None,
+    fresh: Annotated[bool, typer.Option(help="Start the run file again.")] = False,
+    report_only: Annotated[
+        bool, typer.Option(help="Compute the figures from the run file without running a model.")
+    ] = False,
+    candidates: CandidatesOption = 5,
+    grammar: Annotated[
+        str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
+    ] = "qualified",
+    target: TargetOption = 0.75,
+    allow_privileged: AllowPrivilegedOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A real model through honestsql on every question that can be executed here: bare model,
+    oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
+    from honestsql.benchmarks import ask as bench
+    from honestsql.llm.grammar import GRAMMARS
+
+    if grammar not in GRAMMARS:
+        raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
+    try:
+        if report_only:
+            if run is None:
+                raise InvalidInput("--report-only needs --run FILE.")
+            header, records = bench.load_run(run)
+            figures = bench.summarize(records, model=header["model"], target=target)
+        else:
+            from honestsql.llm.factory import make_backend
+            from honestsql.pipeline import Settings
+
+            suites = bench.load_suites(data, suite or list(bench.SUITES))
+            backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key)
+            name = backend.model_name or "model"
+            run_path = run or _cache_run(f"bench-ask-{name}.jsonl")
+            items, missing = bench.plan(suites)
+            total = min(limit or len(items), len(items))
+            progress, _, reached = progress_bar(f"{name}: answering", total)
+            with progress:
+                records = bench.run(
+                    suites,
+                    backend,
+                    run_path=run_path,
+                    settings=Settings(candidates=candidates, grammar=grammar),
+                    target=target,
+                    limit=limit,
+                    fresh=fresh,
+                    allow_privileged=allow_privileged,
+                    progress=lambda done, _total: reached(done),
+                )
+            figures = bench.summarize(records, model=name, target=target)
+            figures["run"] = str(run_path)
+            figures["unavailable_databases"] = missing
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("ask", figures, as_json)
+
+
+def _cache_run(name: str) -> Path:
+    from honestsql.catalog import cache_dir
+
+    return cache_dir() / "runs" / name

@@ -24,7 +24,11 @@ from honestsql.errors import HonestSQLError, InvalidInput
 def calibrate_fit(
     runs: Annotated[
         list[Path],
-        typer.Argument(help="Run files of `eval score`, one per system, same benchmark."),
+        typer.Argument(
+            help="Run files of `bench ask` (one model's own candidates: a logistic calibrator "
+            "for that model), or of `eval score` (one per system, same benchmark: an isotonic "
+            "calibrator of their agreement)."
+        ),
     ],
     out_path: Annotated[
         Path, typer.Option("--out", help="Where to write the calibration JSON.")
@@ -32,8 +36,13 @@ def calibrate_fit(
     feature: Annotated[str, typer.Option(help="The feature to calibrate on.")] = "margin",
     as_json: JsonOption = False,
 ) -> None:
-    """Fit the confidence calibrator from eval runs; use it with HONESTSQL_CALIBRATION=FILE."""
+    """Fit the confidence calibrator from runs; use it with HONESTSQL_CALIBRATION=FILE."""
     from honestsql import calibration
+    from honestsql.benchmarks import ask as bench
+
+    if runs and all(bench.is_run(path) for path in runs):
+        _fit_from_bench_runs(runs, out_path, as_json)
+        return
     from honestsql.evaluation.metrics import auroc, ece
     from honestsql.evaluation.runs import load_run
 
@@ -75,6 +84,35 @@ def calibrate_fit(
             f"{figures['cv_auroc'] or 0:.3f}, ECE {figures['cv_ece'] or 0:.3f}). "
             f"Use it with HONESTSQL_CALIBRATION={out_path}"
         )
+
+
+def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> None:
+    from honestsql.benchmarks import ask as bench
+
+    try:
+        loaded = [bench.load_run(path) for path in runs]
+        models = {header["model"] for header, _ in loaded}
+        if len(models) != 1:
+            raise InvalidInput(
+                f"The runs are of several models ({', '.join(sorted(models))}); fit one at a time."
+            )
+        records = {r["id"]: r for _, rs in loaded for r in rs}
+        model = bench.fit(list(records.values()), models.pop())
+    except (ValueError, RuntimeError) as exc:
+        fail(InvalidInput(str(exc)), as_json)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    out_path.write_text(model.to_json() + "\n", encoding="utf-8")
+    figures: dict[str, Any] = {"ok": True, "out": str(out_path), **model.details}
+    if as_json:
+        emit_json({**figures, "weights": model.weights, "intercept": model.intercept})
+        return
+    cv = model.details["leave_one_database_out"]
+    out.print(
+        f"Wrote {out_path} ({model.details['questions']} questions of {model.details['model']}; "
+        f"leave-one-database-out AUROC {cv['auroc']}, ECE {cv['ece']}). "
+        f"Use it with HONESTSQL_CALIBRATION={out_path}"
+    )
 
 
 @bench_app.command("abstention")

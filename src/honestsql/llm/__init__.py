@@ -50,6 +50,9 @@ class Backend(ABC):
     local: bool = True
     #: Whether ``GenerationRequest.grammar`` is enforced.
     supports_grammar: bool = False
+    #: The model's name (a known name, a file stem or a server's model id): picks the
+    #: confidence calibrator fitted for it, where one ships.
+    model_name: str | None = None
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Completion: ...

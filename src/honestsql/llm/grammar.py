@@ -2,8 +2,12 @@
 
 Used for constrained decoding (llama.cpp, and servers that accept a grammar): the structure of
 the output is guaranteed rather than hoped for. Every table and column name in the output is one
-that exists (whether a column belongs to the table it is used with is left to verification), and
-every repetition is bounded, so generation always ends.
+that exists, and every repetition is bounded, so generation always ends.
+
+Two shapes: ``qualified`` (the default) writes every column as ``table.column`` from the pairs
+that exist and has no table aliases, so a column can never come from the wrong table; the older
+``schema`` shape allows ``T1``-style aliases with any real column after any alias (whether the
+column belongs to the aliased table is then left to verification).
 """
 
 from __future__ import annotations
@@ -82,21 +86,43 @@ def _alternatives(names: list[str]) -> str:
     return " | ".join(_literal(n) for n in names) if names else '"x"'
 
 
-def sql_grammar(catalog: Catalog, dialect: str, tables: list[str] | None = None) -> str:
+GRAMMARS = ("qualified", "schema", "none")
+
+
+def sql_grammar(
+    catalog: Catalog, dialect: str, tables: list[str] | None = None, *, shape: str = "qualified"
+) -> str:
     """GBNF for a single read-only SELECT over ``tables`` (default: all) of ``catalog``."""
     chosen = [t for t in catalog.tables if tables is None or t.name in tables]
     table_names = sorted({quote_identifier(t.name, dialect) for t in chosen})
     column_names = sorted({quote_identifier(c.name, dialect) for t in chosen for c in t.columns})
+    if shape == "qualified":
+        pairs = sorted(
+            {
+                f"{quote_identifier(t.name, dialect)}.{quote_identifier(c.name, dialect)}"
+                for t in chosen
+                for c in t.columns
+            }
+        )
+        naming = f"""source ::= table
+col ::= {_alternatives(pairs)}
+"""
+    else:
+        naming = f"""source ::= table tabalias?
+tabalias ::= " AS T" [1-{TABLE_ALIASES}]
+col ::= (qual ".")? column
+qual ::= table | "T" [1-{TABLE_ALIASES}]
+column ::= {_alternatives(column_names)}
+"""
     aggregates = " | ".join(_literal(a) for a in AGGREGATES)
     functions = " | ".join(_literal(f) for f in FUNCTIONS)
-    return f"""root ::= query
+    return f"""root ::= query | abstain
+abstain ::= "ABSTAIN: " [^\\n]{{1,120}}
 query ::= "SELECT " distinct? items " FROM " source join{{0,3}} where? group? order? limit?
 distinct ::= "DISTINCT "
 items ::= ("*" | item) (", " item){{0,5}}
 item ::= expr alias?
 alias ::= " AS " [a-z] [a-z_]{{0,11}}
-source ::= table tabalias?
-tabalias ::= " AS T" [1-{TABLE_ALIASES}]
 join ::= " JOIN " source " ON " col " = " col
 where ::= " WHERE " cond ((" AND " | " OR ") cond){{0,3}}
 cond ::= expr " " cmp " " value | expr " IS NULL" | expr " IS NOT NULL" | expr " LIKE " string | col " IN (" subquery ")" | col " NOT IN (" subquery ")" | expr " BETWEEN " term " AND " term
@@ -107,8 +133,6 @@ term ::= col | number | string | "COUNT(*)" | agg "(" aggarg ")" | fn "(" col ")
 aggarg ::= col | "DISTINCT " col
 agg ::= {aggregates}
 fn ::= {functions}
-col ::= (qual ".")? column
-qual ::= table | "T" [1-{TABLE_ALIASES}]
 group ::= " GROUP BY " col (", " col){{0,2}} having?
 having ::= " HAVING " ("COUNT(*)" | agg "(" aggarg ")") " " cmp " " number
 order ::= " ORDER BY " orderitem (", " orderitem){{0,1}}
@@ -118,7 +142,6 @@ subquery ::= "SELECT " expr " FROM " source join{{0,2}} subwhere? group? limit?
 subwhere ::= " WHERE " subcond ((" AND " | " OR ") subcond){{0,2}}
 subcond ::= expr " " cmp " " expr | expr " LIKE " string | expr " IS NULL" | expr " IS NOT NULL"
 number ::= "-"? [0-9]{{1,6}} ("." [0-9]{{1,4}})?
-string ::= "'" [^'\\n]{{0,30}} "'"
+string ::= "'" [^'\\n]{{0,60}} "'"
 table ::= {_alternatives(table_names)}
-column ::= {_alternatives(column_names)}
-"""
+""" + naming

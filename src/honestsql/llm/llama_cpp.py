@@ -182,6 +182,13 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def _cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class LlamaCpp(Backend):
     """A GGUF model run in this process; the SQL grammar is enforced while decoding."""
 
@@ -206,11 +213,19 @@ class LlamaCpp(Backend):
                 "a server: --llm openai --base-url URL --model NAME."
             ) from None
         self.path = resolve(model)
+        self.model_name = next(
+            (name for name, known in MODELS.items() if known.filename == self.path.name),
+            self.path.stem,
+        )
+        # llama.cpp decodes with half the CPUs by default; on a small machine all of them are
+        # faster (measured in docs/BENCHMARKS.md).
+        threads = n_threads or int(os.environ.get("HONESTSQL_THREADS") or 0) or _cpus()
         try:
             self.llm = Llama(
                 model_path=str(self.path),
                 n_ctx=n_ctx,
-                n_threads=n_threads,
+                n_threads=threads,
+                n_threads_batch=threads,
                 seed=seed,
                 verbose=False,
             )

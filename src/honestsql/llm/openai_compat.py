@@ -52,6 +52,7 @@ class OpenAICompatible(Backend):
             ) from None
         self.base_url = base_url or os.environ.get("HONESTSQL_BASE_URL") or ""
         self.model = model or os.environ.get("HONESTSQL_MODEL") or ""
+        self.model_name = self.model
         if not self.base_url or not self.model:
             raise BackendError(
                 "The OpenAI-compatible backend needs a server and a model: pass --base-url URL "

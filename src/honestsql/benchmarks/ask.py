@@ -1,0 +1,423 @@
+"""``honestsql bench ask``: honestsql with a real model over every question that can run here.
+
+Suites: sql-eval on SQLite and on PostgreSQL (the answerable questions and ``idk.csv``), and
+Spider dev on the two databases that ship (``flight_2``, ``singer``). Questions are taken in
+blocks of a few per database, databases in turn, so a run stopped early still covers every
+database, and consecutive questions share the schema part of the prompt (the model's cache keeps
+it). Every question is one JSON line in the run file: every candidate with its SQL (as first
+written and after repairs), status, result key and verdict against the gold, the decision, the
+confidence and the signals it came from, timings and tokens. A run resumes where it stopped.
+
+The figures (``summarize``) come from the run file alone: the bare model (its greedy candidate,
+executed as a plain text-to-SQL tool would), the oracle (some candidate right), and honestsql with
+a confidence calibrated leave-one-database-out on the run itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import honestsql
+from honestsql import calibration
+from honestsql.db import Database
+from honestsql.errors import InvalidInput
+from honestsql.evaluation import datasets
+from honestsql.evaluation.datasets import Dataset, Example
+from honestsql.evaluation.metrics import Judged, auroc, ece
+from honestsql.evaluation.metrics import summarize as metrics_summary
+from honestsql.evaluation.runs import Scorer
+from honestsql.llm import Backend
+from honestsql.pipeline import Pipeline, Settings
+
+SUITES = ("sqleval-sqlite", "spider", "sqleval-postgres")
+#: Suites taken in turn first; later tiers only once the earlier ones are done.
+TIERS = (("sqleval-sqlite", "spider"), ("sqleval-postgres",))
+BLOCK = 8
+RUN_VERSION = 1
+#: Abstentions made by a rule, not by the confidence (kept whatever the calibrator says).
+RULE_REASONS = {
+    "not_about_this_database",
+    "unanswerable_with_schema",
+    "ambiguous",
+    "all_candidates_failed",
+}
+REFUSED_AS_UNRELATED = {"not_about_this_database", "unanswerable_with_schema"}
+
+
+@dataclass(frozen=True)
+class Item:
+    suite: str
+    example: Example
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}:{self.example.id}"
+
+
+def load_suites(data: str | Path | None, suites: Sequence[str]) -> dict[str, Dataset]:
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        raise InvalidInput(f"Unknown suite {unknown[0]!r}: choose from {', '.join(SUITES)}.")
+    loaded = {}
+    for suite in suites:
+        if suite == "spider":
+            loaded[suite] = datasets.load("spider", data)
+        else:
+            loaded[suite] = datasets.load("sqleval", data, dialect=suite.split("-", 1)[1])
+    return loaded
+
+
+def plan(suites: dict[str, Dataset]) -> tuple[list[Item], list[str]]:
+    """The questions in run order, and the databases skipped as not available here."""
+    groups: dict[tuple[str, str], list[Item]] = {}
+    missing: set[str] = set()
+    for suite, dataset in suites.items():
+        for example in dataset.examples:
+            if dataset.locate(example.db_id) is None:
+                missing.add(f"{suite}:{example.db_id}")
+                continue
+            groups.setdefault((suite, example.db_id), []).append(Item(suite, example))
+    for key, items in groups.items():
+        random.Random(":".join(key)).shuffle(items)  # answerable and idk questions mixed
+    order: list[Item] = []
+    for tier in TIERS:
+        queues = [items for (suite, _), items in sorted(groups.items()) if suite in tier]
+        while any(queues):
+            for queue in queues:
+                order.extend(queue[:BLOCK])
+                del queue[:BLOCK]
+    return order, sorted(missing)
+
+
+def _header(backend: Backend, settings: Settings, target: float) -> dict[str, Any]:
+    return {
+        "kind": "header",
+        "version": RUN_VERSION,
+        "model": backend.model_name or backend.describe(),
+        "candidates": settings.candidates,
+        "max_repairs": settings.max_repairs,
+        "temperature": settings.temperature,
+        "grammar": settings.grammar,
+        "target": target,
+    }
+
+
+def is_run(path: Path) -> bool:
+    """Whether ``path`` starts with a ``bench ask`` header."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            header = json.loads(f.readline())
+    except (OSError, ValueError):
+        return False
+    return isinstance(header, dict) and header.get("kind") == "header" and "grammar" in header
+
+
+def load_run(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the records of a ``bench ask`` run file (a cut-off last line is ignored)."""
+    if not path.is_file():
+        raise InvalidInput(f"The run file {str(path)!r} does not exist.")
+    header: dict[str, Any] | None = None
+    records: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("kind") == "header":
+            header = record
+        elif header is not None and "id" in record:
+            records[record["id"]] = record
+    if header is None or header.get("version") != RUN_VERSION:
+        raise InvalidInput(f"{path} is not a `honestsql bench ask` run file.")
+    return header, list(records.values())
+
+
+def run(
+    suites: dict[str, Dataset],
+    backend: Backend,
+    *,
+    run_path: Path,
+    settings: Settings,
+    target: float = 0.75,
+    limit: int | None = None,
+    fresh: bool = False,
+    allow_privileged: bool | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> list[dict[str, Any]]:
+    """Answer the planned questions not yet in ``run_path``, appending one line per question."""
+    items, _ = plan(suites)
+    items = items[:limit] if limit else items
+    header = _header(backend, settings, target)
+    done: dict[str, dict[str, Any]] = {}
+    if run_path.is_file() and not fresh:
+        previous, records = load_run(run_path)
+        if {k: v for k, v in previous.items()} != header:
+            raise InvalidInput(
+                f"{run_path} holds a run of another model or other settings "
+                f"({json.dumps(previous)}); pass --fresh to replace it or --run to write elsewhere."
+            )
+        done = {r["id"]: r for r in records}
+    run_path.parent.mkdir(parents=True, exist_ok=True)
+    if not done:
+        run_path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    elif not run_path.read_bytes().endswith(b"\n"):
+        with run_path.open("a", encoding="utf-8") as out:
+            out.write("\n")
+    scorers = {suite: Scorer(dataset) for suite, dataset in suites.items()}
+    opened: tuple[tuple[str, str], Database] | None = None
+    finished = sum(1 for item in items if item.id in done)
+    progress(finished, len(items))
+    try:
+        with run_path.open("a", encoding="utf-8") as out:
+            for item in items:
+                if item.id in done:
+                    continue
+                key = (item.suite, item.example.db_id)
+                if opened is None or opened[0] != key:
+                    if opened is not None:
+                        opened[1].close()
+                    url = suites[item.suite].locate(item.example.db_id)
+                    assert url is not None
+                    opened = (key, honestsql.connect(url, allow_privileged=allow_privileged))
+                record = answer_one(item, opened[1], backend, settings, target, scorers[item.suite])
+                done[item.id] = record
+                out.write(json.dumps(record, default=str) + "\n")
+                out.flush()
+                finished += 1
+                progress(finished, len(items))
+    finally:
+        if opened is not None:
+            opened[1].close()
+        for scorer in scorers.values():
+            scorer.close()
+    return [done[item.id] for item in items if item.id in done]
+
+
+def answer_one(
+    item: Item,
+    db: Database,
+    backend: Backend,
+    settings: Settings,
+    target: float,
+    scorer: Scorer,
+) -> dict[str, Any]:
+    example = item.example
+    started = time.perf_counter()
+    answer = Pipeline(db, backend, settings).ask(
+        example.question, target=target, evidence=example.evidence
+    )
+    seconds = time.perf_counter() - started
+
+    def verdict(sql: str | None) -> bool | None:
+        if sql is None:
+            return None
+        if not example.answerable:
+            return False
+        return scorer.execute_prediction(example, sql)[1]
+
+    candidates = []
+    for candidate in answer.candidates:
+        first = candidate.get("first_sql", candidate["sql"])
+        candidates.append(
+            {
+                "sql": candidate["sql"],
+                **({"first_sql": first} if first != candidate["sql"] else {}),
+                "status": candidate["status"],
+                "result_hash": candidate["result_hash"],
+                "repairs": candidate["repairs"],
+                "errors": [e.get("message") for e in candidate.get("errors", [])],
+                **{k: candidate[k] for k in ("abstain_reason", "ungrounded") if k in candidate},
+                "correct": verdict(candidate["sql"]) if candidate["status"] == "ok" else False,
+                "first_correct": verdict(first) if first is not None else None,
+            }
+        )
+    if not candidates:
+        # The question never reached the model; a plain tool would still have asked it once.
+        greedy = Pipeline(
+            db, backend, replace(settings, candidates=1, max_repairs=0, relevance_gate=False)
+        ).ask(example.question, target=target, evidence=example.evidence)
+        sql = greedy.candidates[0]["sql"] if greedy.candidates else None
+        bare = {"sql": sql, "first_correct": verdict(sql) if sql is not None else None}
+    chosen = answer.chosen
+    reason = answer.reasons[0]["code"] if answer.reasons else None
+    return {
+        "id": item.id,
+        "suite": item.suite,
+        "db_id": example.db_id,
+        "answerable": example.answerable,
+        "category": example.category,
+        "decision": answer.decision,
+        "confidence": answer.confidence,
+        "reason": reason,
+        "rule": reason if reason in RULE_REASONS else None,
+        "signals": answer.signals,
+        "chosen": chosen,
+        "chosen_correct": bool(chosen is not None and candidates[chosen]["correct"]),
+        "candidates": candidates,
+        **({"bare": bare} if not candidates else {}),
+        "seconds": round(seconds, 3),
+        "timings_ms": answer.timings_ms,
+        "usage": answer.usage,
+    }
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def calibration_data(
+    records: Sequence[dict[str, Any]],
+) -> tuple[list[int], list[dict[str, float]], list[bool], list[str]]:
+    """The questions the confidence decides (no rule abstained first): their index, signals,
+    label (the weighed answer is right) and database."""
+    index = [i for i, r in enumerate(records) if r["rule"] is None and r["chosen"] is not None]
+    return (
+        index,
+        [records[i]["signals"] for i in index],
+        [bool(records[i]["chosen_correct"]) for i in index],
+        [records[i]["db_id"] for i in index],
+    )
+
+
+def cross_validated_confidence(records: Sequence[dict[str, Any]]) -> list[float]:
+    """Each question's confidence from a calibrator fitted without its database (0 where a rule
+    abstained)."""
+    index, rows, labels, groups = calibration_data(records)
+    confidence = [0.0] * len(records)
+    if index and len(set(groups)) > 1:
+        for i, p in zip(
+            index, calibration.grouped_cross_validated(rows, labels, groups), strict=True
+        ):
+            confidence[i] = p
+    return confidence
+
+
+def fit(records: Sequence[dict[str, Any]], model: str) -> calibration.LogisticCalibrator:
+    """The calibrator to ship for ``model``: fitted on every question, with the
+    leave-one-database-out figures in its details."""
+    index, rows, labels, groups = calibration_data(records)
+    fitted = calibration.fit_logistic(
+        rows,
+        labels,
+        groups=groups,
+        fitted_on=f"{model}: {len(rows)} questions of honestsql bench ask "
+        f"({', '.join(sorted({records[i]['suite'] for i in index}))})",
+    )
+    held_out = [p for i, p in enumerate(cross_validated_confidence(records)) if i in set(index)]
+    fitted.details = {
+        **fitted.details,
+        "model": model,
+        "questions": len(rows),
+        "databases": sorted(set(groups)),
+        "correct_share": round(sum(labels) / len(labels), 4),
+        "leave_one_database_out": {
+            "auroc": _round(auroc(held_out, labels)),
+            "ece": _round(ece(held_out, labels)),
+        },
+    }
+    return fitted
+
+
+def summarize(
+    records: Sequence[dict[str, Any]], *, model: str, target: float = 0.75
+) -> dict[str, Any]:
+    records = list(records)
+    if not records:
+        raise InvalidInput("The run holds no answered questions yet.")
+    confidence = cross_validated_confidence(records)
+    answered = [r["rule"] is None and c > target for r, c in zip(records, confidence, strict=True)]
+    judged = [
+        Judged(
+            r["answerable"],
+            not a,
+            (a and r["answerable"] and bool(r["chosen_correct"])) or (not a and not r["answerable"]),
+            c if a else None,
+        )
+        for r, a, c in zip(records, answered, confidence, strict=True)
+    ]
+    honest = metrics_summary(judged)
+    bare = metrics_summary([_bare(r) for r in records])
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    honest_answerable = metrics_summary([j for j in judged if j.answerable])
+    bare_answerable = metrics_summary([j for r in answerable if (j := _bare(r))])
+    index, _, labels, _ = calibration_data(records)
+    scored = [confidence[i] for i in index]
+    seconds = sorted(r["seconds"] for r in records)
+    tokens = [sum((r.get("usage") or {}).values()) for r in records]
+    refused = {r["id"] for r, a in zip(records, answered, strict=True) if not a}
+    spider = calibration.shipped(calibration.SPIDER_ENSEMBLE)
+    ood = [spider.probability(records[i]["signals"]) for i in index] if spider else []
+    figures = {
+        "model": model,
+        "n": len(records),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "databases": len({r["db_id"] for r in records}),
+        "target": target,
+        "bare_ex": _round(bare["ex"]),
+        "oracle_ex": _round(
+            sum(1 for r in answerable if any(c["correct"] for c in r["candidates"]))
+            / len(answerable)
+            if answerable
+            else None
+        ),
+        "ex": _round(honest["ex"]),
+        "coverage": _round(honest["coverage"]),
+        "precision": _round(honest["selective_accuracy"]),
+        "s": {k: _round(v) for k, v in honest["penalized"].items()},
+        "bare_s": {k: _round(v) for k, v in bare["penalized"].items()},
+        "s_answerable": {k: _round(v) for k, v in honest_answerable["penalized"].items()},
+        "bare_s_answerable": {k: _round(v) for k, v in bare_answerable["penalized"].items()},
+        "rs": {k: _round(honest["rs"][k]) for k in ("0", "10")},
+        "bare_rs": {k: _round(bare["rs"][k]) for k in ("0", "10")},
+        "auroc": _round(auroc(scored, labels)),
+        "ece": _round(ece(scored, labels)),
+        "calibrated_questions": len(scored),
+        "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
+        "idk_refused": _round(
+            sum(1 for r in unanswerable if r["id"] in refused) / len(unanswerable)
+            if unanswerable
+            else None
+        ),
+        "false_refusals": _round(
+            sum(1 for r in answerable if r["rule"] in REFUSED_AS_UNRELATED) / len(answerable)
+            if answerable
+            else None
+        ),
+        "answerable_refused": _round(
+            sum(1 for r in answerable if r["id"] in refused) / len(answerable)
+            if answerable
+            else None
+        ),
+        "p50_s": _round(statistics.median(seconds)),
+        "p95_s": _round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]),
+        "tokens_per_question": round(sum(tokens) / len(tokens)),
+        "rules": dict(Counter(r["rule"] for r in records if r["rule"]).most_common()),
+        "by_suite": {
+            suite: len([r for r in records if r["suite"] == suite])
+            for suite in sorted({r["suite"] for r in records})
+        },
+    }
+    return figures
+
+
+def _bare(record: dict[str, Any]) -> Judged:
+    """The greedy candidate as first written, run as a plain tool would run it."""
+    greedy = record["candidates"][0] if record["candidates"] else record.get("bare")
+    sql = greedy.get("first_sql", greedy["sql"]) if greedy else None
+    if sql is None:  # the model itself declined (or the question never reached it)
+        return Judged(record["answerable"], True, not record["answerable"])
+    correct = bool(greedy.get("first_correct")) if greedy else False
+    return Judged(record["answerable"], False, correct and record["answerable"])
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)

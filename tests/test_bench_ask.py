@@ -1,0 +1,300 @@
+"""`bench ask` end to end (a real HTTP chat server with scripted replies, real SQLite databases in
+Spider's layout), its figures on hand-made records, and the per-model logistic calibrator."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from honestsql import calibration
+from honestsql.benchmarks import ask as bench
+from honestsql.decide import Candidate, decide
+from honestsql.db import QueryResult
+
+from .chat_server import ChatServer, is_repair
+
+# question -> (gold, replies of the greedy candidate then the sampled ones)
+SHOP = {
+    "How many customers are there?": (
+        "SELECT COUNT(*) FROM customer",
+        ["SELECT COUNT(*) FROM customer"] * 3,
+    ),
+    "How many customers live in Berlin?": (
+        "SELECT COUNT(*) FROM customer WHERE city = 'Berlin'",
+        [
+            "SELECT COUNT(*) FROM customer",  # greedy wrong
+            "SELECT COUNT(*) FROM customer WHERE city = 'Berlin'",
+            "SELECT COUNT(*) FROM customer WHERE city = 'Berlin'",
+        ],
+    ),
+    "What is the oldest age?": (
+        "SELECT MAX(age) FROM customer",
+        ["SELECT MIN(age) FROM customer"] * 3,  # wrong, all agree
+    ),
+}
+ZOO = {
+    "How many animals?": ("SELECT COUNT(*) FROM animal", ["SELECT COUNT(*) FROM animal"] * 3),
+    "Which animal is heaviest?": (
+        "SELECT name FROM animal ORDER BY weight DESC LIMIT 1",
+        [
+            "SELECT name FROM animal WHERE legs = 2",
+            "SELECT nme FROM animal",  # an invented column, repaired into a right query
+            "ABSTAIN: not sure",
+        ],
+    ),
+}
+
+
+def _build(root: Path) -> None:
+    spider = root / "spider"
+    for db_id, script in {
+        "shop": "CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT, city TEXT, age INT);"
+        "INSERT INTO customer VALUES (1,'Ann','Berlin',30),(2,'Bo','Paris',41),(3,'Cy','Berlin',25);",
+        "zoo": "CREATE TABLE animal (id INTEGER PRIMARY KEY, name TEXT, legs INT, weight REAL);"
+        "INSERT INTO animal VALUES (1,'ant',6,0.001),(2,'cow',4,700),(3,'hen',2,2);",
+    }.items():
+        folder = spider / "databases" / db_id
+        folder.mkdir(parents=True)
+        conn = sqlite3.connect(folder / f"{db_id}.sqlite")
+        conn.executescript(script)
+        conn.close()
+    questions = [
+        {"db_id": db_id, "question": q, "query": gold}
+        for db_id, table in (("shop", SHOP), ("zoo", ZOO))
+        for q, (gold, _) in table.items()
+    ]
+    (spider / "dev.json").write_text(json.dumps(questions))
+
+
+def _reply(request: dict[str, Any]) -> list[str]:
+    if is_repair(request):
+        return ["SELECT name FROM animal ORDER BY weight DESC LIMIT 1"]
+    user = request["messages"][-1]["content"]
+    for table in (SHOP, ZOO):
+        for question, (_, replies) in table.items():
+            if f"Question: {question}" in user:
+                return replies[:1] if request.get("temperature", 0) == 0 else replies[1:]
+    raise AssertionError(user)
+
+
+def _bench(root: Path, server: ChatServer, run: Path, *extra: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "honestsql",
+            "bench",
+            "ask",
+            "--suite",
+            "spider",
+            "--data",
+            str(root),
+            "--llm",
+            "openai",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "scripted",
+            "--candidates",
+            "3",
+            "--run",
+            str(run),
+            "--json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return json.loads(proc.stdout)
+
+
+def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
+    _build(tmp_path / "data")
+    run = tmp_path / "run.jsonl"
+    with ChatServer(_reply) as server:
+        partial = _bench(tmp_path / "data", server, run, "--limit", "2")
+        asked = len(server.requests)
+        figures = _bench(tmp_path / "data", server, run)
+        # Resumed: the two questions already in the run file were not asked again.
+        assert len(server.requests) > asked
+        assert not any(
+            "How many customers are there?" in r["messages"][-1]["content"]
+            for r in server.requests[asked:]
+        )
+    assert partial["n"] == 2 and figures["n"] == 5 and figures["model"] == "scripted"
+    header, records = bench.load_run(run)
+    assert header["model"] == "scripted" and header["candidates"] == 3
+    by_question = {r["id"]: r for r in records}
+    assert len(by_question) == 5
+    assert "question" not in records[0]  # benchmark text stays in the benchmark's files
+    berlin = by_question["spider:spider-dev-1"]
+    assert [c["correct"] for c in berlin["candidates"]] == [False, True, True]
+    assert berlin["candidates"][0]["first_correct"] is False
+    heaviest = by_question["spider:spider-dev-4"]
+    invented = heaviest["candidates"][1]
+    assert invented["first_sql"] == "SELECT nme FROM animal" and invented["repairs"] == 1
+    assert invented["correct"] is True and invented["first_correct"] is False
+    assert heaviest["candidates"][2]["status"] == "abstain"
+    assert set(berlin["signals"]) == set(calibration.SIGNALS)
+    # By hand: greedy right on 2 of 5 (customers, animals); some candidate right on 4 of 5.
+    assert figures["bare_ex"] == pytest.approx(2 / 5)
+    assert figures["oracle_ex"] == pytest.approx(4 / 5)
+    assert figures["bare_s"]["0.5"] == pytest.approx((2 - 3) / 5)
+    assert 0.0 <= figures["coverage"] <= 1.0 and figures["p50_s"] > 0
+    again = subprocess.run(
+        [sys.executable, "-m", "honestsql", "bench", "ask", "--run", str(run), "--report-only"]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["oracle_ex"] == figures["oracle_ex"]
+
+
+def test_bench_ask_refuses_a_run_of_other_settings(tmp_path: Path) -> None:
+    _build(tmp_path / "data")
+    run = tmp_path / "run.jsonl"
+    with ChatServer(_reply) as server:
+        _bench(tmp_path / "data", server, run, "--limit", "1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider"]
+            + ["--data", str(tmp_path / "data"), "--llm", "openai", "--base-url"]
+            + [server.base_url, "--model", "scripted", "--candidates", "5"]
+            + ["--run", str(run), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode != 0
+    assert "other settings" in json.loads(proc.stdout)["errors"][0]["message"]
+
+
+def near(value: float) -> Any:
+    return pytest.approx(value, abs=1e-4)  # figures are rounded to 4 decimals
+
+
+def _record(
+    i: int, db: str, *, answerable: bool, top: float, right: bool, rule: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": f"s:{i}",
+        "suite": "s",
+        "db_id": db,
+        "answerable": answerable,
+        "rule": rule,
+        "chosen": None if rule else 0,
+        "chosen_correct": right and answerable,
+        "signals": {"top_share": top, "margin": top, "greedy_agrees": 1.0},
+        "candidates": [
+            {
+                "sql": "SELECT 1",
+                "status": "ok",
+                "correct": right and answerable,
+                "first_correct": right and answerable,
+            },
+            {"sql": "SELECT 2", "status": "ok", "correct": answerable and i % 3 == 0},
+        ],
+        "seconds": float(i % 7 + 1),
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10},
+    }
+
+
+def test_summary_figures_by_hand() -> None:
+    records = []
+    for i in range(60):
+        db = f"db{i % 4}"
+        strong = (i // 4) % 2 == 0  # each database has both kinds
+        records.append(_record(i, db, answerable=True, top=1.0 if strong else 0.4, right=strong))
+    for i in range(60, 70):
+        records.append(
+            _record(i, f"db{i % 4}", answerable=False, top=0.4, right=False, rule=None)
+        )
+    records.append(
+        _record(70, "db0", answerable=False, top=0.0, right=False, rule="not_about_this_database")
+    )
+    records.append(
+        _record(71, "db1", answerable=True, top=0.0, right=False, rule="unanswerable_with_schema")
+    )
+    figures = bench.summarize(records, model="m")
+    assert figures["n"] == 72 and figures["answerable"] == 61 and figures["unanswerable"] == 11
+    # Greedy right on the 32 strong questions; any candidate right adds i % 3 == 0 among the rest.
+    assert figures["bare_ex"] == near(32 / 61)
+    oracle = sum(1 for i in range(60) if (i // 4) % 2 == 0 or i % 3 == 0)
+    assert figures["oracle_ex"] == near(oracle / 61)
+    # Agreement separates right from wrong perfectly here: every strong question answered and
+    # right, nothing else answered, whichever database was held out.
+    assert figures["precision"] == 1.0 and figures["coverage"] == near(32 / 72)
+    assert figures["s"]["0.75"] == near(32 / 72)
+    assert figures["s_answerable"]["0.75"] == near(32 / 61)
+    assert figures["idk_refused"] == 1.0
+    assert figures["false_refusals"] == near(1 / 61)
+    assert figures["auroc"] == 1.0
+    assert figures["p50_s"] == statistics.median(float(i % 7 + 1) for i in range(72))
+    assert figures["tokens_per_question"] == 110
+
+
+def test_logistic_calibrator_fit_apply_and_ship(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [{"top_share": k / 10, "margin": k / 10} for k in range(11) for _ in range(8)]
+    labels = [i % 8 < k * 0.8 for k in range(11) for i in range(8)]
+    model = calibration.fit_logistic(rows, labels, fitted_on="synthetic")
+    ps = [model.probability({"top_share": k / 10, "margin": k / 10}) for k in range(11)]
+    assert ps == sorted(ps) and ps[0] < 0.3 and ps[-1] > 0.7
+    assert all(calibration.FLOOR <= p <= calibration.CEILING for p in ps)
+    again = calibration.Calibrator.from_json(model.to_json())
+    assert again.probability(rows[40]) == model.probability(rows[40])
+    groups = [f"g{i % 3}" for i in range(len(rows))]
+    held = calibration.grouped_cross_validated(rows, labels, groups)
+    assert len(held) == len(rows) and held != [model.probability(r) for r in rows]
+    with pytest.raises(ValueError):
+        calibration.Calibrator.from_json(
+            json.dumps({"kind": "logistic", "weights": {"shoe_size": 1}, "intercept": 0})
+        )
+    # Shipped: one per named model; another model gets the default model's; a file overrides.
+    own = calibration.load_default("qwen2.5-coder-1.5b")
+    assert isinstance(own, calibration.LogisticCalibrator)
+    assert "qwen2.5-coder-1.5b" in own.fitted_on
+    assert calibration.load_default("some-server-model") is not None
+    spider = calibration.shipped(calibration.SPIDER_ENSEMBLE)
+    assert isinstance(spider, calibration.Calibrator) and "Spider" in spider.fitted_on
+    path = tmp_path / "mine.json"
+    path.write_text(model.to_json())
+    monkeypatch.setenv("HONESTSQL_CALIBRATION", str(path))
+    assert calibration.load_default("qwen2.5-coder-1.5b").fitted_on == "synthetic"  # type: ignore[union-attr]
+
+
+def _ok(key: str, rows: list[list[Any]], repairs: int = 0) -> Candidate:
+    result = QueryResult(columns=[], rows=rows, truncated=False, elapsed_ms=0.0)
+    return Candidate(
+        text="", sql="SELECT 1", status="ok", result=result, result_hash=key, repairs=repairs
+    )
+
+
+def test_decide_applies_the_calibrator_as_it_is() -> None:
+    model = calibration.LogisticCalibrator({"top_share": 4.0, "empty": -2.0}, -1.0, "t")
+    candidates = [_ok("a", []), _ok("a", []), _ok("a", []), _ok("b", [[1]])]
+    decision = decide(candidates, target=0.5, relevance=1.0, calibrator=model)
+    # No hand-set factor on top: the confidence is the calibrated probability itself.
+    assert decision.confidence == pytest.approx(model.probability(decision.signals))
+    assert decision.signals["empty"] == 1.0 and decision.signals["top_share"] == 0.75
+    assert decision.answer is (decision.confidence > 0.5)
+    tie = decide(
+        [_ok("a", [[1]]), _ok("a", [[1]]), _ok("b", [[2]]), _ok("b", [[2]])],
+        target=0.01,
+        relevance=1.0,
+        calibrator=model,
+    )
+    assert not tie.answer and tie.reasons[0].code == "ambiguous"
+    declined = [Candidate(text="ABSTAIN: no", status="abstain", abstain_reason="no")] * 3
+    assert decide(declined + [_ok("a", [[1]])], target=0.0, relevance=1.0).answer is False
