@@ -298,3 +298,38 @@ def test_decide_applies_the_calibrator_as_it_is() -> None:
     assert not tie.answer and tie.reasons[0].code == "ambiguous"
     declined = [Candidate(text="ABSTAIN: no", status="abstain", abstain_reason="no")] * 3
     assert decide(declined + [_ok("a", [[1]])], target=0.0, relevance=1.0).answer is False
+
+
+def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
+    header = {"kind": "header", "version": bench.RUN_VERSION, "model": "m", "grammar": "qualified"}
+    records = [
+        _record(i, f"db{i % 4}", answerable=True, top=1.0 if (i // 4) % 2 == 0 else 0.4,
+                right=(i // 4) % 2 == 0)
+        for i in range(40)
+    ]
+    run = tmp_path / "run.jsonl"
+    run.write_text("\n".join(json.dumps(r) for r in [header, *records]) + "\n")
+    out = tmp_path / "cal.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), "--out", str(out)]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["questions"] == 40 and figures["leave_one_database_out"]["auroc"] == 1.0
+    fitted = calibration.Calibrator.from_json(out.read_text())
+    assert isinstance(fitted, calibration.LogisticCalibrator)
+    assert fitted.probability(records[0]["signals"]) > fitted.probability(records[4]["signals"])
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({**header, "model": "n"}) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), str(other)]
+        + ["--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and "several models" in proc.stdout

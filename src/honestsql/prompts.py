@@ -192,4 +192,30 @@ def extract_sql(text: str) -> tuple[str | None, str | None]:
     match = re.search(r"\b(WITH|SELECT)\b", stripped, re.IGNORECASE)
     if match:
         stripped = stripped[match.start() :]
-    return (stripped.rstrip().rstrip(";").strip() or None), None
+    sql = stripped.rstrip().rstrip(";").strip() or None
+    refusal = _refusal_in_select(sql) if sql else None
+    if refusal:
+        return None, refusal
+    return sql, None
+
+
+def _refusal_in_select(sql: str) -> str | None:
+    """A model that cannot answer sometimes writes its apology as a SELECT of string literals
+    (``SELECT 'Sorry, the data has no ...'``): that is an abstention, not an answer."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql)
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not isinstance(tree, exp.Select) or not tree.expressions:
+        return None
+    texts = []
+    for item in tree.expressions:
+        value = item.this if isinstance(item, exp.Alias) else item
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            return None
+        texts.append(value.this)
+    said = " ".join(texts)
+    return said if len(said.split()) >= 4 else None
