@@ -15,8 +15,8 @@ import pytest
 
 from honestsql import calibration
 from honestsql.benchmarks import ask as bench
-from honestsql.decide import Candidate, decide
 from honestsql.db import QueryResult
+from honestsql.decide import Candidate, decide
 
 from .chat_server import ChatServer, is_repair
 
@@ -216,9 +216,7 @@ def test_summary_figures_by_hand() -> None:
         strong = (i // 4) % 2 == 0  # each database has both kinds
         records.append(_record(i, db, answerable=True, top=1.0 if strong else 0.4, right=strong))
     for i in range(60, 70):
-        records.append(
-            _record(i, f"db{i % 4}", answerable=False, top=0.4, right=False, rule=None)
-        )
+        records.append(_record(i, f"db{i % 4}", answerable=False, top=0.4, right=False, rule=None))
     records.append(
         _record(70, "db0", answerable=False, top=0.0, right=False, rule="not_about_this_database")
     )
@@ -303,8 +301,13 @@ def test_decide_applies_the_calibrator_as_it_is() -> None:
 def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     header = {"kind": "header", "version": bench.RUN_VERSION, "model": "m", "grammar": "qualified"}
     records = [
-        _record(i, f"db{i % 4}", answerable=True, top=1.0 if (i // 4) % 2 == 0 else 0.4,
-                right=(i // 4) % 2 == 0)
+        _record(
+            i,
+            f"db{i % 4}",
+            answerable=True,
+            top=1.0 if (i // 4) % 2 == 0 else 0.4,
+            right=(i // 4) % 2 == 0,
+        )
         for i in range(40)
     ]
     run = tmp_path / "run.jsonl"

@@ -206,9 +206,9 @@ def _choose_regularization(
 
     def loss(c: float) -> float:
         ps = grouped_cross_validated(rows, labels, groups, regularization=c)
-        return -sum(
-            math.log(p if y else 1.0 - p) for p, y in zip(ps, labels, strict=True)
-        ) / len(labels)
+        return -sum(math.log(p if y else 1.0 - p) for p, y in zip(ps, labels, strict=True)) / len(
+            labels
+        )
 
     return min(REGULARIZATION, key=loss)
 
@@ -321,8 +321,10 @@ SPIDER_ENSEMBLE = "spider-17-systems"
 def shipped(name: str) -> AnyCalibrator | None:
     """A calibrator shipped with the package (``calibrators/<name>.json``), if there is one."""
     try:
-        text = resources.files("honestsql").joinpath("calibrators", f"{name}.json").read_text(
-            encoding="utf-8"
+        text = (
+            resources.files("honestsql")
+            .joinpath("calibrators", f"{name}.json")
+            .read_text(encoding="utf-8")
         )
         return Calibrator.from_json(text)
     except (OSError, ValueError, KeyError):

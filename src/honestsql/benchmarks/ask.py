@@ -223,7 +223,7 @@ def answer_one(
             return False
         return scorer.execute_prediction(example, sql)[1]
 
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for candidate in answer.candidates:
         first = candidate.get("first_sql", candidate["sql"])
         candidates.append(
@@ -337,7 +337,8 @@ def summarize(
         Judged(
             r["answerable"],
             not a,
-            (a and r["answerable"] and bool(r["chosen_correct"])) or (not a and not r["answerable"]),
+            (a and r["answerable"] and bool(r["chosen_correct"]))
+            or (not a and not r["answerable"]),
             c if a else None,
         )
         for r, a, c in zip(records, answered, confidence, strict=True)

@@ -178,7 +178,7 @@ def bench_ask(
         str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
     ] = "qualified",
     target: TargetOption = 0.75,
-    allow_privileged: AllowPrivilegedOption = None,
+    allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """A real model through honestsql on every question that can be executed here: bare model,
@@ -214,7 +214,7 @@ def bench_ask(
                     target=target,
                     limit=limit,
                     fresh=fresh,
-                    allow_privileged=allow_privileged,
+                    allow_privileged=allow_privileged or None,
                     progress=lambda done, _total: reached(done),
                 )
             figures = bench.summarize(records, model=name, target=target)

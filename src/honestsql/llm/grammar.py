@@ -116,7 +116,8 @@ column ::= {_alternatives(column_names)}
 """
     aggregates = " | ".join(_literal(a) for a in AGGREGATES)
     functions = " | ".join(_literal(f) for f in FUNCTIONS)
-    return f"""root ::= query | abstain
+    return (
+        f"""root ::= query | abstain
 abstain ::= "ABSTAIN: " [^\\n]{{1,120}}
 query ::= "SELECT " distinct? items " FROM " source join{{0,3}} where? group? order? limit?
 distinct ::= "DISTINCT "
@@ -144,4 +145,6 @@ subcond ::= expr " " cmp " " expr | expr " LIKE " string | expr " IS NULL" | exp
 number ::= "-"? [0-9]{{1,6}} ("." [0-9]{{1,4}})?
 string ::= "'" [^'\\n]{{0,60}} "'"
 table ::= {_alternatives(table_names)}
-""" + naming
+"""
+        + naming
+    )
