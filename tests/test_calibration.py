@@ -61,8 +61,9 @@ def test_interpolation_and_bad_files() -> None:
 
 
 def test_shipped_calibrator_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shipped = calibration.load_default()
-    assert shipped is not None and shipped.feature == "margin" and "Spider" in shipped.fitted_on
+    shipped = calibration.shipped(calibration.SPIDER_ENSEMBLE)
+    assert isinstance(shipped, Calibrator)
+    assert shipped.feature == "margin" and "Spider" in shipped.fitted_on
     assert shipped.probability(Observation(["a"] * 5)) > shipped.probability(
         Observation(["a", "b", "c", "d", "e"])
     )
