@@ -336,3 +336,28 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode != 0 and "several models" in proc.stdout
+
+
+def test_plan_covers_every_database_early() -> None:
+    from honestsql.evaluation.datasets import Dataset, Example
+
+    def dataset(name: str, dbs: dict[str, int], available: set[str]) -> Dataset:
+        examples = [
+            Example(id=f"{db}-{i}", index=i, question="q", db_id=db, gold=("SELECT 1",))
+            for db, count in dbs.items()
+            for i in range(count)
+        ]
+        return Dataset(name, "sqlite", examples, lambda db: db if db in available else None)
+
+    suites = {
+        "sqleval-sqlite": dataset("sqleval", {"a": 20, "b": 3, "gone": 4}, {"a", "b"}),
+        "spider": dataset("spider", {"s": 10}, {"s"}),
+        "sqleval-postgres": dataset("sqleval", {"a": 5}, {"a"}),
+    }
+    order, missing = bench.plan(suites)
+    assert missing == ["sqleval-sqlite:gone"]
+    assert len(order) == 20 + 3 + 10 + 5 and len({i.id for i in order}) == len(order)
+    first = [(i.suite, i.example.db_id) for i in order[: 2 * bench.BLOCK + 3]]
+    # Every database of the first tier within the first round, in blocks of BLOCK.
+    assert {db for _, db in first} == {"a", "b", "s"}
+    assert all(i.suite == "sqleval-postgres" for i in order[-5:])  # the second tier comes last
