@@ -439,7 +439,7 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
         return [answers.get(question, "ABSTAIN: not in this schema")] * 3
 
     dataset = datasets.load("sqleval", data_root, dialect="sqlite")
-    pred, conf = tmp_path / "p.sql", tmp_path / "c.txt"
+    pred, conf, keep = tmp_path / "p.sql", tmp_path / "c.txt", tmp_path / "kept.jsonl"
     with ChatServer(reply) as server:
         backend = OpenAICompatible(base_url=server.base_url, model="scripted")
         counts = ask_run.run(
@@ -449,6 +449,7 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
             confidences=conf,
             settings=Settings(candidates=3),
             limit=4,
+            keep=keep,
         )
         assert counts == {"answered": 2, "abstained": 2, "no_database": 0, "resumed": 0}
         counts = ask_run.run(
@@ -457,5 +458,12 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
         assert counts["resumed"] == 4 and counts["abstained"] == 3  # questions 5-7, continuing
     lines = pred.read_text().splitlines()
     assert lines[0] == answers["Home products?"] and lines[1] == "ABSTAIN" and len(lines) == 7
+    # Every candidate of the first four questions was kept, judged against the gold.
+    from honestsql.benchmarks import ask as bench
+
+    header, records = bench.load_run(keep)
+    assert header["model"] == "scripted" and len(records) == 4
+    assert [c["correct"] for c in records[0]["candidates"]] == [True, True, True]
+    assert {c["status"] for c in records[1]["candidates"]} == {"abstain"}
     s = score(dataset, pred, run_path=tmp_path / "r.jsonl", confidences_path=conf).summary()
     assert (s["correct"], s["abstained"], s["correct_abstentions"]) == (2, 5, 2)

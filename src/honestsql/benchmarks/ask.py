@@ -97,7 +97,7 @@ def plan(suites: dict[str, Dataset]) -> tuple[list[Item], list[str]]:
     return order, sorted(missing)
 
 
-def _header(backend: Backend, settings: Settings, target: float) -> dict[str, Any]:
+def run_header(backend: Backend, settings: Settings, target: float) -> dict[str, Any]:
     return {
         "kind": "header",
         "version": RUN_VERSION,
@@ -155,7 +155,7 @@ def run(
     """Answer the planned questions not yet in ``run_path``, appending one line per question."""
     items, _ = plan(suites)
     items = items[:limit] if limit else items
-    header = _header(backend, settings, target)
+    header = run_header(backend, settings, target)
     done: dict[str, dict[str, Any]] = {}
     if run_path.is_file() and not fresh:
         previous, records = load_run(run_path)
@@ -207,8 +207,10 @@ def answer_one(
     backend: Backend,
     settings: Settings,
     target: float,
-    scorer: Scorer,
+    scorer: Scorer | None,
 ) -> dict[str, Any]:
+    """One question through the pipeline, every candidate judged against the gold by
+    ``scorer`` (without one, nothing is judged and no extra call is made for the bare model)."""
     example = item.example
     started = time.perf_counter()
     answer = Pipeline(db, backend, settings).ask(
@@ -217,7 +219,7 @@ def answer_one(
     seconds = time.perf_counter() - started
 
     def verdict(sql: str | None) -> bool | None:
-        if sql is None:
+        if sql is None or scorer is None:
             return None
         if not example.answerable:
             return False
@@ -235,11 +237,13 @@ def answer_one(
                 "repairs": candidate["repairs"],
                 "errors": [e.get("message") for e in candidate.get("errors", [])],
                 **{k: candidate[k] for k in ("abstain_reason", "ungrounded") if k in candidate},
-                "correct": verdict(candidate["sql"]) if candidate["status"] == "ok" else False,
+                "correct": verdict(candidate["sql"])
+                if candidate["status"] == "ok"
+                else (False if scorer else None),
                 "first_correct": verdict(first) if first is not None else None,
             }
         )
-    if not candidates:
+    if not candidates and scorer is not None:
         # The question never reached the model; a plain tool would still have asked it once.
         greedy = Pipeline(
             db, backend, replace(settings, candidates=1, max_repairs=0, relevance_gate=False)
@@ -262,7 +266,7 @@ def answer_one(
         "chosen": chosen,
         "chosen_correct": bool(chosen is not None and candidates[chosen]["correct"]),
         "candidates": candidates,
-        **({"bare": bare} if not candidates else {}),
+        **({"bare": bare} if not candidates and scorer is not None else {}),
         "seconds": round(seconds, 3),
         "timings_ms": answer.timings_ms,
         "usage": answer.usage,

@@ -158,6 +158,14 @@ def eval_run(
     model: ModelOption = None,
     api_key: ApiKeyOption = None,
     candidates: CandidatesOption = 5,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every candidate of every question, judged against the gold, here "
+            "(JSON lines; `bench ask --report-only --run FILE` gives bare, oracle and calibrated "
+            "figures from it)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a benchmark with the pipeline; the two files it writes are what `eval score` reads."""
@@ -179,6 +187,7 @@ def eval_run(
                 target=target,
                 settings=Settings(candidates=candidates),
                 limit=limit,
+                keep=keep,
                 progress=lambda done, _total: reached(done),
             )
     except HonestSQLError as exc:
@@ -188,6 +197,7 @@ def eval_run(
         **counts,
         "predictions": str(predictions),
         "confidences": str(confidences),
+        **({"keep": str(keep)} if keep else {}),
     }
     if as_json:
         emit_json(summary)

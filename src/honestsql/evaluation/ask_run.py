@@ -3,10 +3,14 @@
 One line per question in dataset order: the answer's SQL (on one line), or ``ABSTAIN``; and the
 confidence. Questions whose database is missing get ``ABSTAIN`` (``eval score`` skips them).
 Lines are written as answers come, and a run that stopped is continued from where it stopped.
+With ``keep``, every question's candidates, judged against the gold, are also written there in
+the format of ``honestsql bench ask`` (whose ``--report-only`` computes the bare, oracle and
+calibrated figures from it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import honestsql
 from honestsql.db import Database
 from honestsql.evaluation.datasets import Dataset
 from honestsql.llm import Backend
-from honestsql.pipeline import Pipeline, Settings
+from honestsql.pipeline import Settings
 
 
 def _done(path: Path) -> int:
@@ -32,8 +36,13 @@ def run(
     target: float = 0.75,
     settings: Settings | None = None,
     limit: int | None = None,
+    keep: Path | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> dict[str, int]:
+    from honestsql.benchmarks import ask as bench
+    from honestsql.evaluation.runs import Scorer
+
+    settings = settings or Settings()
     examples = dataset.examples[:limit] if limit else dataset.examples
     start = min(_done(predictions), _done(confidences))
     # Keep exactly the complete lines both files agree on.
@@ -41,6 +50,11 @@ def run(
         if path.is_file():
             kept = path.read_text(encoding="utf-8").split("\n")[:start]
             path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    if keep is not None and (start == 0 or not keep.is_file()):
+        keep.write_text(
+            json.dumps(bench.run_header(backend, settings, target)) + "\n", encoding="utf-8"
+        )
+    scorer = Scorer(dataset) if keep is not None else None
     databases: dict[str, Database | None] = {}
     counts = {"answered": 0, "abstained": 0, "no_database": 0, "resumed": start}
     progress(start, len(examples))
@@ -57,13 +71,18 @@ def run(
                 line, confidence = "ABSTAIN", ""
                 counts["no_database"] += 1
             else:
-                answer = Pipeline(db, backend, settings).ask(
-                    example.question, target=target, evidence=example.evidence
+                record = bench.answer_one(
+                    bench.Item(dataset.name, example), db, backend, settings, target, scorer
                 )
-                answered = answer.decision == "answer" and answer.sql
-                line = " ".join((answer.sql or "").split()) if answered else "ABSTAIN"
-                confidence = f"{answer.confidence:.4f}"
+                chosen = record["chosen"]
+                sql = record["candidates"][chosen]["sql"] if chosen is not None else None
+                answered = record["decision"] == "answer" and sql
+                line = " ".join((sql or "").split()) if answered else "ABSTAIN"
+                confidence = f"{record['confidence']:.4f}"
                 counts["answered" if answered else "abstained"] += 1
+                if keep is not None:
+                    with keep.open("a", encoding="utf-8") as kept:
+                        kept.write(json.dumps(record, default=str) + "\n")
             pred_out.write(line + "\n")
             conf_out.write(confidence + "\n")
             pred_out.flush()
@@ -72,4 +91,6 @@ def run(
     for db in databases.values():
         if db is not None:
             db.close()
+    if scorer is not None:
+        scorer.close()
     return counts
