@@ -81,8 +81,8 @@ def run(
                 confidence = f"{record['confidence']:.4f}"
                 counts["answered" if answered else "abstained"] += 1
                 if keep is not None:
-                    with keep.open("a", encoding="utf-8") as kept:
-                        kept.write(json.dumps(record, default=str) + "\n")
+                    with keep.open("a", encoding="utf-8") as kept_out:
+                        kept_out.write(json.dumps(record, default=str) + "\n")
             pred_out.write(line + "\n")
             conf_out.write(confidence + "\n")
             pred_out.flush()
