@@ -97,16 +97,24 @@ def sql_grammar(
     table_names = sorted({quote_identifier(t.name, dialect) for t in chosen})
     column_names = sorted({quote_identifier(c.name, dialect) for t in chosen for c in t.columns})
     if shape == "qualified":
-        pairs = sorted(
-            {
-                f"{quote_identifier(t.name, dialect)}.{quote_identifier(c.name, dialect)}"
-                for t in chosen
-                for c in t.columns
-            }
+        # One rule per table, so that once the table is written only its own columns remain
+        # (the same language as listing every pair, but the decoder tracks far fewer
+        # alternatives at each token).
+        owners: dict[str, set[str]] = {}
+        for t in chosen:
+            owners.setdefault(quote_identifier(t.name, dialect), set()).update(
+                quote_identifier(c.name, dialect) for c in t.columns
+            )
+        rules = {name: f"cols{i}" for i, name in enumerate(sorted(owners))}
+        naming = (
+            "source ::= table\ncol ::= "
+            + " | ".join(f'{_literal(name + ".")} {rule}' for name, rule in rules.items())
+            + "\n"
+            + "".join(
+                f"{rule} ::= {_alternatives(sorted(owners[name]))}\n"
+                for name, rule in rules.items()
+            )
         )
-        naming = f"""source ::= table
-col ::= {_alternatives(pairs)}
-"""
     else:
         naming = f"""source ::= table tabalias?
 tabalias ::= " AS T" [1-{TABLE_ALIASES}]
