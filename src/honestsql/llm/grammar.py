@@ -108,7 +108,7 @@ def sql_grammar(
         rules = {name: f"cols{i}" for i, name in enumerate(sorted(owners))}
         naming = (
             "source ::= table\ncol ::= "
-            + " | ".join(f'{_literal(name + ".")} {rule}' for name, rule in rules.items())
+            + " | ".join(f"{_literal(name + '.')} {rule}" for name, rule in rules.items())
             + "\n"
             + "".join(
                 f"{rule} ::= {_alternatives(sorted(owners[name]))}\n"
