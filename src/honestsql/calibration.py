@@ -163,6 +163,18 @@ class LogisticCalibrator:
         )
 
 
+def _ready_to_fit(labels: Sequence[bool]) -> None:
+    """scikit-learn is installed and both outcomes occur, or a clear error."""
+    try:
+        import sklearn  # noqa: F401
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "Fitting needs scikit-learn: pip install 'honestsql[calibrate]'"
+        ) from None
+    if len(set(labels)) < 2:
+        raise ValueError("need both kinds of outcome to fit a calibrator")
+
+
 #: Strengths of the L2 penalty tried (scikit-learn's C: smaller is stronger).
 REGULARIZATION = (0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -179,14 +191,9 @@ def fit_logistic(
 
     Without a ``regularization``, it is chosen by leave-one-group-out log loss over ``groups``
     (1.0 when there are fewer than three groups)."""
-    try:
-        from sklearn.linear_model import LogisticRegression
-    except ModuleNotFoundError:
-        raise RuntimeError(
-            "Fitting needs scikit-learn: pip install 'honestsql[calibrate]'"
-        ) from None
-    if len(set(labels)) < 2:
-        raise ValueError("need both kinds of outcome to fit a calibrator")
+    _ready_to_fit(labels)
+    from sklearn.linear_model import LogisticRegression
+
     if regularization is None:
         regularization = _choose_regularization(rows, labels, groups)
     matrix = [[float(r.get(k, 0.0)) for k in SIGNALS] for r in rows]
@@ -265,14 +272,9 @@ def fit(
     fitted_on: str = "",
 ) -> Calibrator:
     """Isotonic regression (scikit-learn) of the labels on one feature."""
-    try:
-        from sklearn.isotonic import IsotonicRegression
-    except ModuleNotFoundError:
-        raise RuntimeError(
-            "Fitting needs scikit-learn: pip install 'honestsql[calibrate]'"
-        ) from None
-    if len(set(labels)) < 2:
-        raise ValueError("need both kinds of outcome to fit a calibrator")
+    _ready_to_fit(labels)
+    from sklearn.isotonic import IsotonicRegression
+
     column = FEATURES.index(feature)
     values = [features(o)[column] for o in observations]
     model = IsotonicRegression(increasing="auto", out_of_bounds="clip", y_min=0.0, y_max=1.0)
