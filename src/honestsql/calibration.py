@@ -19,7 +19,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -230,24 +230,44 @@ def grouped_cross_validated(
     """Out-of-group probabilities: each question scored by a calibrator fitted on the other
     groups only (leave one database out). Without a ``regularization``, each fit chooses its own
     from its training groups alone (nested), so nothing is tuned on the held-out group."""
-    probabilities = [0.0] * len(rows)
-    for group in sorted(set(groups)):
-        held = [i for i, g in enumerate(groups) if g == group]
-        train = [i for i, g in enumerate(groups) if g != group]
+
+    def fit_on(train: list[int]) -> Callable[[int], float]:
+        model = fit_logistic(
+            [rows[i] for i in train],
+            [labels[i] for i in train],
+            groups=[groups[i] for i in train],
+            regularization=regularization,
+        )
+        return lambda i: model.probability(rows[i])
+
+    splits = [
+        (
+            [i for i, g in enumerate(groups) if g == group],
+            [i for i, g in enumerate(groups) if g != group],
+        )
+        for group in sorted(set(groups))
+    ]
+    return _out_of_fold(splits, labels, fit_on)
+
+
+def _out_of_fold(
+    splits: Sequence[tuple[Sequence[int], Sequence[int]]],
+    labels: Sequence[bool],
+    fit_on: Callable[[list[int]], Callable[[int], float]],
+) -> list[float]:
+    """Each held-out question scored by a model fitted on its split's training questions alone.
+    Training questions of one outcome only give their rate: it is all there is to learn."""
+    probabilities = [0.0] * len(labels)
+    for held, train in splits:
         train_labels = [labels[i] for i in train]
         if len(set(train_labels)) < 2:
             rate = min(CEILING, max(FLOOR, sum(train_labels) / max(1, len(train_labels))))
             for i in held:
                 probabilities[i] = rate
             continue
-        model = fit_logistic(
-            [rows[i] for i in train],
-            train_labels,
-            groups=[groups[i] for i in train],
-            regularization=regularization,
-        )
+        score = fit_on(list(train))
         for i in held:
-            probabilities[i] = model.probability(rows[i])
+            probabilities[i] = score(i)
     return probabilities
 
 
@@ -281,7 +301,7 @@ def fit(
     model.fit(values, [1.0 if v else 0.0 for v in labels])
     xs = [float(v) for v in model.X_thresholds_]
     # Never certain: a hundred questions cannot show a 0% or 100% error rate.
-    ys = [min(0.98, max(0.02, float(v))) for v in model.y_thresholds_]
+    ys = [min(CEILING, max(FLOOR, float(v))) for v in model.y_thresholds_]
     return Calibrator(xs, ys, feature, fitted_on)
 
 
@@ -298,20 +318,16 @@ def cross_validated(
 
     order = list(range(len(observations)))
     random.Random(seed).shuffle(order)
-    probabilities = [0.0] * len(observations)
+
+    def fit_on(train: list[int]) -> Callable[[int], float]:
+        model = fit([observations[i] for i in train], [labels[i] for i in train], feature=feature)
+        return lambda i: model.probability(observations[i])
+
+    splits = []
     for fold in range(folds):
         held = set(order[fold::folds])
-        train = [i for i in order if i not in held]
-        train_labels = [labels[i] for i in train]
-        if len(set(train_labels)) < 2:  # a tiny fold of one kind: its rate is all there is to learn
-            rate = min(0.98, max(0.02, sum(train_labels) / max(1, len(train_labels))))
-            for i in held:
-                probabilities[i] = rate
-            continue
-        model = fit([observations[i] for i in train], train_labels, feature=feature)
-        for i in held:
-            probabilities[i] = model.probability(observations[i])
-    return probabilities
+        splits.append((sorted(held), [i for i in order if i not in held]))
+    return _out_of_fold(splits, labels, fit_on)
 
 
 AnyCalibrator = Calibrator | LogisticCalibrator

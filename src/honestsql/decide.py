@@ -103,15 +103,13 @@ def result_hash(result: QueryResult) -> str:
 def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
     """What the calibrator sees of one question's candidates (each a number in [0, 1])."""
     n = len(candidates) or 1
-    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
-    ranked = Counter(c.result_hash for c in ok).most_common()
+    ok, ranked, members = _agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
     second = ranked[1][1] / n if len(ranked) > 1 else 0.0
-    members = [c for c in ok if ranked and c.result_hash == ranked[0][0]]
     chosen = _chosen(members)
     result = chosen.result if chosen else None
-    empty = bool(result) and (
-        not result.rows or all(v is None for row in result.rows for v in row)  # type: ignore[union-attr]
+    empty = result is not None and (
+        not result.rows or all(v is None for row in result.rows for v in row)
     )
     return {
         "top_share": top,
@@ -127,6 +125,16 @@ def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
         "type_mismatch": 1.0 if chosen is not None and chosen.warnings else 0.0,
         "relevance": relevance,
     }
+
+
+def _agreement(
+    candidates: list[Candidate],
+) -> tuple[list[Candidate], list[tuple[str | None, int]], list[Candidate]]:
+    """The candidates that ran, their results by support (most first), and the largest group."""
+    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
+    ranked = Counter(c.result_hash for c in ok).most_common()
+    members = [c for c in ok if ranked and c.result_hash == ranked[0][0]]
+    return ok, ranked, members
 
 
 def _chosen(members: list[Candidate]) -> Candidate | None:
@@ -147,7 +155,7 @@ def decide(
     n = len(candidates)
     seen = signals(candidates, relevance)
     abstained = [c for c in candidates if c.status == "abstain"]
-    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
+    ok, ranked, members = _agreement(candidates)
     if n and len(abstained) * 2 > n:
         return Decision(False, 0.0, None, [_abstention_reason(abstained)], signals=seen)
     if not ok:
@@ -165,9 +173,8 @@ def decide(
             ],
             signals=seen,
         )
-    ranked = Counter(c.result_hash for c in ok).most_common()
-    top_hash, top_size = ranked[0]
-    chosen = _chosen([c for c in ok if c.result_hash == top_hash])
+    top_size = ranked[0][1]
+    chosen = _chosen(members)
     assert chosen is not None and chosen.result is not None
     notes: list[str] = [f"{top_size} of {n} candidates agree on this result"]
     if calibrator is not None:

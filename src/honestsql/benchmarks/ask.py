@@ -159,7 +159,7 @@ def run(
     done: dict[str, dict[str, Any]] = {}
     if run_path.is_file() and not fresh:
         previous, records = load_run(run_path)
-        if {k: v for k, v in previous.items()} != header:
+        if previous != header:
             raise InvalidInput(
                 f"{run_path} holds a run of another model or other settings "
                 f"({json.dumps(previous)}); pass --fresh to replace it or --run to write elsewhere."
@@ -314,7 +314,8 @@ def fit(records: Sequence[dict[str, Any]], model: str) -> calibration.LogisticCa
         fitted_on=f"{model}: {len(rows)} questions of honestsql bench ask "
         f"({', '.join(sorted({records[i]['suite'] for i in index}))})",
     )
-    held_out = [p for i, p in enumerate(cross_validated_confidence(records)) if i in set(index)]
+    confidence = cross_validated_confidence(records)
+    held_out = [confidence[i] for i in index]
     fitted.details = {
         **fitted.details,
         "model": model,
@@ -347,12 +348,13 @@ def summarize(
         )
         for r, a, c in zip(records, answered, confidence, strict=True)
     ]
+    bare_judged = [_bare(r) for r in records]
     honest = metrics_summary(judged)
-    bare = metrics_summary([_bare(r) for r in records])
+    bare = metrics_summary(bare_judged)
     answerable = [r for r in records if r["answerable"]]
     unanswerable = [r for r in records if not r["answerable"]]
     honest_answerable = metrics_summary([j for j in judged if j.answerable])
-    bare_answerable = metrics_summary([j for r in answerable if (j := _bare(r))])
+    bare_answerable = metrics_summary([j for j in bare_judged if j.answerable])
     index, _, labels, _ = calibration_data(records)
     scored = [confidence[i] for i in index]
     seconds = sorted(r["seconds"] for r in records)
