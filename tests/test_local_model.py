@@ -6,6 +6,7 @@ SELECT over real table and column names, every time.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,18 +49,22 @@ def test_grammar_output_is_always_a_select_over_real_names(
     columns = {c.name.lower() for t in catalog.tables for c in t.columns}
     pairs = {(t.name.lower(), c.name.lower()) for t in catalog.tables for c in t.columns}
     aliases = {f"t{i}" for i in range(1, 5)}
+    # Which branch noise takes first (SELECT or ABSTAIN) is decided by the prompt; the query
+    # branch alone is checked here, and the whole grammar's abstentions below.
+    assert grammar.startswith("root ::= query | abstain\n")
+    query_only = grammar.replace("root ::= query | abstain", "root ::= query", 1)
     request = GenerationRequest(
         [{"role": "user", "content": "How many customers?"}],
         n=40,
         temperature=1.0,
         max_tokens=3000,
-        grammar=grammar,
+        grammar=query_only,
         seed=7,
     )
-    texts = backend.generate(request).texts
-    assert len(texts) == 40 and len(set(texts)) > 30  # noise, not one answer repeated
-    queries = [t for t in texts if not t.startswith("ABSTAIN: ")]
-    assert len(queries) > 20  # the grammar also lets the model decline, as the prompt asks
+    queries = backend.generate(request).texts
+    assert len(queries) == 40 and len(set(queries)) > 30  # noise, not one answer repeated
+    either = backend.generate(replace(request, grammar=grammar, n=8)).texts
+    queries += [text for text in either if not text.startswith("ABSTAIN: ")]
     for text in queries:
         tree = sqlglot.parse_one(text, read=dialect)
         assert isinstance(tree, exp.Select), text

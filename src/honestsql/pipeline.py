@@ -6,6 +6,7 @@ The pipeline wires stages together and holds no judgement of its own: checking i
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,7 @@ class Pipeline:
         temperature: float,
         seed_offset: int,
         grammar: str | None,
+        stable: str = "",
     ) -> GenerationRequest:
         seed = None if self.settings.seed is None else self.settings.seed + seed_offset
         return GenerationRequest(
@@ -109,14 +111,16 @@ class Pipeline:
             max_tokens=self.settings.max_tokens,
             grammar=grammar,
             seed=seed,
+            stable=stable,
         )
 
-    def _generate(self, request: GenerationRequest) -> list[str]:
-        completion = self.backend.generate(request)
-        self.usage["prompt_tokens"] += completion.prompt_tokens
-        self.usage["completion_tokens"] += completion.completion_tokens
-        self.prompts_sent.append((request.messages, completion.texts))
-        return completion.texts
+    def _generate_many(self, requests: list[GenerationRequest]) -> list[list[str]]:
+        completions = self.backend.generate_many(requests)
+        for request, completion in zip(requests, completions, strict=True):
+            self.usage["prompt_tokens"] += completion.prompt_tokens
+            self.usage["completion_tokens"] += completion.completion_tokens
+            self.prompts_sent.append((request.messages, completion.texts))
+        return [completion.texts for completion in completions]
 
     def _check(self, candidate: Candidate) -> None:
         assert candidate.sql is not None
@@ -160,33 +164,55 @@ class Pipeline:
                 missing.append(f"{table.name}.{column.name} = '{value}'")
         return missing
 
-    def _candidate(
-        self, text: str, messages: list[dict[str, str]], grammar: str | None
-    ) -> Candidate:
-        sql, reason = prompts.extract_sql(text)
-        candidate = Candidate(text=text, sql=sql, first_sql=sql)
-        if sql is None:
-            candidate.status = "abstain"
-            candidate.abstain_reason = reason or "empty reply"
-            return candidate
-        self._check(candidate)
-        conversation = messages
-        while candidate.status != "ok" and candidate.repairs < self.settings.max_repairs:
-            problems = [
-                f.message + (f" Did you mean: {', '.join(f.suggestions)}?" if f.suggestions else "")
-                for f in candidate.findings
-            ] or ["It failed to run."]
-            conversation = prompts.repair_messages(conversation, candidate.sql or "", problems)
-            reply = self._generate(self._request(conversation, 1, 0.0, 0, grammar))
-            candidate.repairs += 1
-            sql, reason = prompts.extract_sql(reply[0] if reply else "")
+    def _candidates(
+        self, texts: list[tuple[str, list[dict[str, str]]]], grammar: str | None
+    ) -> list[Candidate]:
+        """Check every reply; repair the failing ones in rounds, each round's repairs asked
+        together (identical repair conversations asked once)."""
+        candidates: list[Candidate] = []
+        conversations: list[list[dict[str, str]]] = []
+        for text, messages in texts:
+            sql, reason = prompts.extract_sql(text)
+            candidate = Candidate(text=text, sql=sql, first_sql=sql)
             if sql is None:
                 candidate.status = "abstain"
-                candidate.abstain_reason = reason
+                candidate.abstain_reason = reason or "empty reply"
+            else:
+                self._check(candidate)
+            candidates.append(candidate)
+            conversations.append(messages)
+        for _ in range(self.settings.max_repairs):
+            failing = [i for i, c in enumerate(candidates) if c.status not in {"ok", "abstain"}]
+            if not failing:
                 break
-            candidate.sql = sql
-            self._check(candidate)
-        return candidate
+            requests: dict[str, GenerationRequest] = {}
+            for i in failing:
+                problems = [
+                    f.message
+                    + (f" Did you mean: {', '.join(f.suggestions)}?" if f.suggestions else "")
+                    for f in candidates[i].findings
+                ] or ["It failed to run."]
+                conversations[i] = prompts.repair_messages(
+                    conversations[i], candidates[i].sql or "", problems
+                )
+                requests.setdefault(
+                    _key(conversations[i]), self._request(conversations[i], 1, 0.0, 0, grammar)
+                )
+            replies = dict(
+                zip(requests, self._generate_many(list(requests.values())), strict=True)
+            )
+            for i in failing:
+                candidate = candidates[i]
+                reply = replies[_key(conversations[i])]
+                candidate.repairs += 1
+                sql, reason = prompts.extract_sql(reply[0] if reply else "")
+                if sql is None:
+                    candidate.status = "abstain"
+                    candidate.abstain_reason = reason
+                    continue
+                candidate.sql = sql
+                self._check(candidate)
+        return candidates
 
     def _embedder(self) -> Any:
         if not self.settings.embeddings:
@@ -249,17 +275,22 @@ class Pipeline:
         first = prompts.messages(
             question, schema, dialect, evidence=evidence, variant=0, examples=examples
         )
-        for text in self._generate(self._request(first, 1, 0.0, 0, grammar)):
-            texts.append((text, first))
+        stable = prompts.stable_part(schema)
+        requests = [self._request(first, 1, 0.0, 0, grammar, stable)]
+        conversations = [first]
         if n > 1:
             second = prompts.messages(
                 question, schema, dialect, evidence=evidence, variant=1, examples=examples
             )
-            request = self._request(second, n - 1, self.settings.temperature, 1, grammar)
-            texts.extend((text, second) for text in self._generate(request))
+            requests.append(
+                self._request(second, n - 1, self.settings.temperature, 1, grammar, stable)
+            )
+            conversations.append(second)
+        for replies, messages in zip(self._generate_many(requests), conversations, strict=True):
+            texts.extend((text, messages) for text in replies)
         timings["generate"] = _ms(phase)
         phase = time.perf_counter()
-        candidates = [self._candidate(text, messages, grammar) for text, messages in texts]
+        candidates = self._candidates(texts, grammar)
         timings["verify_execute_repair"] = _ms(phase)
         decision = decide(
             candidates, target=target, relevance=relevance, calibrator=self.calibrator
@@ -307,6 +338,10 @@ class Pipeline:
         self.prompts_sent = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         return answer
+
+
+def _key(conversation: list[dict[str, str]]) -> str:
+    return json.dumps(conversation, sort_keys=True)
 
 
 def _ms(since: float) -> float:

@@ -147,7 +147,7 @@ def messages(
     system = SYSTEM.format(
         dialect={"postgres": "PostgreSQL", "mysql": "MySQL"}.get(dialect, dialect.capitalize())
     )
-    user = f"Database schema:\n{schema.text}\n\n"
+    user = stable_part(schema)
     for shot_question, shot_sql in examples or []:
         user += f"Example question: {shot_question}\nExample SQL: {shot_sql}\n\n"
     if evidence:
@@ -160,6 +160,12 @@ def messages(
     else:
         user += f"Question: {question}\nSQL:"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def stable_part(schema: SchemaText) -> str:
+    """The start of the user message that is the same for every question on this schema: it
+    comes first, so a model's state after reading it can be reused (the question comes last)."""
+    return f"Database schema:\n{schema.text}\n\n"
 
 
 def repair_messages(

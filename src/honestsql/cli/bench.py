@@ -229,3 +229,48 @@ def _cache_run(name: str) -> Path:
     from honestsql.catalog import cache_dir
 
     return cache_dir() / "runs" / name
+
+
+@bench_app.command("speed")
+def bench_speed(
+    model: ModelOption = None,
+    data: DataOption = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
+    ] = None,
+    per_database: Annotated[
+        int, typer.Option(min=2, help="Questions per database: the first is asked cold.")
+    ] = 3,
+    limit: Annotated[
+        int | None, typer.Option(min=2, help="About N questions in all (whole databases).")
+    ] = None,
+    candidates: CandidatesOption = 5,
+    allow_privileged: AllowPrivilegedOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Seconds per question with the embedded model: cold (nothing cached), after a restart (the
+    schema's state from disk) and warm, each against a plain greedy call with the same prompt."""
+    from honestsql.benchmarks import ask, speed
+    from honestsql.llm.llama_cpp import LlamaCpp
+    from honestsql.pipeline import Settings
+
+    try:
+        suites = ask.load_suites(data, suite or list(ask.SUITES))
+        backend = LlamaCpp(model=model)
+        name = backend.model_name or "model"
+        progress, _, reached = progress_bar(f"{name}: timing", 1)
+        with progress:
+            measures = speed.run(
+                suites,
+                backend,
+                settings=Settings(candidates=candidates),
+                per_database=per_database,
+                limit=limit,
+                allow_privileged=allow_privileged or None,
+                progress=lambda done, total: reached(done, total),
+            )
+        figures = speed.summarize(measures, name)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("speed", figures, as_json)

@@ -117,7 +117,8 @@ DataOption = Annotated[
 
 
 def progress_bar(description: str, total: int) -> Any:
-    """A Rich progress bar on stderr, with ``advance(n)`` and ``reached(done)`` to move it."""
+    """A Rich progress bar on stderr, with ``advance(n)`` and ``reached(done, total=None)`` to
+    move it (a total given there replaces the first one)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     progress = Progress(
@@ -132,7 +133,7 @@ def progress_bar(description: str, total: int) -> Any:
     return (
         progress,
         lambda n: progress.advance(task, n),
-        lambda done: progress.update(task, completed=done),
+        lambda done, new_total=None: progress.update(task, completed=done, total=new_total),
     )
 
 

@@ -30,6 +30,9 @@ class GenerationRequest:
     #: A GBNF grammar the output must follow, for backends that can enforce one.
     grammar: str | None = None
     seed: int | None = None
+    #: A leading part of the last message that stays the same from question to question (the
+    #: schema): backends that cache prompt state keep the state after it.
+    stable: str = ""
 
 
 @dataclass
@@ -56,6 +59,10 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Completion: ...
+
+    def generate_many(self, requests: list[GenerationRequest]) -> list[Completion]:
+        """Several requests at once; a backend that can decode them together overrides this."""
+        return [self.generate(request) for request in requests]
 
     def describe(self) -> str:
         return self.name

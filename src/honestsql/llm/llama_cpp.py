@@ -190,7 +190,12 @@ def _cpus() -> int:
 
 
 class LlamaCpp(Backend):
-    """A GGUF model run in this process; the SQL grammar is enforced while decoding."""
+    """A GGUF model run in this process; the SQL grammar is enforced while decoding.
+
+    Decoding goes through :mod:`honestsql.llm.llama_engine`: the schema part of the prompt is
+    read once per database (and kept on disk for the next process), and the candidates of one
+    question are decoded together.
+    """
 
     name = "llama-cpp"
     local = True
@@ -203,61 +208,81 @@ class LlamaCpp(Backend):
         n_ctx: int = 8192,
         n_threads: int | None = None,
         seed: int = 0,
+        state_cache: bool = True,
         **_: Any,
     ) -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ModuleNotFoundError:
             raise BackendError(
                 "The embedded model needs llama-cpp-python: pip install 'honestsql[local]'. Or use "
                 "a server: --llm openai --base-url URL --model NAME."
             ) from None
+        from honestsql.llm.llama_engine import Engine
+
         self.path = resolve(model)
         self.model_name = next(
             (name for name, known in MODELS.items() if known.filename == self.path.name),
             self.path.stem,
         )
+        self.seed = seed
         # llama.cpp decodes with half the CPUs by default; on a small machine all of them are
         # faster (measured in docs/BENCHMARKS.md).
         threads = n_threads or int(os.environ.get("HONESTSQL_THREADS") or 0) or _cpus()
+        caching = state_cache and os.environ.get("HONESTSQL_PROMPT_CACHE", "1") != "0"
         try:
-            self.llm = Llama(
-                model_path=str(self.path),
+            self.engine = Engine(
+                self.path,
                 n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                seed=seed,
-                verbose=False,
+                threads=threads,
+                state_dir=models_dir() / "states" if caching else None,
             )
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"Could not load {self.path}: {exc}") from None
-        self._grammars: dict[str, Any] = {}
 
     def describe(self) -> str:
         return f"{self.path.name} (llama.cpp, local)"
 
-    def _grammar(self, text: str) -> Any:
-        from llama_cpp import LlamaGrammar  # type: ignore[attr-defined]
-
-        if text not in self._grammars:
-            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
-        return self._grammars[text]
-
     def generate(self, request: GenerationRequest) -> Completion:
-        grammar = self._grammar(request.grammar) if request.grammar else None
-        texts: list[str] = []
-        prompt_tokens = completion_tokens = 0
-        for index in range(request.n):
-            seed = None if request.seed is None else request.seed + index
-            result: Any = self.llm.create_chat_completion(
-                messages=request.messages,  # type: ignore[arg-type]
-                temperature=request.temperature if index == 0 else max(request.temperature, 0.7),
-                max_tokens=request.max_tokens,
-                grammar=grammar,
-                seed=seed,
+        return self.generate_many([request])[0]
+
+    def generate_many(self, requests: list[GenerationRequest]) -> list[Completion]:
+        from honestsql.llm.llama_engine import EngineError
+
+        jobs = [self._job(request) for request in requests]
+        try:
+            outputs = self.engine.run(jobs)
+        except EngineError as exc:
+            raise BackendError(f"{self.path.name}: {exc}") from None
+        return [
+            Completion(
+                out.texts,
+                out.prompt_read,
+                out.generated,
+                self.path.name,
+                {"prompt_cached": max(0, len(job.tokens) - out.prompt_read), "timing": out.stats},
             )
-            texts.append(result["choices"][0]["message"]["content"] or "")
-            usage = result.get("usage") or {}
-            prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            completion_tokens += int(usage.get("completion_tokens") or 0)
-        return Completion(texts, prompt_tokens, completion_tokens, self.path.name)
+            for job, out in zip(jobs, outputs, strict=True)
+        ]
+
+    def _job(self, request: GenerationRequest) -> Any:
+        from honestsql.llm.llama_engine import Candidate, Job
+
+        text = self.engine.chat_text(request.messages)
+        tokens = self.engine.tokenize(text)
+        stable = 0
+        if request.stable:
+            at = text.find(request.stable)
+            if at >= 0:
+                head = self.engine.tokenize(text[: at + len(request.stable)])
+                stable = next(
+                    (i for i, (a, b) in enumerate(zip(head, tokens, strict=False)) if a != b),
+                    min(len(head), len(tokens)),
+                )
+        base = self.seed if request.seed is None else request.seed
+        candidates = [
+            # The first candidate at the requested temperature (greedy at 0), the others sampled.
+            Candidate(request.temperature if index == 0 else max(request.temperature, 0.7), base + index)
+            for index in range(request.n)
+        ]
+        return Job(tokens, candidates, request.grammar, request.max_tokens, stable)
