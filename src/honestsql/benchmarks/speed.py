@@ -40,6 +40,7 @@ class _Recorder(Backend):
         self.local = inner.local
         self.supports_grammar = inner.supports_grammar
         self.model_name = inner.model_name
+        self.decoder = inner.decoder
         self.calls: list[tuple[GenerationRequest, Completion]] = []
 
     def generate(self, request: GenerationRequest) -> Completion:

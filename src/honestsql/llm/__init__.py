@@ -56,6 +56,9 @@ class Backend(ABC):
     #: The model's name (a known name, a file stem or a server's model id): picks the
     #: confidence calibrator fitted for it, where one ships.
     model_name: str | None = None
+    #: How this backend decodes, where that changes what a model answers (recorded in run files,
+    #: so a run is never resumed with another decoder).
+    decoder: str | None = None
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Completion: ...

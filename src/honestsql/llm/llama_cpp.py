@@ -200,6 +200,8 @@ class LlamaCpp(Backend):
     name = "llama-cpp"
     local = True
     supports_grammar = True
+    #: Candidates decoded together; grammar checked after sampling (see llama_engine).
+    decoder = "honestsql-engine-1"
 
     def __init__(
         self,

@@ -89,7 +89,7 @@ class OpenAICompatible(Backend):
 
     def generate(self, request: GenerationRequest) -> Completion:
         texts: list[str] = []
-        prompt_tokens = completion_tokens = 0
+        prompt_tokens = completion_tokens = cached = 0
         attempts = 0
         while len(texts) < request.n and attempts < request.n + 1:
             attempts += 1
@@ -118,7 +118,16 @@ class OpenAICompatible(Backend):
             if response.usage is not None:
                 prompt_tokens += response.usage.prompt_tokens or 0
                 completion_tokens += response.usage.completion_tokens or 0
-        return Completion(texts[: request.n], prompt_tokens, completion_tokens, self.model)
+                details = getattr(response.usage, "prompt_tokens_details", None)
+                cached += getattr(details, "cached_tokens", None) or 0
+        # Servers that cache prompt prefixes report the part they did not read again.
+        return Completion(
+            texts[: request.n],
+            prompt_tokens,
+            completion_tokens,
+            self.model,
+            {"prompt_cached": cached} if cached else {},
+        )
 
 
 def _short(text: str) -> str:

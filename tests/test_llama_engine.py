@@ -1,0 +1,188 @@
+"""The llama.cpp engine, on the tiny random-weight GGUF the tests build: the schema's state read
+once (in memory and from disk), candidates decoded together, the grammar checked after sampling.
+
+Random weights make noise, which is what these tests need: any difference in the model's state
+(a wrong cached prefix, a wrong position) changes the noise."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import honestsql
+from honestsql.llm import GenerationRequest
+from honestsql.pipeline import Pipeline, Settings
+
+from .tiny_gguf import build
+
+llama_cpp = pytest.importorskip(
+    "llama_cpp", reason="llama-cpp-python is not installed (pip install '.[local]')"
+)
+from honestsql.llm.llama_cpp import LlamaCpp  # noqa: E402
+from honestsql.llm.llama_engine import Candidate, Job  # noqa: E402
+
+SCHEMA = "Database schema:\n" + "\n".join(
+    f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, name TEXT, amount REAL);" for i in range(12)
+) + "\n\n"
+GRAMMAR = 'root ::= "SELECT " [a-z]{1,8} " FROM t" [0-9]'
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("model") / "tiny.gguf")
+
+
+@pytest.fixture
+def backend(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LlamaCpp:
+    monkeypatch.setenv("HONESTSQL_MODELS_DIR", str(tmp_path / "models"))
+    return LlamaCpp(model=str(tiny_model), n_ctx=4096)
+
+
+def request(question: str, **kwargs) -> GenerationRequest:  # type: ignore[no-untyped-def]
+    messages = [
+        {"role": "system", "content": "Write SQL."},
+        {"role": "user", "content": SCHEMA + f"Question: {question}\nSQL:"},
+    ]
+    return GenerationRequest(messages, stable=SCHEMA, **{"max_tokens": 24, **kwargs})
+
+
+def test_a_second_question_reads_only_its_own_tokens(backend: LlamaCpp) -> None:
+    first = backend.generate(request("How many rows are in t1?"))
+    total = len(backend.engine.tokenize(backend.engine.chat_text(request("x").messages)))
+    assert first.prompt_tokens > 300 and first.extra["prompt_cached"] == 0
+    asked = request("What is the largest amount in t2?")
+    second = backend.generate(asked)
+    text = backend.engine.chat_text(asked.messages)
+    # Its own tokens: the question, the words around it and the chat markers after the schema.
+    own = len(backend.engine.tokenize(text[text.index(SCHEMA) + len(SCHEMA) :]))
+    assert second.prompt_tokens <= own + 1
+    assert second.extra["prompt_cached"] >= total - own - 1
+
+
+def test_a_new_process_starts_from_the_schema_state_on_disk(
+    backend: LlamaCpp, tiny_model: Path
+) -> None:
+    asked = request("How many rows are in t1?")
+    cold = backend.generate(asked)
+    states = list((Path(backend.engine.state_dir or "")).glob("*.state"))
+    assert len(states) == 1  # the state after the schema, not after the question
+    again = LlamaCpp(model=str(tiny_model), n_ctx=4096)  # a new process, same models dir
+    warm = again.generate(asked)
+    assert warm.prompt_tokens < cold.prompt_tokens / 5
+    assert warm.texts == cold.texts  # the same state, so the same greedy noise
+    # Without the disk state the new process reads everything again.
+    for state in states:
+        state.unlink()
+    fresh = LlamaCpp(model=str(tiny_model), n_ctx=4096)
+    assert fresh.generate(asked).prompt_tokens == cold.prompt_tokens
+
+
+def test_a_corrupt_state_file_is_read_again_not_trusted(
+    backend: LlamaCpp, tiny_model: Path
+) -> None:
+    asked = request("How many rows are in t1?")
+    cold = backend.generate(asked)
+    (state,) = Path(backend.engine.state_dir or "").glob("*.state")
+    state.write_bytes(state.read_bytes()[:1000])
+    again = LlamaCpp(model=str(tiny_model), n_ctx=4096)
+    result = again.generate(asked)
+    assert result.prompt_tokens == cold.prompt_tokens and result.texts == cold.texts
+
+
+def test_candidates_decoded_together_each_follow_the_grammar(backend: LlamaCpp) -> None:
+    greedy, sampled = backend.generate_many(
+        [
+            request("How many rows are in t1?", grammar=GRAMMAR),
+            request("Name the rows of t3.", grammar=GRAMMAR, n=6, temperature=1.0, seed=3),
+        ]
+    )
+    assert len(greedy.texts) == 1 and len(sampled.texts) == 6
+    assert len(set(sampled.texts)) >= 3  # different seeds, different noise
+    for text in greedy.texts + sampled.texts:
+        head, _, table = text.partition(" FROM t")
+        assert head.startswith("SELECT ") and head[7:].isalpha() and 1 <= len(head[7:]) <= 8
+        assert table.isdigit() and len(table) == 1
+    # The greedy candidate does not depend on what is decoded beside it.
+    alone = backend.generate(request("How many rows are in t1?", grammar=GRAMMAR))
+    assert alone.texts == greedy.texts
+
+
+def test_more_candidates_than_sequences_go_in_rounds(backend: LlamaCpp) -> None:
+    result = backend.generate(request("Count t4.", grammar=GRAMMAR, n=33, temperature=1.0))
+    assert len(result.texts) == 33 and len(set(result.texts)) > 20
+
+
+def test_greedy_under_the_grammar_is_the_best_token_the_grammar_allows(
+    backend: LlamaCpp,
+) -> None:
+    """Checking the sampled token and resampling only when it is rejected must give what
+    applying the grammar to the whole vocabulary at every step gives."""
+    engine, lib = backend.engine, backend.engine.lib
+    asked = request("How many rows are in t1?", grammar=GRAMMAR, max_tokens=40)
+    got = backend.generate(asked).texts[0]
+    tokens = engine.tokenize(engine.chat_text(asked.messages))
+    engine.forget()
+    engine._decode(tokens[:-1], 0, 0)
+    engine._fill([(tokens[-1], len(tokens) - 1, 0)], logits=True)
+    engine._run_batch()
+    grammar = lib.llama_sampler_init_grammar(engine.vocab, GRAMMAR.encode(), b"root")
+    out: list[int] = []
+    position = len(tokens)
+    try:
+        while len(out) < 40:
+            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(engine.ctx, 0), (engine.n_vocab,))
+            array = np.zeros(
+                engine.n_vocab,
+                dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True),
+            )
+            array["id"] = np.arange(engine.n_vocab)
+            array["logit"] = logits
+            candidates = lib.llama_token_data_array(
+                array.ctypes.data_as(lib.llama_token_data_p), engine.n_vocab, -1, False
+            )
+            lib.llama_sampler_apply(grammar, ctypes.byref(candidates))
+            token = int(np.argmax(array["logit"]))
+            if lib.llama_vocab_is_eog(engine.vocab, token):
+                break
+            lib.llama_sampler_accept(grammar, token)
+            out.append(token)
+            engine._fill([(token, position, 0)], logits=True)
+            engine._run_batch()
+            position += 1
+    finally:
+        lib.llama_sampler_free(grammar)
+        engine.forget()
+    assert engine.model.detokenize(out).decode() == got
+
+
+def test_pipeline_second_question_on_a_database_reads_few_tokens(
+    backend: LlamaCpp, test_databases
+) -> None:  # type: ignore[no-untyped-def]
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        pipeline = Pipeline(db, backend, Settings(candidates=3, max_tokens=60, max_repairs=0))
+        first = pipeline.ask("How many customers live in Germany?")
+        second = pipeline.ask("Which orders were shipped to France?")
+    # The tiny model reads a character per token: the second question's two prompt tails (the
+    # question twice, with their different wordings) are about 200 tokens, the schema thousands.
+    assert first.usage["prompt_tokens"] > 2000
+    assert second.usage["prompt_tokens"] < first.usage["prompt_tokens"] / 8
+    assert len(second.candidates) == 3
+
+
+def test_an_oversized_request_is_a_clear_error(backend: LlamaCpp) -> None:
+    from honestsql.llm import BackendError
+
+    with pytest.raises(BackendError, match="do not fit the context"):
+        backend.generate(request("x", max_tokens=5000))
+    # The engine is still usable afterwards.
+    assert backend.generate(request("How many rows are in t1?")).texts
+
+
+def test_a_job_needs_a_prompt(backend: LlamaCpp) -> None:
+    from honestsql.llm.llama_engine import EngineError
+
+    with pytest.raises(EngineError, match="empty prompt"):
+        backend.engine.run([Job([], [Candidate(0.0, 0)])])
