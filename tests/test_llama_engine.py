@@ -24,9 +24,13 @@ llama_cpp = pytest.importorskip(
 from honestsql.llm.llama_cpp import LlamaCpp  # noqa: E402
 from honestsql.llm.llama_engine import Candidate, Job  # noqa: E402
 
-SCHEMA = "Database schema:\n" + "\n".join(
-    f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, name TEXT, amount REAL);" for i in range(12)
-) + "\n\n"
+SCHEMA = (
+    "Database schema:\n"
+    + "\n".join(
+        f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, name TEXT, amount REAL);" for i in range(12)
+    )
+    + "\n\n"
+)
 GRAMMAR = 'root ::= "SELECT " [a-z]{1,8} " FROM t" [0-9]'
 
 
@@ -133,10 +137,14 @@ def test_greedy_under_the_grammar_is_the_best_token_the_grammar_allows(
     position = len(tokens)
     try:
         while len(out) < 40:
-            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(engine.ctx, 0), (engine.n_vocab,))
+            logits = np.ctypeslib.as_array(
+                lib.llama_get_logits_ith(engine.ctx, 0), (engine.n_vocab,)
+            )
             array = np.zeros(
                 engine.n_vocab,
-                dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True),
+                dtype=np.dtype(
+                    [("id", np.intc), ("logit", np.single), ("p", np.single)], align=True
+                ),
             )
             array["id"] = np.arange(engine.n_vocab)
             array["logit"] = logits
@@ -186,3 +194,14 @@ def test_a_job_needs_a_prompt(backend: LlamaCpp) -> None:
 
     with pytest.raises(EngineError, match="empty prompt"):
         backend.engine.run([Job([], [Candidate(0.0, 0)])])
+
+
+def test_candidates_that_wrote_the_same_tokens_are_decoded_once(backend: LlamaCpp) -> None:
+    engine = backend.engine
+    tokens = engine.tokenize(engine.chat_text(request("How many rows are in t1?").messages))
+    alike = engine.run([Job(tokens, [Candidate(0.0, seed) for seed in range(4)], GRAMMAR, 24)])[0]
+    assert len(set(alike.texts)) == 1
+    assert alike.generated == 4 * alike.stats["decoded"]  # one decode per step, not four
+    apart = engine.run([Job(tokens, [Candidate(1.0, seed) for seed in range(4)], GRAMMAR, 24)])[0]
+    assert len(set(apart.texts)) > 1
+    assert alike.stats["decoded"] < apart.stats["decoded"] <= apart.generated

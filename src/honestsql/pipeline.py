@@ -198,9 +198,7 @@ class Pipeline:
                 requests.setdefault(
                     _key(conversations[i]), self._request(conversations[i], 1, 0.0, 0, grammar)
                 )
-            replies = dict(
-                zip(requests, self._generate_many(list(requests.values())), strict=True)
-            )
+            replies = dict(zip(requests, self._generate_many(list(requests.values())), strict=True))
             for i in failing:
                 candidate = candidates[i]
                 reply = replies[_key(conversations[i])]

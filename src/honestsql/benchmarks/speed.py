@@ -66,6 +66,9 @@ class Measure:
     #: For the pipeline's first call: the tokens read beyond the question's own text.
     beyond_question: int | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    #: Candidates written, and those that parsed, verified and ran as first written.
+    candidates: int = 0
+    ran_first: int = 0
     #: The pipeline's first prompt: the plain call sends the same one.
     messages: list[dict[str, str]] = field(default_factory=list, repr=False)
 
@@ -133,7 +136,7 @@ def _ask(pipeline: Pipeline, recorder: _Recorder, item: Item, kind: str, engine:
     recorder.calls.clear()
     example = item.example
     started = time.perf_counter()
-    pipeline.ask(example.question, evidence=example.evidence)
+    answer = pipeline.ask(example.question, evidence=example.evidence)
     seconds = time.perf_counter() - started
     read = sum(c.prompt_tokens for _, c in recorder.calls)
     cached = sum(int(c.extra.get("prompt_cached", 0)) for _, c in recorder.calls)
@@ -152,6 +155,8 @@ def _ask(pipeline: Pipeline, recorder: _Recorder, item: Item, kind: str, engine:
         prompt_total=read + cached,
         generated=sum(c.completion_tokens for _, c in recorder.calls),
         beyond_question=beyond,
+        candidates=len(answer.candidates),
+        ran_first=sum(1 for c in answer.candidates if c["status"] == "ok" and not c["repairs"]),
         messages=messages,
     )
 
@@ -163,9 +168,7 @@ def _after_stable(request: GenerationRequest) -> str:
     return content[len(request.stable) :] if content.startswith(request.stable) else content
 
 
-def _plain(
-    pipeline: Pipeline, backend: Any, item: Item, messages: list[dict[str, str]]
-) -> Measure:
+def _plain(pipeline: Pipeline, backend: Any, item: Item, messages: list[dict[str, str]]) -> Measure:
     """One greedy generation, same prompt, no grammar, no cache: what a plain tool pays."""
     example = item.example
     engine = backend.engine
@@ -174,7 +177,9 @@ def _plain(
     try:
         started = time.perf_counter()
         completion = backend.generate(
-            GenerationRequest(messages, n=1, temperature=0.0, max_tokens=pipeline.settings.max_tokens)
+            GenerationRequest(
+                messages, n=1, temperature=0.0, max_tokens=pipeline.settings.max_tokens
+            )
         )
         seconds = time.perf_counter() - started
     finally:
@@ -191,7 +196,7 @@ def _plain(
     )
 
 
-def summarize(measures: Sequence[Measure], model: str) -> dict[str, Any]:
+def summarize(measures: Sequence[Measure], model: str, grammar: str) -> dict[str, Any]:
     def seconds(kind: str) -> list[float]:
         return [m.seconds for m in measures if m.kind == kind]
 
@@ -216,9 +221,11 @@ def summarize(measures: Sequence[Measure], model: str) -> dict[str, Any]:
 
     beyond = [m.beyond_question for m in warm if m.beyond_question is not None]
     asked = [m for m in measures if m.kind in {"cold", "warm"}]
+    written = sum(m.candidates for m in asked)
     return {
         "model": model,
-        "n": len({(m.db, i) for i, m in enumerate(plain)}),
+        "grammar": grammar,
+        "n": len(plain),
         "databases": len({m.db for m in measures}),
         "cold_p50_s": r(pct(seconds("cold"), 0.5)),
         "restart_p50_s": r(pct(seconds("restart"), 0.5)),
@@ -235,6 +242,9 @@ def summarize(measures: Sequence[Measure], model: str) -> dict[str, Any]:
         "tokens_per_question": r(
             statistics.mean(m.prompt_read + m.generated for m in asked) if asked else None
         ),
+        "candidates_ran_first": round(sum(m.ran_first for m in asked) / written, 3)
+        if written
+        else None,
         "plain_tokens_per_question": r(
             statistics.mean(m.prompt_read + m.generated for m in plain) if plain else None
         ),

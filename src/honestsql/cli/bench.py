@@ -246,15 +246,21 @@ def bench_speed(
         int | None, typer.Option(min=2, help="About N questions in all (whole databases).")
     ] = None,
     candidates: CandidatesOption = 5,
+    grammar: Annotated[
+        str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
+    ] = "qualified",
     allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Seconds per question with the embedded model: cold (nothing cached), after a restart (the
     schema's state from disk) and warm, each against a plain greedy call with the same prompt."""
     from honestsql.benchmarks import ask, speed
+    from honestsql.llm.grammar import GRAMMARS
     from honestsql.llm.llama_cpp import LlamaCpp
     from honestsql.pipeline import Settings
 
+    if grammar not in GRAMMARS:
+        raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
     try:
         suites = ask.load_suites(data, suite or list(ask.SUITES))
         backend = LlamaCpp(model=model)
@@ -264,13 +270,13 @@ def bench_speed(
             measures = speed.run(
                 suites,
                 backend,
-                settings=Settings(candidates=candidates),
+                settings=Settings(candidates=candidates, grammar=grammar),
                 per_database=per_database,
                 limit=limit,
                 allow_privileged=allow_privileged or None,
                 progress=lambda done, total: reached(done, total),
             )
-        figures = speed.summarize(measures, name)
+        figures = speed.summarize(measures, name, grammar)
     except HonestSQLError as exc:
         fail(exc, as_json)
     print_figures("speed", figures, as_json)

@@ -284,7 +284,9 @@ class LlamaCpp(Backend):
         base = self.seed if request.seed is None else request.seed
         candidates = [
             # The first candidate at the requested temperature (greedy at 0), the others sampled.
-            Candidate(request.temperature if index == 0 else max(request.temperature, 0.7), base + index)
+            Candidate(
+                request.temperature if index == 0 else max(request.temperature, 0.7), base + index
+            )
             for index in range(request.n)
         ]
         return Job(tokens, candidates, request.grammar, request.max_tokens, stable)

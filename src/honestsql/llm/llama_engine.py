@@ -147,11 +147,13 @@ class Engine:
         )
 
     def chat_text(self, messages: list[dict[str, str]]) -> str:
-        return self._formatter(messages=messages).prompt
+        return str(self._formatter(messages=messages).prompt)
 
     def tokenize(self, text: str) -> list[int]:
-        return self.model.tokenize(
-            text.encode("utf-8"), add_bos=self.model.add_bos_token(), special=True
+        return list(
+            self.model.tokenize(
+                text.encode("utf-8"), add_bos=self.model.add_bos_token(), special=True
+            )
         )
 
     # --- the cache of sequence 0 ---------------------------------------------------------------
@@ -165,9 +167,7 @@ class Engine:
         """Read ``tokens`` into ``seq`` from position ``start``, in batches, no logits kept."""
         for offset in range(0, len(tokens), self.n_batch):
             chunk = tokens[offset : offset + self.n_batch]
-            self._fill(
-                [(t, start + offset + i, seq) for i, t in enumerate(chunk)], logits=False
-            )
+            self._fill([(t, start + offset + i, seq) for i, t in enumerate(chunk)], logits=False)
             self._run_batch()
 
     def _fill(self, entries: Sequence[tuple[int, int, int]], *, logits: bool) -> None:
@@ -267,8 +267,13 @@ class Engine:
         while True:
             group, pending = pending[:room], pending[room:]
             round_jobs = [
-                Job(job.tokens, [c for i, c in group if i == index], job.grammar,
-                    job.max_tokens, job.stable)
+                Job(
+                    job.tokens,
+                    [c for i, c in group if i == index],
+                    job.grammar,
+                    job.max_tokens,
+                    job.stable,
+                )
                 for index, job in enumerate(jobs)
             ]
             for total, part in zip(outputs, self._round(round_jobs), strict=True):
@@ -328,33 +333,45 @@ class Engine:
                 seq = next_seq
                 next_seq += 1
                 lib.llama_memory_seq_cp(self.memory, index + 1, seq, -1, -1)
-                streams.append(
-                    _Stream(self, index, seq, len(job.tokens), index, job, candidate)
-                )
+                streams.append(_Stream(self, index, seq, len(job.tokens), index, job, candidate))
         for index in range(len(jobs)):  # the prompts' own sequences are copied; free them
             lib.llama_memory_seq_rm(self.memory, index + 1, -1, -1)
         try:
             active = list(streams)
+            decoded = 0
             while active:  # one token of every unfinished candidate per step
-                step = []
+                active = [stream for stream in active if not stream.step()]
+                # Candidates of one prompt that have written the same tokens so far are in the
+                # same state: one of them is decoded, the others get a copy of its new cell.
+                leaders: dict[tuple[int, tuple[int, ...]], _Stream] = {}
                 for stream in active:
-                    token = stream.sample()
-                    if not stream.done:
-                        step.append((stream, token))
-                for index, (stream, _) in enumerate(step):
-                    stream.index = index
-                    stream.pos += 1
-                if step:
-                    self._fill([(t, s.pos - 1, s.seq) for s, t in step], logits=True)
+                    leaders.setdefault((stream.job, tuple(stream.tokens)), stream)
+                unique = list(leaders.values())
+                if unique:
+                    self._fill([(s.tokens[-1], s.pos, s.seq) for s in unique], logits=True)
                     self._run_batch()
-                active = [stream for stream, _ in step]
+                    decoded += len(unique)
+                for index, leader in enumerate(unique):
+                    leader.index = index
+                for stream in active:
+                    leader = leaders[(stream.job, tuple(stream.tokens))]
+                    if leader is not stream:
+                        lib.llama_memory_seq_cp(
+                            self.memory, leader.seq, stream.seq, stream.pos, stream.pos + 1
+                        )
+                        stream.index = leader.index
+                    stream.pos += 1
         finally:
             for stream in streams:
                 stream.close()
         for stream in streams:
             outputs[stream.job].texts.append(stream.text())
             outputs[stream.job].generated += len(stream.tokens)
-        timing = {"prompt_s": prompt_done - started, "gen_s": time.perf_counter() - prompt_done}
+        timing = {
+            "prompt_s": prompt_done - started,
+            "gen_s": time.perf_counter() - prompt_done,
+            "decoded": float(decoded),
+        }
         for output in outputs:
             output.stats = timing
         return outputs
@@ -374,7 +391,6 @@ class _Stream:
         self.index = index
         self.max_tokens = spec.max_tokens
         self.tokens: list[int] = []
-        self.done = False
         params = lib.llama_sampler_chain_default_params()
         self.chain = lib.llama_sampler_chain_init(params)
         if cand.temperature <= 0:
@@ -394,9 +410,10 @@ class _Stream:
                 lib.llama_sampler_free(self.chain)
                 raise EngineError("llama.cpp could not parse the grammar")
 
-    def sample(self) -> int:
+    def step(self) -> bool:
+        """Sample the next token and append it; True when the candidate is finished."""
         engine, lib = self.engine, self.engine.lib
-        token = lib.llama_sampler_sample(self.chain, engine.ctx, self.index)
+        token = int(lib.llama_sampler_sample(self.chain, engine.ctx, self.index))
         if self.grammar is not None and not self._allowed(token):
             # Rejected: constrain the whole vocabulary, then draw again.
             logits = lib.llama_get_logits_ith(engine.ctx, self.index)
@@ -413,12 +430,11 @@ class _Stream:
             # llama_token_data_array may have been reordered; restore the ids for the next use.
             array["id"] = np.arange(engine.n_vocab, dtype=np.intc)
         if lib.llama_vocab_is_eog(engine.vocab, token) or len(self.tokens) >= self.max_tokens:
-            self.done = True
-            return token
+            return True
         if self.grammar is not None:
             lib.llama_sampler_accept(self.grammar, token)
         self.tokens.append(token)
-        return token
+        return False
 
     def _allowed(self, token: int) -> bool:
         lib = self.engine.lib
