@@ -154,6 +154,10 @@ def _ask(pipeline: Pipeline, recorder: _Recorder, item: Item, kind: str, engine:
         prompt_read=read,
         prompt_total=read + cached,
         generated=sum(c.completion_tokens for _, c in recorder.calls),
+        stats={
+            key: sum(float(c.extra.get("timing", {}).get(key, 0.0)) for _, c in recorder.calls)
+            for key in ("prompt_s", "gen_s", "sample_s", "decoded")
+        },
         beyond_question=beyond,
         candidates=len(answer.candidates),
         ran_first=sum(1 for c in answer.candidates if c["status"] == "ok" and not c["repairs"]),
@@ -222,6 +226,7 @@ def summarize(measures: Sequence[Measure], model: str, grammar: str) -> dict[str
     beyond = [m.beyond_question for m in warm if m.beyond_question is not None]
     asked = [m for m in measures if m.kind in {"cold", "warm"}]
     written = sum(m.candidates for m in asked)
+    generating = sum(m.stats.get("gen_s", 0.0) for m in asked)
     return {
         "model": model,
         "grammar": grammar,
@@ -242,6 +247,16 @@ def summarize(measures: Sequence[Measure], model: str, grammar: str) -> dict[str
         "tokens_per_question": r(
             statistics.mean(m.prompt_read + m.generated for m in asked) if asked else None
         ),
+        # Of honestsql's generation time, the share spent sampling and checking the grammar
+        # (the rest is llama_decode), and tokens written per token decoded (shared prefixes).
+        "sampling_share": round(sum(m.stats.get("sample_s", 0.0) for m in asked) / generating, 3)
+        if generating
+        else None,
+        "written_per_decoded": round(
+            sum(m.generated for m in asked) / sum(m.stats.get("decoded", 0.0) for m in asked), 2
+        )
+        if any(m.stats.get("decoded") for m in asked)
+        else None,
         "candidates_ran_first": round(sum(m.ran_first for m in asked) / written, 3)
         if written
         else None,

@@ -339,8 +339,11 @@ class Engine:
         try:
             active = list(streams)
             decoded = 0
+            sampling = 0.0
             while active:  # one token of every unfinished candidate per step
+                mark = time.perf_counter()
                 active = [stream for stream in active if not stream.step()]
+                sampling += time.perf_counter() - mark
                 # Candidates of one prompt that have written the same tokens so far are in the
                 # same state: one of them is decoded, the others get a copy of its new cell.
                 leaders: dict[tuple[int, tuple[int, ...]], _Stream] = {}
@@ -371,6 +374,7 @@ class Engine:
             "prompt_s": prompt_done - started,
             "gen_s": time.perf_counter() - prompt_done,
             "decoded": float(decoded),
+            "sample_s": sampling,  # sampling and the grammar, outside llama_decode
         }
         for output in outputs:
             output.stats = timing
