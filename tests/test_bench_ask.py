@@ -122,6 +122,7 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     run = tmp_path / "run.jsonl"
     with ChatServer(_reply) as server:
         partial = _bench(tmp_path / "data", server, run, "--limit", "2")
+        (tmp_path / "first-two.jsonl").write_bytes(run.read_bytes())
         asked = len(server.requests)
         figures = _bench(tmp_path / "data", server, run)
         # Resumed: the two questions already in the run file were not asked again.
@@ -159,6 +160,17 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["oracle_ex"] == figures["oracle_ex"]
+    # Two runs compared on the questions both answered.
+    common = subprocess.run(
+        [sys.executable, "-m", "honestsql", "bench", "ask", "--run", str(run), "--report-only"]
+        + ["--common-with", str(tmp_path / "first-two.jsonl"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert common.returncode == 0, common.stderr
+    assert json.loads(common.stdout)["n"] == 2
+    assert json.loads(common.stdout)["bare_ex"] == partial["bare_ex"]
 
 
 def test_bench_ask_refuses_a_run_of_other_settings(tmp_path: Path) -> None:

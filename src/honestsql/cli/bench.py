@@ -173,6 +173,13 @@ def bench_ask(
     report_only: Annotated[
         bool, typer.Option(help="Compute the figures from the run file without running a model.")
     ] = False,
+    common_with: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --report-only: only the questions this other run file also answered "
+            "(to compare two runs on the same questions)."
+        ),
+    ] = None,
     candidates: CandidatesOption = 5,
     grammar: Annotated[
         str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
@@ -189,10 +196,15 @@ def bench_ask(
     if grammar not in GRAMMARS:
         raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
     try:
+        if common_with is not None and not report_only:
+            raise InvalidInput("--common-with goes with --report-only.")
         if report_only:
             if run is None:
                 raise InvalidInput("--report-only needs --run FILE.")
             header, records = bench.load_run(run)
+            if common_with is not None:
+                other = {r["id"] for r in bench.load_run(common_with)[1]}
+                records = [r for r in records if r["id"] in other]
             figures = bench.summarize(records, model=header["model"], target=target)
         else:
             from honestsql.llm.factory import make_backend
