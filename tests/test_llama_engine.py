@@ -205,3 +205,11 @@ def test_candidates_that_wrote_the_same_tokens_are_decoded_once(backend: LlamaCp
     apart = engine.run([Job(tokens, [Candidate(1.0, seed) for seed in range(4)], GRAMMAR, 24)])[0]
     assert len(set(apart.texts)) > 1
     assert alike.stats["decoded"] < apart.stats["decoded"] <= apart.generated
+
+
+def test_candidates_share_the_context_and_take_turns_when_it_is_short(backend: LlamaCpp) -> None:
+    # About 3,500 prompt tokens in a 4,096-token context: five answers of up to 300 tokens do not
+    # fit beside it at once, so they are decoded in rounds rather than failing.
+    long = [{"role": "user", "content": "x " * 1700 + "How many?"}]
+    result = backend.generate(GenerationRequest(long, n=5, temperature=1.0, max_tokens=300, seed=1))
+    assert len(result.texts) == 5 and len(set(result.texts)) == 5

@@ -9,6 +9,7 @@ downloaded once (resumable, with a progress bar) through ``huggingface_hub``.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,8 @@ class LlamaCpp(Backend):
             )
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"Could not load {self.path}: {exc}") from None
+        # One model context: calls from several threads (`honestsql serve`) take turns.
+        self._lock = threading.Lock()
 
     def describe(self) -> str:
         return f"{self.path.name} (llama.cpp, local)"
@@ -251,11 +254,12 @@ class LlamaCpp(Backend):
     def generate_many(self, requests: list[GenerationRequest]) -> list[Completion]:
         from honestsql.llm.llama_engine import EngineError
 
-        jobs = [self._job(request) for request in requests]
-        try:
-            outputs = self.engine.run(jobs)
-        except EngineError as exc:
-            raise BackendError(f"{self.path.name}: {exc}") from None
+        with self._lock:
+            jobs = [self._job(request) for request in requests]
+            try:
+                outputs = self.engine.run(jobs)
+            except EngineError as exc:
+                raise BackendError(f"{self.path.name}: {exc}") from None
         return [
             Completion(
                 out.texts,

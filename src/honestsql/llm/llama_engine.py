@@ -262,6 +262,13 @@ class Engine:
         room = MAX_SEQUENCES - 1 - len(jobs)
         if room < 1:
             raise EngineError(f"at most {MAX_SEQUENCES - 2} prompts per call")
+        # The context's cells are shared by every sequence: the prompts (their common part once)
+        # and each candidate's answer must fit together; fewer candidates per round if not.
+        common = min(
+            [len(jobs[0].tokens)] + [_common_prefix(jobs[0].tokens, j.tokens) for j in jobs[1:]]
+        )
+        free = self.n_ctx - common - sum(len(job.tokens) - common for job in jobs)
+        room = min(room, max(1, free // max(job.max_tokens for job in jobs)))
         pending = [(index, c) for index, job in enumerate(jobs) for c in job.candidates]
         outputs = [Output([]) for _ in jobs]
         while True:
