@@ -7,6 +7,7 @@ Random weights make noise, which is what these tests need: any difference in the
 from __future__ import annotations
 
 import ctypes
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,20 @@ def test_candidates_share_the_context_and_take_turns_when_it_is_short(backend: L
     long = [{"role": "user", "content": "x " * 1700 + "How many?"}]
     result = backend.generate(GenerationRequest(long, n=5, temperature=1.0, max_tokens=300, seed=1))
     assert len(result.texts) == 5 and len(set(result.texts)) == 5
+
+
+def test_disk_states_are_kept_within_a_byte_budget(
+    backend: LlamaCpp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from honestsql.llm import llama_engine
+
+    directory = Path(backend.engine.state_dir or "")
+    backend.generate(request("How many rows are in t1?"))
+    (first,) = directory.glob("*.state")
+    monkeypatch.setattr(llama_engine, "DISK_STATES_BYTES", first.stat().st_size * 2 + 1)
+    for i in range(4):  # four more schemas: only the newest states that fit the budget stay
+        other = request("How many rows are in t1?")
+        other.messages[-1]["content"] = other.messages[-1]["content"].replace("t0 ", f"u{i} ")
+        backend.generate(replace(other, stable=other.messages[-1]["content"].split("Question")[0]))
+    kept = list(directory.glob("*.state"))
+    assert len(kept) == 2 and first not in kept

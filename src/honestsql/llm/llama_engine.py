@@ -42,8 +42,9 @@ CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-#: Prompt states kept on disk per model: the oldest beyond this are deleted.
-DISK_STATES = 32
+#: Bytes of prompt states kept on disk per model (about 28 KB per prompt token for the 1.5B
+#: model): the least recently used beyond this are deleted, the newest always kept.
+DISK_STATES_BYTES = 1 << 30
 
 
 @dataclass
@@ -223,7 +224,7 @@ class Engine:
         )
         if written:
             os.replace(partial, path)
-            _prune(path.parent, f"{self._fingerprint}-*.state", DISK_STATES)
+            _prune(path.parent, f"{self._fingerprint}-*.state", DISK_STATES_BYTES)
         else:
             partial.unlink(missing_ok=True)
 
@@ -484,7 +485,10 @@ def _file_fingerprint(path: Path) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _prune(directory: Path, pattern: str, keep: int) -> None:
+def _prune(directory: Path, pattern: str, budget: int) -> None:
     files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
+    used = 0
+    for index, path in enumerate(files):
+        used += path.stat().st_size
+        if index > 0 and used > budget:
+            path.unlink(missing_ok=True)
