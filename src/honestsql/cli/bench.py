@@ -151,6 +151,15 @@ def bench_server(
     print_figures("server", figures, as_json)
 
 
+SuiteOption = Annotated[
+    list[str] | None,
+    typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
+]
+GrammarOption = Annotated[
+    str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
+]
+
+
 @bench_app.command("ask")
 def bench_ask(
     model: ModelOption = None,
@@ -158,10 +167,7 @@ def bench_ask(
     base_url: BaseUrlOption = None,
     api_key: ApiKeyOption = None,
     data: DataOption = None,
-    suite: Annotated[
-        list[str] | None,
-        typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
-    ] = None,
+    suite: SuiteOption = None,
     run: Annotated[
         Path | None,
         typer.Option(help="Run file (JSON lines) to write and resume; default in the cache."),
@@ -181,9 +187,7 @@ def bench_ask(
         ),
     ] = None,
     candidates: CandidatesOption = 5,
-    grammar: Annotated[
-        str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
-    ] = "qualified",
+    grammar: GrammarOption = "qualified",
     target: TargetOption = 0.75,
     allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
@@ -247,10 +251,7 @@ def _cache_run(name: str) -> Path:
 def bench_speed(
     model: ModelOption = None,
     data: DataOption = None,
-    suite: Annotated[
-        list[str] | None,
-        typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
-    ] = None,
+    suite: SuiteOption = None,
     per_database: Annotated[
         int, typer.Option(min=2, help="Questions per database: the first is asked cold.")
     ] = 3,
@@ -258,9 +259,7 @@ def bench_speed(
         int | None, typer.Option(min=2, help="About N questions in all (whole databases).")
     ] = None,
     candidates: CandidatesOption = 5,
-    grammar: Annotated[
-        str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
-    ] = "qualified",
+    grammar: GrammarOption = "qualified",
     allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
 ) -> None:
