@@ -57,9 +57,10 @@ def test_bench_speed_cold_restart_warm_and_plain(tmp_path: Path) -> None:
     assert figures["databases"] == 2 and figures["n"] == 4  # two questions on each database
     for key in ("cold_p50_s", "restart_p50_s", "warm_p50_s", "warm_p95_s", "plain_p50_s"):
         assert figures[key] > 0, key
-    assert figures["ratio_warm_p50"] == pytest.approx(
-        figures["warm_p50_s"] / figures["plain_p50_s"], rel=0.05
-    )
+    # The ratio is of the unrounded seconds; the seconds are printed to 0.01 s.
+    warm, plain = figures["warm_p50_s"], figures["plain_p50_s"]
+    assert (warm - 0.005) / (plain + 0.005) <= figures["ratio_warm_p50"]
+    assert figures["ratio_warm_p50"] <= (warm + 0.005) / (plain - 0.005)
     # The second question on a database reads its own text and the chat markers after it (the
     # tiny model reads a character per token: "<|im_end|>..." is about 30), not the schema.
     assert 0 <= figures["second_question_prompt_tokens"] <= 40
