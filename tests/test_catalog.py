@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import honestsql
-from honestsql import catalog as catalog_mod
+from honestsql import cache as catalog_mod
 from honestsql.errors import CatalogError
 
 

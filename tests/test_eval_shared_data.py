@@ -78,7 +78,7 @@ def test_abstention_benchmark_on_real_outputs(tmp_path: Path) -> None:
 def test_catalog_from_spider_tables() -> None:
     import json
 
-    from honestsql.catalog import from_spider_tables
+    from honestsql.evaluation.datasets import from_spider_tables
 
     entry = json.loads((DATA / "spider" / "tables.json").read_text())
     singer = from_spider_tables(next(e for e in entry if e["db_id"] == "singer"))

@@ -17,7 +17,7 @@ from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from honestsql.catalog import Catalog, Column, Table
+from honestsql.catalog import Catalog, Column, Table, is_text_type
 from honestsql.findings import Finding
 from honestsql.suggest import closest, table_column_texts
 
@@ -296,7 +296,7 @@ def type_family(type_text: str) -> str:
         return "temporal"
     if "INT" in upper or upper.startswith("SERIAL") or upper == "BIGSERIAL":
         return "number"
-    if any(m in upper for m in ("CHAR", "CLOB", "TEXT", "STRING", "ENUM", "UUID")):
+    if is_text_type(upper) or "UUID" in upper:
         return "text"
     if any(m in upper for m in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL", "MONEY", "NUMBER")):
         return "number"

@@ -16,7 +16,6 @@ from typing import Any
 
 import honestsql
 from honestsql import calibration, linking
-from honestsql import catalog as catalog_mod
 from honestsql.calibration import Observation
 from honestsql.evaluation import datasets, matching, sqleval_setup
 from honestsql.evaluation.metrics import Judged, auroc, ece, risk_coverage, summarize
@@ -153,7 +152,7 @@ def ehrsql(root: Path) -> dict[str, Any]:
     labels = json.loads((root / "ehrsql" / "test" / "label.json").read_text())
     samples = json.loads((root / "trustsql_ehrsql" / "prediction.json").read_text())
     published = json.loads((root / "trustsql_ehrsql" / "model_decision.json").read_text())
-    schema = catalog_mod.from_spider_tables(
+    schema = datasets.from_spider_tables(
         json.loads((root / "ehrsql" / "tables.json").read_text())[0]
     )
     questions = [q for q in data if q["id"] in samples and q["id"] in published]

@@ -18,7 +18,8 @@ import sqlglot
 from sqlglot.errors import SqlglotError
 
 from honestsql.benchmarks import percentile
-from honestsql.catalog import Catalog, Column, ForeignKey, Table, from_spider_tables
+from honestsql.catalog import Catalog, Column, ForeignKey, Table
+from honestsql.evaluation.datasets import from_spider_tables
 from honestsql.evaluation import datasets
 from honestsql.linking.linker import SchemaLinker
 from honestsql.verify import referenced

@@ -242,7 +242,7 @@ def bench_ask(
 
 
 def _cache_run(name: str) -> Path:
-    from honestsql.catalog import cache_dir
+    from honestsql.cache import cache_dir
 
     return cache_dir() / "runs" / name
 

@@ -30,7 +30,7 @@ from honestsql.errors import HonestSQLError
 
 
 def _default_run_path(benchmark: str, predictions: Path | None, gold: bool) -> Path:
-    from honestsql.catalog import cache_dir
+    from honestsql.cache import cache_dir
 
     stem = "gold" if gold or predictions is None else predictions.stem
     return cache_dir() / "runs" / f"{benchmark}-{stem}.jsonl"

@@ -25,8 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from honestsql import catalog as catalog_mod
+from honestsql import cache, descriptions
 from honestsql.catalog import Catalog
+from honestsql.db import introspect
 from honestsql.db import url as urls
 from honestsql.db.dialects import Dialect, for_url
 from honestsql.errors import (
@@ -245,19 +246,19 @@ class Database:
         key = self.catalog_key
         with self.connect() as conn:
             try:
-                current = catalog_mod.fingerprint(conn, self.dialect)
+                current = introspect.fingerprint(conn, self.dialect)
             except sa.exc.DBAPIError as exc:
                 raise CatalogError(
                     f"Could not read the schema of {self.display_url}: {_driver_message(exc)}"
                 ) from None
-            cached = None if refresh else catalog_mod.load_cached(key, current)
+            cached = None if refresh else cache.load_cached(key, current)
             if cached is None:
-                cached = catalog_mod.introspect(
+                cached = introspect.introspect(
                     conn, self.dialect, samples=self._samples, schemas=self.schemas
                 )
-                catalog_mod.store(key, cached)
+                cache.store(key, cached)
         if self._descriptions:
-            cached.describe(catalog_mod.load_descriptions(self._descriptions))
+            cached.describe(descriptions.load_descriptions(self._descriptions))
         self._catalog = cached
         return cached
 

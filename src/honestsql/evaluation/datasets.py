@@ -12,7 +12,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from honestsql.catalog import Catalog, Column, ForeignKey, Table
 from honestsql.errors import InvalidInput
 
 BENCHMARKS = ("spider", "bird", "sqleval", "ehrsql")
@@ -185,3 +187,54 @@ def load(
     if name == "ehrsql":
         return load_ehrsql(root, split or "test")
     raise InvalidInput(f"Unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}.")
+
+
+def from_spider_tables(entry: dict[str, Any], dialect: str = "sqlite") -> Catalog:
+    """A catalog (names, types, keys; no data) from one entry of a Spider-format tables.json.
+
+    The entry's readable names ("number of test takers" for ``NumTstTakr``) become descriptions.
+    """
+    names = entry["table_names_original"]
+    readable_tables = entry.get("table_names") or names
+    readable_columns = entry.get("column_names") or entry["column_names_original"]
+    columns: dict[int, list[Column]] = {i: [] for i in range(len(names))}
+    index_of: dict[int, tuple[int, str]] = {}
+    primary = set()
+    for key in entry.get("primary_keys", []):
+        primary.update(key if isinstance(key, list) else [key])
+    for position, ((table, name), kind) in enumerate(
+        zip(entry["column_names_original"], entry["column_types"], strict=False)
+    ):
+        if table < 0:
+            continue
+        readable = readable_columns[position][1] if position < len(readable_columns) else ""
+        description = (
+            readable if readable and readable.lower() != name.lower().replace("_", " ") else None
+        )
+        columns[table].append(
+            Column(
+                name=name,
+                type=str(kind).upper(),
+                primary_key=position in primary,
+                description=description,
+            )
+        )
+        index_of[position] = (table, name)
+    foreign: dict[int, list[ForeignKey]] = {i: [] for i in range(len(names))}
+    for source, target in entry.get("foreign_keys", []):
+        if source in index_of and target in index_of:
+            (s_table, s_col), (t_table, t_col) = index_of[source], index_of[target]
+            foreign[s_table].append(
+                ForeignKey(columns=[s_col], ref_table=names[t_table], ref_columns=[t_col])
+            )
+    tables = [
+        Table(
+            name=name,
+            columns=columns[i],
+            primary_key=[c.name for c in columns[i] if c.primary_key],
+            foreign_keys=foreign[i],
+            description=readable_tables[i] if readable_tables[i].lower() != name.lower() else None,
+        )
+        for i, name in enumerate(names)
+    ]
+    return Catalog(dialect=dialect, fingerprint=str(entry.get("db_id", "")), tables=tables)

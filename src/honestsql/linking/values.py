@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from honestsql.catalog import Catalog, cache_path, write_cache
+from honestsql.cache import cache_path, write_cache
+from honestsql.catalog import Catalog
 from honestsql.db import Database
 from honestsql.linking import STOPWORDS
 
@@ -19,7 +20,6 @@ MAX_VALUES_PER_COLUMN = 5_000
 MAX_VALUE_CHARS = 120
 #: Values change without the schema changing: a cached index is rebuilt after this long.
 MAX_AGE_HOURS = 24.0
-_TEXT = ("CHAR", "TEXT", "CLOB", "STRING", "VARCHAR")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'.&-]*")
 
@@ -45,7 +45,7 @@ class ValueIndex:
         dialect = db.dialect
         for table in catalog.tables:
             for column in table.columns:
-                if not any(marker in column.type.upper() for marker in _TEXT):
+                if not column.is_text:
                     continue
                 name = dialect.quote(column.name)
                 sql = (

@@ -83,7 +83,7 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 
 def models_dir() -> Path:
-    from honestsql.catalog import cache_dir
+    from honestsql.cache import cache_dir
 
     return Path(os.environ.get("HONESTSQL_MODELS_DIR") or cache_dir() / "models")
 
