@@ -85,21 +85,6 @@ class Decision:
     signals: dict[str, float] = field(default_factory=dict)
 
 
-def result_hash(result: QueryResult) -> str:
-    """The same for results with the same rows, whatever the order of rows or columns."""
-    import hashlib
-
-    def norm(value: Any) -> str:
-        if isinstance(value, float):
-            return repr(round(value, 6))
-        if value is not None and type(value).__name__ == "Decimal":
-            return repr(round(float(value), 6))
-        return repr(value)
-
-    rows = sorted("|".join(sorted(norm(v) for v in row)) for row in result.rows)
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
-
-
 def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
     """What the calibrator sees of one question's candidates (each a number in [0, 1])."""
     n = len(candidates) or 1

@@ -16,7 +16,7 @@ from sqlglot import exp
 from honestsql import calibration, linking, prompts
 from honestsql.check import check
 from honestsql.db import Database
-from honestsql.decide import Candidate, Decision, Reason, decide, result_hash
+from honestsql.decide import Candidate, Decision, Reason, decide
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
 from honestsql.memory import AuditLog, Memory
@@ -133,7 +133,7 @@ class Pipeline:
         if result.ok and result.result is not None:
             candidate.status = "ok"
             candidate.result = result.result
-            candidate.result_hash = result_hash(result.result)
+            candidate.result_hash = result.result.key
             if result.expression is not None:
                 candidate.ungrounded = self._ungrounded(result.expression)
         else:

@@ -19,8 +19,8 @@ from sqlglot.errors import SqlglotError
 
 from honestsql.benchmarks import percentile
 from honestsql.catalog import Catalog, Column, ForeignKey, Table
-from honestsql.evaluation.datasets import from_spider_tables
 from honestsql.evaluation import datasets
+from honestsql.evaluation.datasets import from_spider_tables
 from honestsql.linking.linker import SchemaLinker
 from honestsql.verify import referenced
 

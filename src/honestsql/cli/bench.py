@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from honestsql.cli import bench_app
+from honestsql.cli.apps import bench_app
 from honestsql.cli.common import (
     AllowPrivilegedOption,
     ApiKeyOption,

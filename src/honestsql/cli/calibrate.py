@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from honestsql.cli import bench_app, calibrate_app
+from honestsql.cli.apps import bench_app, calibrate_app
 from honestsql.cli.common import (
     DataOption,
     JsonOption,

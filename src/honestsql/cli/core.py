@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 import honestsql
 from honestsql.catalog import Catalog
 from honestsql.check import CheckResult
-from honestsql.cli import app
+from honestsql.cli.apps import app
 from honestsql.cli.common import (
     AllowPrivilegedOption,
     ApiKeyOption,

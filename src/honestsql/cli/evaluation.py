@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from honestsql.cli import eval_app
+from honestsql.cli.apps import eval_app
 from honestsql.cli.common import (
     ApiKeyOption,
     BaseUrlOption,

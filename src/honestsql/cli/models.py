@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from honestsql.cli import app
+from honestsql.cli.apps import app
 from honestsql.cli.common import JsonOption, emit_json, out
 
 

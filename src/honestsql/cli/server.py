@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 import honestsql
-from honestsql.cli import app, memory_app
+from honestsql.cli.apps import app, memory_app
 from honestsql.cli.common import (
     AllowPrivilegedOption,
     ApiKeyOption,

@@ -1,5 +1,6 @@
 """Database access: read-only connections per dialect and guarded execution."""
 
-from honestsql.db.database import Database, QueryResult, ResultColumn
+from honestsql.db.database import Database
+from honestsql.db.result import QueryResult, ResultColumn
 
 __all__ = ["Database", "QueryResult", "ResultColumn"]

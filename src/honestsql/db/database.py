@@ -9,17 +9,12 @@ transaction is always rolled back.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime as dt
-import decimal
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +25,7 @@ from honestsql.catalog import Catalog
 from honestsql.db import introspect
 from honestsql.db import url as urls
 from honestsql.db.dialects import Dialect, for_url
+from honestsql.db.result import QueryResult, ResultColumn, column_types
 from honestsql.errors import (
     CatalogError,
     ConnectionFailed,
@@ -42,93 +38,12 @@ from honestsql.errors import (
 _DRIVER_EXTRAS = {"postgres": "postgres", "mysql": "mysql", "duckdb": "duckdb"}
 
 
-@dataclass(frozen=True)
-class ResultColumn:
-    name: str
-    #: One of integer, real, decimal, text, boolean, date, datetime, time, blob, null, other:
-    #: the type of the values returned (the same words for every database).
-    type: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "type": self.type}
-
-
 #: The most bytes one value may bring back; longer text and blobs are cut (``values_cut``).
 MAX_VALUE_BYTES = 1 << 20
 #: The most bytes one result may bring back; fetching stops there (``truncated``).
 MAX_RESULT_BYTES = 32 << 20
 #: Rows fetched per round trip from a server-side cursor.
 FETCH_BATCH = 200
-
-
-@dataclass
-class QueryResult:
-    columns: list[ResultColumn]
-    rows: list[tuple[Any, ...]]
-    truncated: bool
-    elapsed_ms: float
-    sql: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: How many values were longer than ``MAX_VALUE_BYTES`` and were cut.
-    values_cut: int = 0
-
-    def json_rows(self) -> list[list[Any]]:
-        return [[json_value(v) for v in row] for row in self.rows]
-
-
-def json_value(value: Any) -> Any:
-    """A JSON-safe form of a database value (exact decimals stay exact as strings)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return (
-            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-        )
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value() and abs(value) < 2**53:
-            return int(value)
-        return float(value) if abs(value) < 1e15 else str(value)
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "base64:" + base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return str(value)
-
-
-def _value_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "real"
-    if isinstance(value, decimal.Decimal):
-        return "decimal"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, dt.datetime):
-        return "datetime"
-    if isinstance(value, dt.date):
-        return "date"
-    if isinstance(value, dt.time):
-        return "time"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "blob"
-    return "other"
-
-
-def _column_types(rows: list[tuple[Any, ...]], width: int) -> list[str]:
-    types = ["null"] * width
-    for index in range(width):
-        for row in rows:
-            if row[index] is not None:
-                types[index] = _value_type(row[index])
-                break
-    return types
 
 
 class Database:
@@ -305,7 +220,7 @@ class Database:
                     result.close()
                 columns = [
                     ResultColumn(n, t)
-                    for n, t in zip(names, _column_types(rows, len(names)), strict=True)
+                    for n, t in zip(names, column_types(rows, len(names)), strict=True)
                 ]
             except sa.exc.DBAPIError as exc:
                 elapsed = time.perf_counter() - started

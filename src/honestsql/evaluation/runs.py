@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import honestsql
 from honestsql.db import Database
+from honestsql.db import result as db_result
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.evaluation import matching
 from honestsql.evaluation.datasets import Dataset, Example
@@ -302,10 +303,7 @@ class Scorer:
 
 
 def rows_key(rows: list[matching.Row]) -> str:
-    from honestsql.db import QueryResult
-    from honestsql.decide import result_hash
-
-    return result_hash(QueryResult(columns=[], rows=rows, truncated=False, elapsed_ms=0.0))
+    return db_result.rows_key(rows)
 
 
 # --- a run -------------------------------------------------------------------------------------

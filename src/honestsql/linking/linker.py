@@ -21,7 +21,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from honestsql.catalog import Catalog, Table
-from honestsql.linking import STOPWORDS
+from honestsql.linking.lexical import STOPWORDS
 from honestsql.linking.values import ValueIndex
 from honestsql.suggest import singular, words
 

@@ -14,7 +14,7 @@ from rapidfuzz import fuzz, process
 from honestsql.cache import cache_path, write_cache
 from honestsql.catalog import Catalog
 from honestsql.db import Database
-from honestsql.linking import STOPWORDS
+from honestsql.linking.lexical import STOPWORDS
 
 MAX_VALUES_PER_COLUMN = 5_000
 MAX_VALUE_CHARS = 120

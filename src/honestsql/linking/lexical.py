@@ -1,0 +1,61 @@
+"""The words of a question and of a schema, and how much of the one the other knows."""
+
+from __future__ import annotations
+
+import re
+
+from rapidfuzz import fuzz, process
+
+from honestsql.catalog import Catalog, Table
+from honestsql.suggest import singular, words
+
+STOPWORDS = frozenset(
+    """a about above after all also an and any are as at be been before being below between both but
+    by can could did do does doing down during each few for from further had has have having he her
+    here hers him his how i if in into is it its itself just me more most my no nor not now of off on
+    once only or other our out over own same she should so some such than that the their them then
+    there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your list show give tell find get many much number count
+    total average per each every please name names which whose return display value values""".split()  # noqa: SIM905
+)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]+")
+
+
+def content_words(text: str) -> list[str]:
+    return [
+        w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in STOPWORDS and len(w) > 2
+    ]
+
+
+def table_vocabulary(table: Table) -> set[str]:
+    vocab: set[str] = set()
+    texts = [table.name, table.description or "", table.comment or ""]
+    for column in table.columns:
+        texts += [column.name, column.description or "", column.comment or "", *column.samples]
+    for text in texts:
+        for word in words(text).split():
+            vocab.add(word)
+            vocab.add(singular(word))
+    return vocab
+
+
+def _matches(word: str, vocab: set[str], choices: list[str]) -> bool:
+    if word in vocab or singular(word) in vocab:
+        return True
+    best = (
+        process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=85) if choices else None
+    )
+    return best is not None
+
+
+def relevance(question: str, catalog: Catalog, evidence: str = "") -> float:
+    """Share of the question's content words that the schema's names, descriptions or sample
+    values contain (fuzzily); 0.5 when the question has no content words."""
+    wanted = content_words(f"{question} {evidence}")
+    if not wanted:
+        return 0.5
+    vocab: set[str] = set()
+    for table in catalog.tables:
+        vocab |= table_vocabulary(table)
+    choices = sorted(vocab)
+    return sum(1 for w in wanted if _matches(w, vocab, choices)) / len(wanted)
