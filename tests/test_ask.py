@@ -14,10 +14,10 @@ import pytest
 
 import honestsql
 from honestsql import prompts
+from honestsql.audit import AuditLog
 from honestsql.errors import InvalidInput
 from honestsql.llm import BackendError, backend_class
 from honestsql.llm.openai_compat import OpenAICompatible, is_local
-from honestsql.memory import AuditLog
 from honestsql.pipeline import Pipeline, Settings
 
 from .chat_server import ChatServer, is_repair
@@ -354,12 +354,12 @@ def test_grammar_goes_to_servers_that_take_one(shop: honestsql.Database) -> None
 
 
 def test_audit_switch(monkeypatch: pytest.MonkeyPatch) -> None:
-    from honestsql import memory
+    from honestsql import audit
 
     monkeypatch.setenv("HONESTSQL_AUDIT", "0")
-    assert not memory.enabled()
+    assert not audit.enabled()
     monkeypatch.setenv("HONESTSQL_AUDIT", "1")
-    assert memory.enabled()
+    assert audit.enabled()
 
 
 def test_shipped_calibrator_sets_the_confidence(shop: honestsql.Database) -> None:

@@ -72,7 +72,12 @@ def test_shipped_calibrator_and_override(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("HONESTSQL_CALIBRATION", str(own))
     assert calibration.load_default().fitted_on == "mine"  # type: ignore[union-attr]
     monkeypatch.setenv("HONESTSQL_CALIBRATION", str(tmp_path / "missing.json"))
-    assert calibration.load_default() is None
+    with pytest.raises(calibration.CalibrationError, match="cannot be read"):
+        calibration.load_default()  # a broken override is an error, never a silent fallback
+    (tmp_path / "garbage.json").write_text("{not json")
+    monkeypatch.setenv("HONESTSQL_CALIBRATION", str(tmp_path / "garbage.json"))
+    with pytest.raises(calibration.CalibrationError, match="not a honestsql calibration file"):
+        calibration.load_default()
 
 
 def test_fit_from_eval_runs_by_command(tmp_path: Path) -> None:

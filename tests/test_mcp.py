@@ -54,8 +54,9 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
     assert tools == ["ask", "check_sql", "describe_table", "list_tables"]
     assert {t["name"] for t in tables} >= {"customers", "orders"}
     assert described["ok"] and described["primary_key"] == ["id"]
-    assert not missing["ok"] and "customers" in missing["error"]
+    assert not missing["ok"] and "customers" in missing["error"]["message"]
     assert ok["ok"] and ok["rows"] == [["Anna"], ["Emil"]]
     assert not refused["ok"] and refused["errors"][0]["kind"] == "not_read_only"
-    assert not asked["ok"] and "--base-url" in asked["error"]  # no model configured
+    assert not asked["ok"] and "--base-url" in asked["error"]["message"]  # no model configured
+    assert missing["status"] == 404 and asked["error"]["kind"] == "llm"
     assert db.checksum() == before

@@ -1,7 +1,9 @@
-"""On-disk caches keyed by fingerprints: schema catalogs, value indexes, run files' default home.
+"""Where honestsql keeps files, and the on-disk caches keyed by fingerprints (schema catalogs,
+value indexes).
 
-Every cache file is written atomically, and a cache that cannot be written or read is not an
-error: the thing is computed again.
+``cache_dir`` holds what can be rebuilt (caches, models, run files); ``data_dir`` what cannot (the
+audit log, the feedback memory, the demo database). Every cache file is written atomically, and a
+cache that cannot be written or read is not an error: the thing is computed again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def cache_dir() -> Path:
     """Where catalogs are cached: ``$HONESTSQL_CACHE_DIR`` or the user cache directory."""
     configured = os.environ.get("HONESTSQL_CACHE_DIR")
     return Path(configured) if configured else Path(platformdirs.user_cache_dir("honestsql"))
+
+
+def data_dir() -> Path:
+    """Where honestsql keeps data: ``$HONESTSQL_DATA_DIR`` or the user data directory."""
+    configured = os.environ.get("HONESTSQL_DATA_DIR")
+    return Path(configured) if configured else Path(platformdirs.user_data_dir("honestsql"))
 
 
 def cache_path(key: str, kind: str = "catalogs") -> Path:

@@ -25,6 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from honestsql.errors import HonestSQLError
+
 FEATURES = (
     "top_share",  # share of all candidates in the largest agreeing group
     "margin",  # top share minus the second group's share
@@ -33,6 +35,15 @@ FEATURES = (
     "empty",  # the top answer has no rows (or only NULLs)
     "relevance",  # share of the question's words the schema knows
 )
+#: The features scored runs carry (they keep result keys, not the results or the questions'
+#: words): what ``calibrate fit`` on ``eval score`` runs can fit on.
+RUN_FEATURES = FEATURES[:4]
+
+
+class CalibrationError(HonestSQLError):
+    """A calibration file that was asked for cannot be used."""
+
+    kind = "calibration"
 
 
 @dataclass(frozen=True)
@@ -355,9 +366,19 @@ def load_default(model: str | None = None) -> AnyCalibrator | None:
     configured = os.environ.get("HONESTSQL_CALIBRATION")
     if configured:
         try:
-            return Calibrator.from_json(Path(configured).read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError):
-            return None
+            text = Path(configured).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CalibrationError(
+                f"$HONESTSQL_CALIBRATION names {configured!r}, which cannot be read "
+                f"({exc.strerror}); fix the path or unset it."
+            ) from None
+        try:
+            return Calibrator.from_json(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CalibrationError(
+                f"$HONESTSQL_CALIBRATION names {configured!r}, which is not a honestsql "
+                f"calibration file ({exc}); write one with `honestsql calibrate fit`."
+            ) from None
     return (shipped(model) if model else None) or shipped(DEFAULT_MODEL)
 
 

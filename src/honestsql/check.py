@@ -12,7 +12,10 @@ from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.findings import Finding
 from honestsql.guard import MAX_SQL_CHARS, TOO_DEEP, GuardedStatement, guard
-from honestsql.verify import qualify_tables, verify
+from honestsql.verify import qualify_tables, text_literals, verify
+
+#: Text values of one query whose presence is probed (``ground``).
+MAX_PROBES = 5
 
 Status = Literal["ok", "rejected", "error"]
 
@@ -29,6 +32,9 @@ class CheckResult:
     elapsed_ms: float = 0.0
     #: The checked statement's parse tree, for callers that inspect it further.
     expression: exp.Query | None = field(default=None, repr=False, compare=False)
+    #: With ``ground``: the ``table.column = 'value'`` comparisons whose value the column does
+    #: not hold (a probe that could not run counts too, marked "not checked").
+    ungrounded: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -83,8 +89,10 @@ def check(
     max_rows: int = 1000,
     execute: bool = True,
     max_chars: int = MAX_SQL_CHARS,
+    ground: bool = False,
 ) -> CheckResult:
-    """Guard, verify and (when both pass and ``execute``) run ``sql`` on ``db``.
+    """Guard, verify and (when both pass and ``execute``) run ``sql`` on ``db``; with
+    ``ground``, also probe whether the text values it compares with columns exist there.
 
     Never raises for a problem with the query or the database: every failure becomes a
     ``rejected`` or ``error`` result carrying the finding.
@@ -138,7 +146,43 @@ def check(
         result=result,
         sql=guarded.executable_sql,
         expression=guarded.expression,
+        ungrounded=_ungrounded(db, guarded.expression, timeout) if ground else [],
     )
+
+
+def _ungrounded(db: Database, expression: exp.Query, timeout: float) -> list[str]:
+    """Text values the query compares with a column that holds no such value."""
+    missing = []
+    dialect = db.sql_dialect
+    for table, column, value in text_literals(expression, db.catalog(), dialect)[:MAX_PROBES]:
+        source = (
+            exp.table_(table.name, quoted=True)
+            if table.schema_name is None
+            else exp.table_(
+                table.name[len(table.schema_name) + 1 :], db=table.schema_name, quoted=True
+            )
+        )
+        probe = (
+            exp.select("1")
+            .from_(source)
+            .where(
+                exp.EQ(
+                    this=exp.column(column.name, quoted=True),
+                    expression=exp.Literal.string(value),
+                )
+            )
+            .limit(1)
+            .sql(dialect=dialect)
+        )
+        comparison = f"{table.name}.{column.name} = '{value}'"
+        try:
+            found = db.execute(probe, timeout=timeout, max_rows=1).rows
+        except HonestSQLError as exc:
+            missing.append(f"{comparison} (not checked: {exc.kind})")
+            continue
+        if not found:
+            missing.append(comparison)
+    return missing
 
 
 def _finding(exc: HonestSQLError) -> Finding:

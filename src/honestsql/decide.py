@@ -130,6 +130,20 @@ def _chosen(members: list[Candidate]) -> Candidate | None:
     return min(members, key=lambda c: (c.repairs, len(c.sql or "")))
 
 
+def off_topic(relevance: float, words: list[str]) -> Decision | None:
+    """Abstain before asking the model when none of (at least two) content words of the question
+    appear in the database's names, descriptions or values; ``None`` when the question may be
+    about this database."""
+    if relevance > 0.0 or len(words) < 2:
+        return None
+    reason = Reason(
+        "not_about_this_database",
+        "None of the question's words appear in this database's tables, columns or values.",
+        {"question_words": words},
+    )
+    return Decision(False, 0.0, None, [reason])
+
+
 def decide(
     candidates: list[Candidate],
     *,

@@ -6,18 +6,18 @@ the schema and run read-only) and ``ask`` (the whole pipeline, when a model is c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from honestsql.check import check
-from honestsql.db import Database
-from honestsql.errors import HonestSQLError
-from honestsql.llm import Backend
-from honestsql.pipeline import Pipeline, Settings
+from honestsql.errors import HonestSQLError, NotFound, body_of
+from honestsql.service import Service
 
 
-def build_server(db: Database, backend_factory: Callable[[], Backend] | None = None) -> Any:
+def build_server(service: Service) -> Any:
+    """The MCP server over the default database of ``service``; failures answer the one error
+    body of ``honestsql.errors``."""
     from mcp.server.mcpserver import MCPServer
+
+    _, db = service.database()
 
     server = MCPServer(
         "honestsql",
@@ -28,7 +28,6 @@ def build_server(db: Database, backend_factory: Callable[[], Backend] | None = N
             "answers with SQL and a confidence, or abstains and says why."
         ),
     )
-    cached: dict[str, Backend] = {}
 
     @server.tool()
     def list_tables() -> list[dict[str, Any]]:
@@ -49,30 +48,21 @@ def build_server(db: Database, backend_factory: Callable[[], Backend] | None = N
         found = db.catalog().table(table)
         if found is None:
             names = ", ".join(t.name for t in db.catalog().tables)
-            return {"ok": False, "error": f"No table {table!r}. Tables: {names}."}
+            return body_of(NotFound(f"No table {table!r}. Tables: {names}."))
         return {"ok": True, **found.model_dump(mode="json")}
 
     @server.tool()
     def check_sql(sql: str, max_rows: int = 100) -> dict[str, Any]:
         """Verify SQL against the schema and, if it passes, run it read-only."""
-        return check(db, sql, max_rows=max(0, min(max_rows, 1000))).to_dict()
+        return service.check(sql, max_rows=max(0, min(max_rows, 1000))).to_dict()
 
     @server.tool()
     def ask(question: str, target: float = 0.75) -> dict[str, Any]:
         """Answer a question with verified SQL and a confidence, or abstain with the reason."""
-        if backend_factory is None:
-            return {
-                "ok": False,
-                "error": "No language model configured; start the server with --base-url and --model.",
-            }
         try:
-            if "backend" not in cached:
-                cached["backend"] = backend_factory()
-            answer = Pipeline(db, cached["backend"], Settings()).ask(
-                question, target=min(max(target, 0.0), 0.99)
-            )
+            answer = service.ask(question, target=min(max(target, 0.0), 0.99))
         except HonestSQLError as exc:
-            return {"ok": False, "error": exc.message, "kind": exc.kind}
+            return body_of(exc)
         return answer.to_dict()
 
     return server

@@ -1,7 +1,10 @@
 """The flow of one question: link, prompt, generate, verify, execute, repair, decide.
 
-The pipeline wires stages together and holds no judgement of its own: checking is
-``honestsql.check``, deciding is ``honestsql.decide``, prompting is ``honestsql.prompts``.
+The pipeline wires stages together and holds no judgement of its own: checking (grounding
+probes included) is ``honestsql.check``, deciding (the not-about-this-database gate included) is
+``honestsql.decide``, prompting is ``honestsql.prompts``. What one question accumulates (tokens,
+prompts, checked queries) lives in a ``_Question`` local to ``ask``, so nothing of one question
+reaches the next, even after an exception. Build pipelines through ``honestsql.service``.
 """
 
 from __future__ import annotations
@@ -11,18 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlglot import exp
-
 from honestsql import calibration, linking, prompts
-from honestsql.check import check
+from honestsql.audit import AuditLog
+from honestsql.check import CheckResult, check
 from honestsql.db import Database
-from honestsql.decide import Candidate, Decision, Reason, decide
+from honestsql.decide import Candidate, Decision, decide, off_topic
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
-from honestsql.memory import AuditLog, Memory
-from honestsql.verify import text_literals
+from honestsql.memory import Memory
 
-SAFETY_KINDS = {"not_read_only", "multiple_statements", "forbidden_function"}
+#: ``Pipeline(calibrator=...)`` left out: load the one for the backend's model.
+_LOAD = object()
 
 
 @dataclass
@@ -72,6 +74,18 @@ class Answer:
         return dict(self.__dict__)
 
 
+@dataclass
+class _Question:
+    """What one question accumulates on its way through the pipeline."""
+
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
+    )
+    prompts: list[tuple[list[dict[str, str]], list[str]]] = field(default_factory=list)
+    #: Each distinct SQL text is checked (verified, run, grounded) once per question.
+    checked: dict[str, CheckResult] = field(default_factory=dict)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -80,17 +94,19 @@ class Pipeline:
         settings: Settings | None = None,
         audit: AuditLog | None = None,
         memory: Memory | None = None,
+        *,
+        calibrator: Any = _LOAD,
     ) -> None:
         self.db = db
         self.backend = backend
         self.settings = settings or Settings()
         self.audit = audit
         self.memory = memory
-        self.calibrator = (
-            calibration.load_default(backend.model_name) if self.settings.calibrated else None
-        )
-        self.prompts_sent: list[tuple[list[dict[str, str]], list[str]]] = []
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        if calibrator is _LOAD:
+            calibrator = (
+                calibration.load_default(backend.model_name) if self.settings.calibrated else None
+            )
+        self.calibrator = calibrator
 
     # --- stages ------------------------------------------------------------------------------
 
@@ -114,19 +130,27 @@ class Pipeline:
             stable=stable,
         )
 
-    def _generate_many(self, requests: list[GenerationRequest]) -> list[list[str]]:
+    def _generate_many(
+        self, question: _Question, requests: list[GenerationRequest]
+    ) -> list[list[str]]:
         completions = self.backend.generate_many(requests)
         for request, completion in zip(requests, completions, strict=True):
-            self.usage["prompt_tokens"] += completion.prompt_tokens
-            self.usage["completion_tokens"] += completion.completion_tokens
-            self.prompts_sent.append((request.messages, completion.texts))
+            question.usage["prompt_tokens"] += completion.prompt_tokens
+            question.usage["completion_tokens"] += completion.completion_tokens
+            question.prompts.append((request.messages, completion.texts))
         return [completion.texts for completion in completions]
 
-    def _check(self, candidate: Candidate) -> None:
+    def _check(self, question: _Question, candidate: Candidate) -> None:
         assert candidate.sql is not None
-        result = check(
-            self.db, candidate.sql, timeout=self.settings.timeout, max_rows=self.settings.max_rows
-        )
+        result = question.checked.get(candidate.sql)
+        if result is None:
+            result = question.checked[candidate.sql] = check(
+                self.db,
+                candidate.sql,
+                timeout=self.settings.timeout,
+                max_rows=self.settings.max_rows,
+                ground=True,
+            )
         candidate.findings = result.errors
         candidate.warnings = result.warnings
         candidate.sql = result.sql or candidate.sql
@@ -134,38 +158,15 @@ class Pipeline:
             candidate.status = "ok"
             candidate.result = result.result
             candidate.result_hash = result.result.key
-            if result.expression is not None:
-                candidate.ungrounded = self._ungrounded(result.expression)
+            candidate.ungrounded = result.ungrounded
         else:
             candidate.status = result.status
 
-    def _ungrounded(self, expression: exp.Query) -> list[str]:
-        """Text values the query compares with a column that holds no such value."""
-        missing = []
-        dialect = self.db.sql_dialect
-        for table, column, value in text_literals(expression, self.db.catalog(), dialect)[:5]:
-            probe = (
-                exp.select("1")
-                .from_(exp.to_table(table.name, quoted=True))
-                .where(
-                    exp.EQ(
-                        this=exp.column(column.name, quoted=True),
-                        expression=exp.Literal.string(value),
-                    )
-                )
-                .limit(1)
-                .sql(dialect=dialect)
-            )
-            try:
-                found = self.db.execute(probe, timeout=self.settings.timeout, max_rows=1).rows
-            except Exception:
-                continue
-            if not found:
-                missing.append(f"{table.name}.{column.name} = '{value}'")
-        return missing
-
     def _candidates(
-        self, texts: list[tuple[str, list[dict[str, str]]]], grammar: str | None
+        self,
+        question: _Question,
+        texts: list[tuple[str, list[dict[str, str]]]],
+        grammar: str | None,
     ) -> list[Candidate]:
         """Check every reply; repair the failing ones in rounds, each round's repairs asked
         together (identical repair conversations asked once)."""
@@ -178,7 +179,7 @@ class Pipeline:
                 candidate.status = "abstain"
                 candidate.abstain_reason = reason or "empty reply"
             else:
-                self._check(candidate)
+                self._check(question, candidate)
             candidates.append(candidate)
             conversations.append(messages)
         for _ in range(self.settings.max_repairs):
@@ -198,7 +199,9 @@ class Pipeline:
                 requests.setdefault(
                     _key(conversations[i]), self._request(conversations[i], 1, 0.0, 0, grammar)
                 )
-            replies = dict(zip(requests, self._generate_many(list(requests.values())), strict=True))
+            replies = dict(
+                zip(requests, self._generate_many(question, list(requests.values())), strict=True)
+            )
             for i in failing:
                 candidate = candidates[i]
                 reply = replies[_key(conversations[i])]
@@ -209,7 +212,7 @@ class Pipeline:
                     candidate.abstain_reason = reason
                     continue
                 candidate.sql = sql
-                self._check(candidate)
+                self._check(question, candidate)
         return candidates
 
     def _embedder(self) -> Any:
@@ -222,6 +225,7 @@ class Pipeline:
     # --- the flow ----------------------------------------------------------------------------
 
     def ask(self, question: str, *, target: float = 0.75, evidence: str = "") -> Answer:
+        state = _Question()
         timings: dict[str, float] = {}
         started = time.perf_counter()
         catalog = self.db.catalog()
@@ -242,22 +246,10 @@ class Pipeline:
         )
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)
-        words = linking.content_words(question)
-        if self.settings.relevance_gate and relevance == 0.0 and len(words) >= 2:
-            decision = Decision(
-                False,
-                0.0,
-                None,
-                [
-                    Reason(
-                        "not_about_this_database",
-                        "None of the question's words appear in this database's tables, columns or values.",
-                        {"question_words": words},
-                    )
-                ],
-            )
+        gate = off_topic(relevance, linking.content_words(question))
+        if self.settings.relevance_gate and gate is not None:
             timings["total"] = _ms(started)
-            return self._finish(question, target, decision, [], schema, timings)
+            return self._finish(state, question, target, gate, [], schema, timings)
         grammar = (
             sql_grammar(catalog, dialect, [t.name for t in tables], shape=self.settings.grammar)
             if self.backend.supports_grammar and self.settings.grammar != "none"
@@ -284,20 +276,23 @@ class Pipeline:
                 self._request(second, n - 1, self.settings.temperature, 1, grammar, stable)
             )
             conversations.append(second)
-        for replies, messages in zip(self._generate_many(requests), conversations, strict=True):
+        for replies, messages in zip(
+            self._generate_many(state, requests), conversations, strict=True
+        ):
             texts.extend((text, messages) for text in replies)
         timings["generate"] = _ms(phase)
         phase = time.perf_counter()
-        candidates = self._candidates(texts, grammar)
+        candidates = self._candidates(state, texts, grammar)
         timings["verify_execute_repair"] = _ms(phase)
         decision = decide(
             candidates, target=target, relevance=relevance, calibrator=self.calibrator
         )
         timings["total"] = _ms(started)
-        return self._finish(question, target, decision, candidates, schema, timings)
+        return self._finish(state, question, target, decision, candidates, schema, timings)
 
     def _finish(
         self,
+        state: _Question,
         question: str,
         target: float,
         decision: Decision,
@@ -316,7 +311,7 @@ class Pipeline:
             truncated=result.truncated if result else False,
             reasons=[r.to_dict() for r in decision.reasons],
             candidates=[c.to_dict() for c in candidates],
-            usage=dict(self.usage),
+            usage=dict(state.usage),
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             notes=decision.notes,
             flagged_values=schema.flagged,
@@ -331,10 +326,8 @@ class Pipeline:
                 target=target,
                 backend=answer.backend,
                 answer=answer.to_dict(),
-                prompts=self.prompts_sent,
+                prompts=state.prompts,
             )
-        self.prompts_sent = []
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         return answer
 
 

@@ -21,7 +21,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ from honestsql.evaluation.metrics import Judged, auroc, ece
 from honestsql.evaluation.metrics import summarize as metrics_summary
 from honestsql.evaluation.runs import Scorer
 from honestsql.llm import Backend
-from honestsql.pipeline import Pipeline, Settings
+from honestsql.pipeline import Settings
+from honestsql.service import Service
 
 SUITES = ("sqleval-sqlite", "spider", "sqleval-postgres")
 #: Suites taken in turn first; later tiers only once the earlier ones are done.
@@ -173,6 +174,7 @@ def run(
         with run_path.open("a", encoding="utf-8") as out:
             out.write("\n")
     scorers = {suite: Scorer(dataset) for suite, dataset in suites.items()}
+    service = Service({}, backend=backend, settings=settings)
     opened: tuple[tuple[str, str], Database] | None = None
     finished = sum(1 for item in items if item.id in done)
     progress(finished, len(items))
@@ -188,7 +190,7 @@ def run(
                     url = suites[item.suite].locate(item.example.db_id)
                     assert url is not None
                     opened = (key, honestsql.connect(url, allow_privileged=allow_privileged))
-                record = answer_one(item, opened[1], backend, settings, target, scorers[item.suite])
+                record = answer_one(item, service, opened[1], target, scorers[item.suite])
                 done[item.id] = record
                 out.write(json.dumps(record, default=str) + "\n")
                 out.flush()
@@ -204,9 +206,8 @@ def run(
 
 def answer_one(
     item: Item,
+    service: Service,
     db: Database,
-    backend: Backend,
-    settings: Settings,
     target: float,
     scorer: Scorer | None,
 ) -> dict[str, Any]:
@@ -214,8 +215,8 @@ def answer_one(
     ``scorer`` (without one, nothing is judged and no extra call is made for the bare model)."""
     example = item.example
     started = time.perf_counter()
-    answer = Pipeline(db, backend, settings).ask(
-        example.question, target=target, evidence=example.evidence
+    answer = service.ask(
+        example.question, db=db, target=target, evidence=example.evidence, audited=False
     )
     seconds = time.perf_counter() - started
 
@@ -246,9 +247,16 @@ def answer_one(
         )
     if not candidates and scorer is not None:
         # The question never reached the model; a plain tool would still have asked it once.
-        greedy = Pipeline(
-            db, backend, replace(settings, candidates=1, max_repairs=0, relevance_gate=False)
-        ).ask(example.question, target=target, evidence=example.evidence)
+        greedy = service.ask(
+            example.question,
+            db=db,
+            target=target,
+            evidence=example.evidence,
+            audited=False,
+            candidates=1,
+            max_repairs=0,
+            relevance_gate=False,
+        )
         sql = greedy.candidates[0]["sql"] if greedy.candidates else None
         bare = {"sql": sql, "first_correct": verdict(sql) if sql is not None else None}
     chosen = answer.chosen

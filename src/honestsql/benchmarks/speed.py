@@ -29,6 +29,7 @@ from honestsql.benchmarks.ask import Item, plan
 from honestsql.evaluation.datasets import Dataset
 from honestsql.llm import Backend, Completion, GenerationRequest
 from honestsql.pipeline import Pipeline, Settings
+from honestsql.service import Service
 
 
 class _Recorder(Backend):
@@ -39,6 +40,7 @@ class _Recorder(Backend):
         self.name = inner.name  # type: ignore[misc]
         self.local = inner.local
         self.supports_grammar = inner.supports_grammar
+        self.thread_safe = inner.thread_safe
         self.model_name = inner.model_name
         self.decoder = inner.decoder
         self.calls: list[tuple[GenerationRequest, Completion]] = []
@@ -98,6 +100,7 @@ def run(
     progress(done, total)
     engine = backend.engine
     recorder = _Recorder(backend)
+    service = Service({}, backend=recorder, settings=settings)
     measures: list[Measure] = []
     with tempfile.TemporaryDirectory(prefix="honestsql-speed-") as states:
         engine.state_dir = Path(states)  # nothing on disk from earlier runs
@@ -106,7 +109,7 @@ def run(
             url = suites[first.suite].locate(first.example.db_id)
             assert url is not None
             with honestsql.connect(url, allow_privileged=allow_privileged) as db:
-                pipeline = Pipeline(db, recorder, settings)
+                pipeline = service.pipeline(db, audited=False)
                 for position, item in enumerate(queue):
                     kinds = ["cold", "restart"] if position == 0 else ["warm"]
                     for kind in kinds:

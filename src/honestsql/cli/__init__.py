@@ -4,7 +4,15 @@ abstained or failed, 2 usage error."""
 from __future__ import annotations
 
 # The commands register themselves on the apps.
-from honestsql.cli import bench, calibrate, core, evaluation, models, server  # noqa: E402, F401
+from honestsql.cli import (  # noqa: E402, F401
+    bench,
+    calibrate,
+    core,
+    evaluation,
+    memory,
+    models,
+    server,
+)
 from honestsql.cli.apps import app, main
 
 __all__ = ["app", "main"]

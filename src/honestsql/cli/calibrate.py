@@ -46,8 +46,11 @@ def calibrate_fit(
     from honestsql.evaluation.metrics import auroc, ece
     from honestsql.evaluation.runs import load_run
 
-    if feature not in calibration.FEATURES:
-        raise typer.BadParameter(f"--feature must be one of {', '.join(calibration.FEATURES)}")
+    if feature not in calibration.RUN_FEATURES:
+        raise typer.BadParameter(
+            f"--feature must be one of {', '.join(calibration.RUN_FEATURES)} (scored runs "
+            "carry nothing else)"
+        )
     try:
         loaded = [load_run(path) for path in runs]
         if len(loaded) < 2:

@@ -178,33 +178,37 @@ def ask(
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with verified, read-only SQL, or abstain and say why."""
-    from honestsql import memory
+    from honestsql import audit
     from honestsql.llm.factory import make_backend
-    from honestsql.pipeline import Pipeline, Settings
+    from honestsql.memory import Memory
+    from honestsql.pipeline import Settings
+    from honestsql.service import Service
 
     if not question.strip():
         raise typer.BadParameter("the question is empty")
+    settings = Settings(
+        candidates=candidates,
+        timeout=timeout,
+        max_rows=max_rows,
+        redact=redact_values,
+        schema_budget_chars=schema_budget,
+        embeddings=use_embeddings,
+    )
     try:
-        database = honestsql.connect(
+        service = Service(
             db,
+            backend=lambda: make_backend(
+                llm, base_url=base_url, model=model, api_key=api_key, guided=guided
+            ),
+            settings=settings,
+            audit=None if (no_audit or not audit.enabled()) else audit.AuditLog(),
+            memory=Memory(),
             descriptions=descriptions,
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
         )
-        backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key, guided=guided)
-        audit = None if (no_audit or not memory.enabled()) else memory.AuditLog()
-        settings = Settings(
-            candidates=candidates,
-            timeout=timeout,
-            max_rows=max_rows,
-            redact=redact_values,
-            schema_budget_chars=schema_budget,
-            embeddings=use_embeddings,
-        )
-        with database:
-            answer = Pipeline(database, backend, settings, audit).ask(
-                question, target=target, evidence=evidence
-            )
+        with service:
+            answer = service.ask(question, target=target, evidence=evidence)
     except HonestSQLError as exc:
         fail(exc, as_json)
     answered = answer.decision == "answer"

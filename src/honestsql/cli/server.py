@@ -1,4 +1,4 @@
-"""``honestsql serve``, ``honestsql mcp`` and ``honestsql memory``."""
+"""``honestsql serve`` and ``honestsql mcp``: the HTTP and MCP doors."""
 
 from __future__ import annotations
 
@@ -7,21 +7,16 @@ import re
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table as RichTable
 
-import honestsql
-from honestsql.cli.apps import app, memory_app
+from honestsql.cli.apps import app
 from honestsql.cli.common import (
     AllowPrivilegedOption,
     ApiKeyOption,
     BaseUrlOption,
     DbOption,
-    JsonOption,
     LlmOption,
     ModelOption,
     SchemasOption,
-    emit_json,
     fail,
     out,
     schema_list,
@@ -146,78 +141,20 @@ def mcp(
         raise typer.BadParameter(
             "the MCP server needs its extra: pip install 'honestsql[server]'"
         ) from None
+    from honestsql import audit
+    from honestsql.memory import Memory
+    from honestsql.service import Service
+
     try:
-        database = honestsql.connect(
-            db, schemas=schema_list(schemas), allow_privileged=allow_privileged
+        service = Service(
+            db,
+            backend=_factory(llm, base_url, model, api_key),
+            audit=audit.AuditLog() if audit.enabled() else None,
+            memory=Memory(),
+            schemas=schema_list(schemas),
+            allow_privileged=allow_privileged,
         )
-        database.catalog()
+        service.database()[1].catalog()
     except HonestSQLError as exc:
         fail(exc, False)
-    build_server(database, _factory(llm, base_url, model, api_key)).run("stdio")
-
-
-@memory_app.command("add")
-def memory_add(
-    db: DbOption,
-    question: Annotated[str, typer.Argument(help="The question.")],
-    sql: Annotated[str, typer.Argument(help="Its verified SQL.")],
-    as_json: JsonOption = False,
-) -> None:
-    """Remember a verified question/SQL pair (used as a few-shot example for similar questions)."""
-    from honestsql.check import check
-    from honestsql.memory import Memory
-
-    try:
-        database = honestsql.connect(db)
-        result = check(database, sql, execute=False)
-    except HonestSQLError as exc:
-        fail(exc, as_json)
-    if not result.ok:
-        message = "; ".join(e.message for e in result.errors)
-        if as_json:
-            emit_json(
-                {"ok": False, "status": "rejected", "errors": [e.to_dict() for e in result.errors]}
-            )
-        else:
-            out.print(f"[red]Not remembered[/]: the SQL does not verify: {escape(message)}")
-        raise typer.Exit(1)
-    pair_id = Memory().add(database.display_url, question, result.sql or sql)
-    if as_json:
-        emit_json({"ok": True, "id": pair_id})
-    else:
-        out.print(f"Remembered as #{pair_id}.")
-
-
-@memory_app.command("list")
-def memory_list(db: DbOption, as_json: JsonOption = False) -> None:
-    """List the verified pairs of a database."""
-    from honestsql.memory import Memory
-
-    try:
-        database = honestsql.connect(db)
-    except HonestSQLError as exc:
-        fail(exc, as_json)
-    pairs = Memory().pairs(database.display_url)
-    if as_json:
-        emit_json({"ok": True, "pairs": [p.__dict__ for p in pairs]})
-        return
-    table = RichTable("id", "question", "sql")
-    for pair in pairs:
-        table.add_row(str(pair.id), escape(pair.question), escape(pair.sql))
-    out.print(table)
-
-
-@memory_app.command("remove")
-def memory_remove(
-    pair_id: Annotated[int, typer.Argument(help="The id from `memory list`.")],
-    as_json: JsonOption = False,
-) -> None:
-    """Forget a verified pair."""
-    from honestsql.memory import Memory
-
-    removed = Memory().remove(pair_id)
-    if as_json:
-        emit_json({"ok": removed, "id": pair_id})
-    else:
-        out.print(f"Removed #{pair_id}." if removed else f"No pair #{pair_id}.")
-    raise typer.Exit(0 if removed else 1)
+    build_server(service).run("stdio")

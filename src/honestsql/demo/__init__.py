@@ -8,7 +8,7 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
-import platformdirs
+from honestsql.cache import data_dir
 
 NAME = "demo"
 
@@ -25,9 +25,7 @@ def ensure(directory: Path | None = None) -> Path:
     """Build the demo SQLite file once (per version of the script) and return its path."""
     sql = script()
     digest = hashlib.sha256(sql.encode()).hexdigest()[:12]
-    base = directory or Path(
-        os.environ.get("HONESTSQL_DATA_DIR") or platformdirs.user_data_dir("honestsql")
-    )
+    base = directory or data_dir()
     path = base / f"demo-shop-{digest}.sqlite"
     if path.is_file():
         return path

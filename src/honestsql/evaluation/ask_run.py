@@ -19,6 +19,7 @@ from honestsql.db import Database
 from honestsql.evaluation.datasets import Dataset
 from honestsql.llm import Backend
 from honestsql.pipeline import Settings
+from honestsql.service import Service
 
 
 def _done(path: Path) -> int:
@@ -55,6 +56,7 @@ def run(
             json.dumps(bench.run_header(backend, settings, target)) + "\n", encoding="utf-8"
         )
     scorer = Scorer(dataset) if keep is not None else None
+    service = Service({}, backend=backend, settings=settings)
     databases: dict[str, Database | None] = {}
     counts = {"answered": 0, "abstained": 0, "no_database": 0, "resumed": start}
     progress(start, len(examples))
@@ -72,7 +74,7 @@ def run(
                 counts["no_database"] += 1
             else:
                 record = bench.answer_one(
-                    bench.Item(dataset.name, example), db, backend, settings, target, scorer
+                    bench.Item(dataset.name, example), service, db, target, scorer
                 )
                 chosen = record["chosen"]
                 sql = record["candidates"][chosen]["sql"] if chosen is not None else None

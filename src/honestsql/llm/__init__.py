@@ -19,6 +19,13 @@ class BackendError(HonestSQLError):
     """The model could not be reached, loaded or used."""
 
     kind = "llm"
+    http_status = 502
+
+
+class NoBackend(BackendError):
+    """No language model is configured where one is needed."""
+
+    http_status = 503
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class Backend(ABC):
     local: bool = True
     #: Whether ``GenerationRequest.grammar`` is enforced.
     supports_grammar: bool = False
+    #: Whether several threads may call ``generate``/``generate_many`` at once; the service
+    #: asks a backend that is not one question at a time.
+    thread_safe: bool = False
     #: The model's name (a known name, a file stem or a server's model id): picks the
     #: confidence calibrator fitted for it, where one ships.
     model_name: str | None = None

@@ -201,6 +201,8 @@ class LlamaCpp(Backend):
     name = "llama-cpp"
     local = True
     supports_grammar = True
+    #: Calls take turns through the backend's own lock.
+    thread_safe = True
     #: Candidates decoded together; grammar checked after sampling (see llama_engine).
     decoder = "honestsql-engine-1"
 

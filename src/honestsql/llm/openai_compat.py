@@ -66,6 +66,7 @@ class OpenAICompatible(Backend):
         self.guided = guided
         self.supports_grammar = guided is not None
         self.local = is_local(self.base_url)
+        self.thread_safe = True  # the openai client is; the server queues what it must
         key = api_key or os.environ.get("HONESTSQL_API_KEY") or os.environ.get("OPENAI_API_KEY")
         if not key:
             if not self.local:

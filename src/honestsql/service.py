@@ -1,0 +1,180 @@
+"""The one front door: named databases, the model, the calibrator, the audit log and the memory.
+
+The CLI, the HTTP API, the MCP tools and ``eval run`` / ``bench ask`` all ask through a
+``Service``, so every door gets the same settings, the same memory and the same audit. The
+service builds the pipeline; nothing else does.
+
+- Databases are opened on first use and kept open (one ``Database`` per name).
+- The backend is built on first use. A backend that does not declare itself ``thread_safe`` is
+  asked one question at a time.
+- The calibrator for the backend's model is loaded once, when the backend is; a calibration file
+  named by ``$HONESTSQL_CALIBRATION`` that cannot be read is an error, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import honestsql
+from honestsql import calibration
+from honestsql.audit import AuditLog
+from honestsql.check import CheckResult, check
+from honestsql.db import Database
+from honestsql.errors import InvalidInput, NotFound
+from honestsql.llm import Backend, NoBackend
+from honestsql.memory import Memory
+from honestsql.pipeline import Answer, Pipeline, Settings
+
+NO_MODEL = (
+    "No language model is configured: give --llm llama-cpp (the embedded model) or --base-url URL "
+    "--model NAME (an OpenAI-compatible server)."
+)
+
+
+class Service:
+    """Answers questions and checks SQL over the databases it was given.
+
+    ``databases`` maps names to what ``--db`` takes (``demo``, a path, a URL) or to an open
+    ``Database``; the first is the default (none: every question names its open ``Database``,
+    as the benchmarks do). ``backend`` is a backend or a function that builds
+    one (called once, on the first question).
+    """
+
+    def __init__(
+        self,
+        databases: Mapping[str, str | Database] | str | Database,
+        *,
+        backend: Backend | Callable[[], Backend] | None = None,
+        settings: Settings | None = None,
+        audit: AuditLog | None = None,
+        memory: Memory | None = None,
+        descriptions: str | None = None,
+        schemas: list[str] | None = None,
+        allow_privileged: bool | None = None,
+    ) -> None:
+        if isinstance(databases, str | Database):
+            databases = {"default": databases}
+        self.targets = dict(databases)
+        self.settings = settings or Settings()
+        self.audit = audit
+        self.memory = memory
+        self._connect_options: dict[str, Any] = {
+            "descriptions": descriptions,
+            "schemas": schemas,
+            "allow_privileged": allow_privileged,
+        }
+        self._opened: dict[str, Database] = {
+            name: target for name, target in self.targets.items() if isinstance(target, Database)
+        }
+        self._factory = backend
+        self._backend: Backend | None = None
+        self._calibrator: Any = None
+        self._lock = threading.Lock()  # opening databases, building the backend
+        self._asking = threading.Lock()  # one question at a time for backends that need it
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.targets)
+
+    def database(self, name: str | None = None) -> tuple[str, Database]:
+        """The named database (the default one for ``None``), opened on first use."""
+        if not self.targets:
+            raise InvalidInput("Give at least one database (--db).")
+        key = name or next(iter(self.targets))
+        if key not in self.targets:
+            raise NotFound(f"No database named {key!r}; served: {', '.join(self.targets)}.")
+        with self._lock:
+            if key not in self._opened:
+                target = self.targets[key]
+                assert isinstance(target, str)
+                self._opened[key] = honestsql.connect(target, **self._connect_options)
+            return key, self._opened[key]
+
+    @property
+    def has_backend(self) -> bool:
+        return self._factory is not None
+
+    def backend(self) -> Backend:
+        """The backend, built on first use; its calibrator is loaded with it."""
+        with self._lock:
+            if self._backend is None:
+                if self._factory is None:
+                    raise NoBackend(NO_MODEL)
+                built = self._factory if isinstance(self._factory, Backend) else self._factory()
+                self._calibrator = (
+                    calibration.load_default(built.model_name) if self.settings.calibrated else None
+                )
+                self._backend = built
+            return self._backend
+
+    def pipeline(
+        self, database: Database, settings: Settings | None = None, *, audited: bool = True
+    ) -> Pipeline:
+        backend = self.backend()
+        return Pipeline(
+            database,
+            backend,
+            settings or self.settings,
+            self.audit if audited else None,
+            self.memory,
+            calibrator=self._calibrator,
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        db: str | Database | None = None,
+        target: float = 0.75,
+        evidence: str = "",
+        audited: bool = True,
+        **changes: Any,
+    ) -> Answer:
+        """Answer ``question`` on the named (or given) database; ``changes`` override settings
+        for this question only (``candidates=1``, ``timeout=5``, ...)."""
+        if not question.strip():
+            raise InvalidInput("The question is empty.")
+        database = db if isinstance(db, Database) else self.database(db)[1]
+        settings = replace(self.settings, **changes) if changes else self.settings
+        pipeline = self.pipeline(database, settings, audited=audited)
+        if pipeline.backend.thread_safe:
+            return pipeline.ask(question, target=target, evidence=evidence)
+        with self._asking:
+            return pipeline.ask(question, target=target, evidence=evidence)
+
+    def check(
+        self,
+        sql: str,
+        *,
+        db: str | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        execute: bool = True,
+    ) -> CheckResult:
+        """Verify ``sql`` against the named database's schema and, if it passes, run it."""
+        _, database = self.database(db)
+        return check(
+            database,
+            sql,
+            timeout=self.settings.timeout if timeout is None else timeout,
+            max_rows=self.settings.max_rows if max_rows is None else max_rows,
+            execute=execute,
+        )
+
+    def close(self) -> None:
+        for name, database in self._opened.items():
+            if not isinstance(self.targets.get(name), Database):
+                database.close()
+        self._opened = {n: t for n, t in self.targets.items() if isinstance(t, Database)}
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+__all__ = ["Service"]
