@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from honestsql.catalog import Catalog, Column, Table
+from honestsql.db import dialects
 from honestsql.injection import data_json, inline_note, looks_like_instructions
 from honestsql.llm.grammar import quote_identifier
 
@@ -144,9 +145,7 @@ def messages(
     examples: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, str]]:
     """Chat messages for one candidate. ``variant`` varies the wording for diverse candidates."""
-    system = SYSTEM.format(
-        dialect={"postgres": "PostgreSQL", "mysql": "MySQL"}.get(dialect, dialect.capitalize())
-    )
+    system = SYSTEM.format(dialect=dialects.named(dialect).prompt_name or dialect.capitalize())
     user = stable_part(schema)
     for shot_question, shot_sql in examples or []:
         user += f"Example question: {shot_question}\nExample SQL: {shot_sql}\n\n"

@@ -35,9 +35,6 @@ from honestsql.errors import (
     QueryTimeout,
 )
 
-_DRIVER_EXTRAS = {"postgres": "postgres", "mysql": "mysql", "duckdb": "duckdb"}
-
-
 #: The most bytes one value may bring back; longer text and blobs are cut (``values_cut``).
 MAX_VALUE_BYTES = 1 << 20
 #: The most bytes one result may bring back; fetching stops there (``truncated``).
@@ -93,7 +90,7 @@ class Database:
             try:
                 self._engine = self.dialect.create_engine()
             except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
-                extra = _DRIVER_EXTRAS.get(self.sql_dialect, "databases")
+                extra = self.dialect.extra
                 raise MissingDriver(
                     f"The driver for {self.url.get_backend_name()} is not installed ({exc}). "
                     f"Install it with: pip install 'honestsql[{extra}]'"

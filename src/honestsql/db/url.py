@@ -8,17 +8,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from honestsql.db.dialects import Dialect
 from honestsql.errors import ConnectionFailed
-
-#: URL schemes honestsql knows, mapped to the sqlglot dialect that parses their SQL.
-SCHEMES: dict[str, str] = {
-    "sqlite": "sqlite",
-    "duckdb": "duckdb",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-}
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _PASSWORD_RE = re.compile(r"(://[^:/@\s]*:)[^@/\s]*@")
@@ -52,27 +43,17 @@ def parse(target: str) -> URL:
             "postgresql://user@host:5432/dbname or mysql://user@host:3306/dbname."
         ) from None
     backend = url.get_backend_name()
-    if backend not in SCHEMES:
+    dialect = Dialect.registry.get(backend)
+    if dialect is None:
         raise ConnectionFailed(
             f"Unsupported database type {backend!r} in {redact(target)!r}. "
-            f"honestsql supports: {', '.join(sorted(set(SCHEMES) - {'postgres'}))}."
+            f"honestsql supports: {', '.join(sorted(set(Dialect.registry) - {'postgres'}))}."
         )
     if "+" not in url.drivername:  # no driver named: use the ones the extras install
-        drivers = {
-            "postgresql": "postgresql+psycopg",
-            "postgres": "postgresql+psycopg",
-            "mysql": "mysql+pymysql",
-            "mariadb": "mariadb+pymysql",
-        }
-        url = url.set(drivername=drivers.get(backend, url.drivername))
+        url = url.set(drivername=dialect.drivers.get(backend, url.drivername))
     elif backend == "postgres":
         url = url.set(drivername="postgresql+" + url.get_driver_name())
     return url
-
-
-def dialect_of(url: URL) -> str:
-    """The sqlglot dialect name for a parsed URL."""
-    return SCHEMES[url.get_backend_name()]
 
 
 def display(url: URL) -> str:

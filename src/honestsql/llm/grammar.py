@@ -13,6 +13,7 @@ column belongs to the aliased table is then left to verification).
 from __future__ import annotations
 
 from honestsql.catalog import Catalog
+from honestsql.db import dialects
 
 AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX")
 FUNCTIONS = ("LOWER", "UPPER", "LENGTH", "ABS", "ROUND")
@@ -71,9 +72,7 @@ def quote_identifier(name: str, dialect: str) -> str:
     """The name as the dialect needs it written: bare when safe, else quoted."""
     if name and set(name) <= _IDENTIFIER_SAFE and not name[0].isdigit() and name not in _KEYWORDS:
         return name
-    if dialect == "mysql":
-        return "`" + name.replace("`", "``") + "`"
-    return '"' + name.replace('"', '""') + '"'
+    return dialects.named(dialect).quote_name(name)
 
 
 def _literal(text: str) -> str:
