@@ -23,7 +23,7 @@ llama_cpp = pytest.importorskip(
     "llama_cpp", reason="llama-cpp-python is not installed (pip install '.[local]')"
 )
 from honestsql.llm.llama_cpp import LlamaCpp  # noqa: E402
-from honestsql.llm.llama_engine import Candidate, Job  # noqa: E402
+from honestsql.llm.streams import Candidate, Job  # noqa: E402
 
 SCHEMA = (
     "Database schema:\n"
@@ -191,7 +191,7 @@ def test_an_oversized_request_is_a_clear_error(backend: LlamaCpp) -> None:
 
 
 def test_a_job_needs_a_prompt(backend: LlamaCpp) -> None:
-    from honestsql.llm.llama_engine import EngineError
+    from honestsql.llm.streams import EngineError
 
     with pytest.raises(EngineError, match="empty prompt"):
         backend.engine.run([Job([], [Candidate(0.0, 0)])])
@@ -219,12 +219,12 @@ def test_candidates_share_the_context_and_take_turns_when_it_is_short(backend: L
 def test_disk_states_are_kept_within_a_byte_budget(
     backend: LlamaCpp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from honestsql.llm import llama_engine
+    from honestsql.llm import states
 
     directory = Path(backend.engine.state_dir or "")
     backend.generate(request("How many rows are in t1?"))
     (first,) = directory.glob("*.state")
-    monkeypatch.setattr(llama_engine, "DISK_STATES_BYTES", first.stat().st_size * 2 + 1)
+    monkeypatch.setattr(states, "DISK_STATES_BYTES", first.stat().st_size * 2 + 1)
     for i in range(4):  # four more schemas: only the newest states that fit the budget stay
         other = request("How many rows are in t1?")
         other.messages[-1]["content"] = other.messages[-1]["content"].replace("t0 ", f"u{i} ")

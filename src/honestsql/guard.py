@@ -19,6 +19,7 @@ from sqlglot.dialects.mysql import MySQL as MySQLDialect
 from sqlglot.errors import ParseError, TokenError
 
 from honestsql.findings import Finding
+from honestsql.forbidden import WRITE_NODES, is_forbidden
 from honestsql.functions import BARE_KEYWORDS, allowed_functions
 
 # sqlglot logs a warning whenever it falls back to a generic Command; the guard reports those itself.
@@ -26,163 +27,6 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 #: Default cap on the length of a query, in characters.
 MAX_SQL_CHARS = 100_000
-
-#: Statement types that must never appear anywhere in a checked query.
-_WRITE_NODES: tuple[type[exp.Expr], ...] = (
-    exp.DML,
-    exp.DDL,
-    exp.Drop,
-    exp.Alter,
-    exp.Command,
-    exp.Into,
-    exp.Lock,
-    exp.Set,
-    exp.Pragma,
-    exp.Attach,
-    exp.Detach,
-    exp.Transaction,
-    exp.Commit,
-    exp.Rollback,
-    exp.Use,
-    exp.LoadData,
-    exp.Describe,
-    exp.Show,
-    exp.Grant,
-    exp.Revoke,
-    exp.Analyze,
-    exp.Kill,
-    exp.TruncateTable,
-    exp.Cache,
-    exp.Uncache,
-    exp.Refresh,
-    exp.Install,
-    exp.Export,
-    exp.Declare,
-    exp.Execute,
-)
-
-#: The second check, behind the allow-list (``honestsql.functions``): functions refused in any
-#: dialect even if a user adds them to the allow-list. They read or write server files, run SQL
-#: given as a string, sleep, take locks, change settings or sequences, or signal other sessions.
-FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        # PostgreSQL
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "pg_ls_logdir",
-        "pg_ls_waldir",
-        "pg_ls_tmpdir",
-        "pg_ls_archive_statusdir",
-        "pg_file_write",
-        "pg_file_rename",
-        "pg_file_unlink",
-        "lo_import",
-        "lo_export",
-        "lo_unlink",
-        "lo_create",
-        "lo_creat",
-        "lo_from_bytea",
-        "lo_put",
-        "lo_get",
-        "dblink",
-        "dblink_exec",
-        "dblink_connect",
-        "dblink_send_query",
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_switch_wal",
-        "pg_create_restore_point",
-        "pg_promote",
-        "set_config",
-        "nextval",
-        "setval",
-        "pg_sleep",
-        "pg_sleep_for",
-        "pg_sleep_until",
-        "pg_notify",
-        "pg_logical_emit_message",
-        "txid_current",
-        "pg_current_xact_id",
-        "query_to_xml",
-        "query_to_xml_and_xmlschema",
-        "query_to_xmlschema",
-        "cursor_to_xml",
-        "cursor_to_xmlschema",
-        "database_to_xml",
-        "database_to_xml_and_xmlschema",
-        "schema_to_xml",
-        "table_to_xml",
-        "table_to_xml_and_xmlschema",
-        "table_to_xmlschema",
-        "schema_to_xml_and_xmlschema",
-        "schema_to_xmlschema",
-        "ts_stat",
-        "ts_rewrite",
-        "pg_stat_reset",
-        "pg_backup_start",
-        "pg_backup_stop",
-        "pg_log_backend_memory_contexts",
-        "pg_stat_get_activity",
-        "pg_show_all_settings",
-        "pg_hba_file_rules",
-        "current_setting",
-        "pg_import_system_collations",
-        # MySQL / MariaDB
-        "load_file",
-        "sleep",
-        "benchmark",
-        "get_lock",
-        "release_lock",
-        "release_all_locks",
-        "master_pos_wait",
-        "source_pos_wait",
-        "master_gtid_wait",
-        "sys_exec",
-        "sys_eval",
-        # SQLite
-        "load_extension",
-        "readfile",
-        "writefile",
-        "edit",
-        "fts3_tokenizer",
-        # DuckDB
-        "read_csv",
-        "read_csv_auto",
-        "read_parquet",
-        "parquet_scan",
-        "read_json",
-        "read_json_auto",
-        "read_ndjson",
-        "read_ndjson_auto",
-        "read_json_objects",
-        "read_text",
-        "read_blob",
-        "glob",
-        "sniff_csv",
-        "read_xlsx",
-        "st_read",
-        "query",
-        "query_table",
-        "duckdb_secrets",
-        "parquet_metadata",
-        "parquet_schema",
-    }
-)
-_FORBIDDEN_PREFIXES = (
-    "pg_advisory",
-    "pg_try_advisory",
-    "lo_",
-    "dblink",
-    "pg_create_",
-    "pg_drop_",
-    "pg_replication_",
-    "pg_logical_",
-    "pg_stat_reset",
-)
 
 
 @dataclass(frozen=True)
@@ -209,10 +53,6 @@ def function_name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
     return node.sql_name().lower()
-
-
-def _is_forbidden(name: str) -> bool:
-    return name in FORBIDDEN_FUNCTIONS or name.startswith(_FORBIDDEN_PREFIXES)
 
 
 #: Leading blanks and comments.
@@ -360,7 +200,7 @@ def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> lis
                 "data in the database's tables may be read.",
                 node.sql(dialect),
             )
-        if isinstance(node, _WRITE_NODES):
+        if isinstance(node, WRITE_NODES):
             what = type(node).__name__.upper()
             refuse(
                 "not_read_only",
@@ -391,7 +231,7 @@ def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> lis
             if executed is None:
                 continue  # written as an operator or keyword construct; its parts are checked
             name = executed
-            if _is_forbidden(name):
+            if is_forbidden(name):
                 refuse(
                     "forbidden_function",
                     f"The function {name}() is not allowed: it reads files, runs SQL from a "

@@ -254,7 +254,7 @@ class LlamaCpp(Backend):
         return self.generate_many([request])[0]
 
     def generate_many(self, requests: list[GenerationRequest]) -> list[Completion]:
-        from honestsql.llm.llama_engine import EngineError
+        from honestsql.llm.streams import EngineError
 
         with self._lock:
             jobs = [self._job(request) for request in requests]
@@ -274,7 +274,7 @@ class LlamaCpp(Backend):
         ]
 
     def _job(self, request: GenerationRequest) -> Any:
-        from honestsql.llm.llama_engine import Candidate, Job
+        from honestsql.llm.streams import Candidate, Job
 
         text = self.engine.chat_text(request.messages)
         tokens = self.engine.tokenize(text)

@@ -20,21 +20,16 @@ question, and mostly once per database:
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
-import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: Sampling settings for the sampled candidates (llama.cpp's defaults for these samplers).
-TOP_K = 40
-TOP_P = 0.95
-MIN_P = 0.05
+from honestsql.llm import states
+from honestsql.llm.streams import EngineError, Job, Output, Stream
+
 #: The most sequences one call decodes together (candidates plus one per distinct prompt).
 MAX_SEQUENCES = 16
 #: The chat layout for a model file without a template of its own.
@@ -42,41 +37,6 @@ CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-#: Bytes of prompt states kept on disk per model (about 28 KB per prompt token for the 1.5B
-#: model): the least recently used beyond this are deleted, the newest always kept.
-DISK_STATES_BYTES = 1 << 30
-
-
-@dataclass
-class Candidate:
-    temperature: float
-    seed: int
-
-
-@dataclass
-class Job:
-    """One prompt and the candidates to decode from it."""
-
-    tokens: list[int]
-    candidates: list[Candidate]
-    grammar: str | None = None
-    max_tokens: int = 512
-    #: How many leading tokens are stable across questions (instructions and schema): the state
-    #: after them is kept on disk.
-    stable: int = 0
-
-
-@dataclass
-class Output:
-    texts: list[str]
-    #: Tokens of this job's prompt that were actually read (not taken from a cache).
-    prompt_read: int = 0
-    generated: int = 0
-    stats: dict[str, Any] = field(default_factory=dict)
-
-
-class EngineError(RuntimeError):
-    pass
 
 
 class Engine:
@@ -123,12 +83,14 @@ class Engine:
         #: The tokens sequence 0 holds.
         self.cached: list[int] = []
         self._formatter = self._chat_formatter()
-        self._fingerprint = _file_fingerprint(path)
+        self._fingerprint = states.file_fingerprint(path)
         self._token_array = np.zeros(
             self.n_vocab,
             dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True),
         )
-        self._token_array["id"] = np.arange(self.n_vocab, dtype=np.intc)
+        #: Every token id in order, to reset ``_token_array`` after a sampler reordered it.
+        self.token_ids = np.arange(self.n_vocab, dtype=np.intc)
+        self._token_array["id"] = self.token_ids
 
     # --- prompts -------------------------------------------------------------------------------
 
@@ -191,42 +153,20 @@ class Engine:
     def _state_file(self, tokens: Sequence[int]) -> Path | None:
         if self.state_dir is None:
             return None
-        digest = hashlib.sha256(np.asarray(tokens, dtype=np.int32).tobytes()).hexdigest()[:32]
-        return self.state_dir / f"{self._fingerprint}-{digest}.state"
+        return states.path_for(self.state_dir, self._fingerprint, tokens)
 
     def _load_state(self, tokens: Sequence[int]) -> bool:
         path = self._state_file(tokens)
         if path is None or not path.is_file():
-            return False
-        self.lib.llama_memory_seq_rm(self.memory, 0, -1, -1)
-        out = (self.lib.llama_token * len(tokens))()
-        count = ctypes.c_size_t(0)
-        read = self.lib.llama_state_seq_load_file(
-            self.ctx, str(path).encode(), 0, out, len(tokens), ctypes.byref(count)
-        )
-        if read == 0 or list(out[: count.value]) != list(tokens):
-            self.lib.llama_memory_seq_rm(self.memory, 0, -1, -1)
-            self.cached = []
-            return False
-        os.utime(path)
-        self.cached = list(tokens)
-        return True
+            return False  # sequence 0 is untouched
+        loaded = states.load(self, path, tokens)
+        self.cached = list(tokens) if loaded else []
+        return loaded
 
     def _save_state(self) -> None:
         path = self._state_file(self.cached)
-        if path is None or path.exists():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        tokens = (self.lib.llama_token * len(self.cached))(*self.cached)
-        written = self.lib.llama_state_seq_save_file(
-            self.ctx, str(partial).encode(), 0, tokens, len(self.cached)
-        )
-        if written:
-            os.replace(partial, path)
-            _prune(path.parent, f"{self._fingerprint}-*.state", DISK_STATES_BYTES)
-        else:
-            partial.unlink(missing_ok=True)
+        if path is not None:
+            states.save(self, path, self.cached, f"{self._fingerprint}-*.state")
 
     def _prepare(self, shared: list[int], stable: int) -> int:
         """Make sequence 0 hold exactly ``shared``; returns how many tokens had to be read."""
@@ -334,14 +274,14 @@ class Engine:
             Output([], prompt_read=(read if index == 0 else 0) + len(job.tokens) - shared_len)
             for index, job in enumerate(jobs)
         ]
-        streams: list[_Stream] = []
+        streams: list[Stream] = []
         next_seq = len(jobs) + 1
         for index, job in enumerate(jobs):
             for candidate in job.candidates:
                 seq = next_seq
                 next_seq += 1
                 lib.llama_memory_seq_cp(self.memory, index + 1, seq, -1, -1)
-                streams.append(_Stream(self, index, seq, len(job.tokens), index, job, candidate))
+                streams.append(Stream(self, index, seq, len(job.tokens), index, job, candidate))
         for index in range(len(jobs)):  # the prompts' own sequences are copied; free them
             lib.llama_memory_seq_rm(self.memory, index + 1, -1, -1)
         try:
@@ -354,7 +294,7 @@ class Engine:
                 sampling += time.perf_counter() - mark
                 # Candidates of one prompt that have written the same tokens so far are in the
                 # same state: one of them is decoded, the others get a copy of its new cell.
-                leaders: dict[tuple[int, tuple[int, ...]], _Stream] = {}
+                leaders: dict[tuple[int, tuple[int, ...]], Stream] = {}
                 for stream in active:
                     leaders.setdefault((stream.job, tuple(stream.tokens)), stream)
                 unique = list(leaders.values())
@@ -388,85 +328,6 @@ class Engine:
         return outputs
 
 
-class _Stream:
-    """One candidate being decoded: its sequence, samplers and tokens."""
-
-    def __init__(
-        self, engine: Engine, job: int, seq: int, pos: int, index: int, spec: Job, cand: Candidate
-    ) -> None:
-        lib = engine.lib
-        self.engine = engine
-        self.job = job
-        self.seq = seq
-        self.pos = pos
-        self.index = index
-        self.max_tokens = spec.max_tokens
-        self.tokens: list[int] = []
-        params = lib.llama_sampler_chain_default_params()
-        self.chain = lib.llama_sampler_chain_init(params)
-        if cand.temperature <= 0:
-            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_greedy())
-        else:
-            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_top_k(TOP_K))
-            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_top_p(TOP_P, 1))
-            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_min_p(MIN_P, 1))
-            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_temp(cand.temperature))
-            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_dist(cand.seed))
-        self.grammar = None
-        if spec.grammar:
-            self.grammar = lib.llama_sampler_init_grammar(
-                engine.vocab, spec.grammar.encode("utf-8"), b"root"
-            )
-            if not self.grammar:
-                lib.llama_sampler_free(self.chain)
-                raise EngineError("llama.cpp could not parse the grammar")
-
-    def step(self) -> bool:
-        """Sample the next token and append it; True when the candidate is finished."""
-        engine, lib = self.engine, self.engine.lib
-        token = int(lib.llama_sampler_sample(self.chain, engine.ctx, self.index))
-        if self.grammar is not None and not self._allowed(token):
-            # Rejected: constrain the whole vocabulary, then draw again.
-            logits = lib.llama_get_logits_ith(engine.ctx, self.index)
-            array = engine._token_array
-            array["logit"] = np.ctypeslib.as_array(logits, shape=(engine.n_vocab,))
-            array["p"] = 0.0
-            data = array.ctypes.data_as(lib.llama_token_data_p)
-            candidates = lib.llama_token_data_array(data, engine.n_vocab, -1, False)
-            lib.llama_sampler_apply(self.grammar, ctypes.byref(candidates))
-            lib.llama_sampler_apply(self.chain, ctypes.byref(candidates))
-            if candidates.selected < 0:
-                raise EngineError("no token satisfies the grammar")
-            token = int(data[candidates.selected].id)
-            # llama_token_data_array may have been reordered; restore the ids for the next use.
-            array["id"] = np.arange(engine.n_vocab, dtype=np.intc)
-        if lib.llama_vocab_is_eog(engine.vocab, token) or len(self.tokens) >= self.max_tokens:
-            return True
-        if self.grammar is not None:
-            lib.llama_sampler_accept(self.grammar, token)
-        self.tokens.append(token)
-        return False
-
-    def _allowed(self, token: int) -> bool:
-        lib = self.engine.lib
-        single = lib.llama_token_data(token, 1.0, 0.0)
-        candidates = lib.llama_token_data_array(ctypes.pointer(single), 1, -1, False)
-        lib.llama_sampler_apply(self.grammar, ctypes.byref(candidates))
-        return bool(np.isfinite(single.logit))
-
-    def text(self) -> str:
-        return self.engine.model.detokenize(self.tokens).decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        lib = self.engine.lib
-        if self.chain:
-            lib.llama_sampler_free(self.chain)
-            self.chain = None
-        if self.grammar:
-            lib.llama_sampler_free(self.grammar)
-            self.grammar = None
-
-
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = min(len(a), len(b))
     if n == 0:
@@ -475,20 +336,3 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     right = np.asarray(b[:n], dtype=np.int64)
     differ = np.nonzero(left != right)[0]
     return int(differ[0]) if differ.size else n
-
-
-def _file_fingerprint(path: Path) -> str:
-    """The model file and the llama.cpp build: a saved state is only loaded by the same pair."""
-    import llama_cpp
-
-    key = f"{path.name}:{path.stat().st_size}:{llama_cpp.__version__}"
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
-def _prune(directory: Path, pattern: str, budget: int) -> None:
-    files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-    used = 0
-    for index, path in enumerate(files):
-        used += path.stat().st_size
-        if index > 0 and used > budget:
-            path.unlink(missing_ok=True)
