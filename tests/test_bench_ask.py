@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from honestsql import calibration
+from honestsql import calibration, fitting
 from honestsql.benchmarks import ask as bench
+from honestsql.benchmarks import ask_figures
 from honestsql.db import QueryResult
 from honestsql.decide import Candidate, decide
 
@@ -235,7 +236,7 @@ def test_summary_figures_by_hand() -> None:
     records.append(
         _record(71, "db1", answerable=True, top=0.0, right=False, rule="unanswerable_with_schema")
     )
-    figures = bench.summarize(records, model="m")
+    figures = ask_figures.summarize(records, model="m")
     assert figures["n"] == 72 and figures["answerable"] == 61 and figures["unanswerable"] == 11
     # Greedy right on the 32 strong questions; any candidate right adds i % 3 == 0 among the rest.
     assert figures["bare_ex"] == near(32 / 61)
@@ -258,14 +259,14 @@ def test_logistic_calibrator_fit_apply_and_ship(
 ) -> None:
     rows = [{"top_share": k / 10, "margin": k / 10} for k in range(11) for _ in range(8)]
     labels = [i % 8 < k * 0.8 for k in range(11) for i in range(8)]
-    model = calibration.fit_logistic(rows, labels, fitted_on="synthetic")
+    model = fitting.fit_logistic(rows, labels, fitted_on="synthetic")
     ps = [model.probability({"top_share": k / 10, "margin": k / 10}) for k in range(11)]
     assert ps == sorted(ps) and ps[0] < 0.3 and ps[-1] > 0.7
     assert all(calibration.FLOOR <= p <= calibration.CEILING for p in ps)
     again = calibration.Calibrator.from_json(model.to_json())
     assert again.probability(rows[40]) == model.probability(rows[40])
     groups = [f"g{i % 3}" for i in range(len(rows))]
-    held = calibration.grouped_cross_validated(rows, labels, groups)
+    held = fitting.grouped_cross_validated(rows, labels, groups)
     assert len(held) == len(rows) and held != [model.probability(r) for r in rows]
     with pytest.raises(ValueError):
         calibration.Calibrator.from_json(

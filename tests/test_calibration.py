@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from honestsql import calibration
+from honestsql import calibration, fitting
 from honestsql.calibration import Calibrator, Observation, features
 
 
@@ -35,7 +35,7 @@ def test_fit_is_monotone_and_never_certain() -> None:
     labels = [
         i % 10 < (k - 4) * 2 for k in range(5, 11) for i in range(10)
     ]  # more agreement, more right
-    model = calibration.fit(observations, labels, feature="top_share")
+    model = fitting.fit(observations, labels, feature="top_share")
     probabilities = [
         model.probability(Observation(["a"] * k + ["b"] * (10 - k))) for k in range(5, 11)
     ]
@@ -46,8 +46,8 @@ def test_fit_is_monotone_and_never_certain() -> None:
         Observation(["a"] * 7 + ["b"] * 3)
     )
     with pytest.raises(ValueError):
-        calibration.fit(observations, [True] * len(observations))
-    held_out = calibration.cross_validated(observations, labels, feature="top_share", folds=5)
+        fitting.fit(observations, [True] * len(observations))
+    held_out = fitting.cross_validated(observations, labels, feature="top_share", folds=5)
     assert len(held_out) == len(observations) and all(0.0 <= p <= 1.0 for p in held_out)
 
 
@@ -117,7 +117,7 @@ def test_fit_from_eval_runs_by_command(tmp_path: Path) -> None:
         runs.append(str(tmp_path / f"r{index}.jsonl"))
     from honestsql.evaluation.runs import load_run
 
-    observations, labels = calibration.observations_from_runs([load_run(Path(r)) for r in runs])
+    observations, labels = fitting.observations_from_runs([load_run(Path(r)) for r in runs])
     # q0: 2 of 3 agree on the right result; q2: 2 of 3 agree on a wrong one.
     assert labels == [True, True, False, True]
     assert [features(o)[0] for o in observations] == pytest.approx([2 / 3, 1.0, 2 / 3, 1.0])

@@ -10,7 +10,8 @@ import pytest
 import honestsql
 from honestsql.catalog import Catalog, Column, ForeignKey, Table
 from honestsql.linking import select_tables
-from honestsql.linking.linker import SchemaLinker, table_tokens, tokens
+from honestsql.linking.budget import table_tokens
+from honestsql.linking.linker import SchemaLinker, tokens
 from honestsql.prompts import render_schema
 
 

@@ -12,7 +12,8 @@ from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.findings import Finding
 from honestsql.guard import MAX_SQL_CHARS, TOO_DEEP, GuardedStatement, guard
-from honestsql.verify import qualify_tables, text_literals, verify
+from honestsql.reads import text_literals
+from honestsql.verify import qualify_tables, verify
 
 #: Text values of one query whose presence is probed (``ground``).
 MAX_PROBES = 5

@@ -8,8 +8,6 @@ suggestions of the closest real names.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -17,8 +15,9 @@ from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from honestsql.catalog import Catalog, Column, Table, is_text_type
+from honestsql.catalog import Catalog, Column, Table
 from honestsql.findings import Finding
+from honestsql.sqltypes import literal_problem
 from honestsql.suggest import closest, table_column_texts
 
 #: Stands for a source whose columns are not known (a VALUES list, a table function, a
@@ -285,48 +284,6 @@ class Verifier:
                         )
 
 
-def type_family(type_text: str) -> str:
-    """Coarse family of a declared type, by SQLite's affinity rules extended to dates."""
-    upper = type_text.upper()
-    if "BOOL" in upper:
-        return "boolean"
-    if "INTERVAL" in upper:
-        return "other"
-    if "DATE" in upper or "TIME" in upper:
-        return "temporal"
-    if "INT" in upper or upper.startswith("SERIAL") or upper == "BIGSERIAL":
-        return "number"
-    if is_text_type(upper) or "UUID" in upper:
-        return "text"
-    if any(m in upper for m in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL", "MONEY", "NUMBER")):
-        return "number"
-    return "other"
-
-
-_NUMBER = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
-
-
-def literal_problem(type_text: str, literal: exp.Literal) -> str | None:
-    """Why ``literal`` does not fit a column of ``type_text``, or ``None`` when it fits."""
-    family = type_family(type_text)
-    value = str(literal.this)
-    if family == "number" and literal.is_string and not _NUMBER.match(value):
-        return "text that is not a number"
-    if family == "text" and not literal.is_string:
-        return "a number compared with text"
-    if family == "temporal":
-        if not literal.is_string:
-            return "a number compared with a date/time"
-        try:
-            dt.datetime.fromisoformat(
-                value.strip().replace(" ", "T", 1) if len(value) > 10 else value.strip()
-            )
-        except ValueError:
-            if not re.match(r"^\d{4}(-\d{2})?$", value.strip()):
-                return "text that is not a date/time"
-    return None
-
-
 def _output_names(scope: Scope) -> frozenset[str]:
     expression = scope.expression
     holder = expression.parent
@@ -368,51 +325,6 @@ def _joined_using(scope: Scope, name: str) -> bool:
             if ident.name.lower() == name.lower():
                 return True
     return False
-
-
-def text_literals(
-    expression: exp.Expr, catalog: Catalog, dialect: str
-) -> list[tuple[Table, Column, str]]:
-    """(table, column, value) for every text literal a query compares a text column with by
-    equality or IN: values that should exist in the data for the answer to be meaningful."""
-    tree = normalize_identifiers(expression.copy(), dialect=dialect)
-    verifier = Verifier(catalog, dialect)
-    verifier.check_columns(tree)
-    found: list[tuple[Table, Column, str]] = []
-    for node in tree.find_all(exp.EQ, exp.In):
-        column = node.this if isinstance(node.this, exp.Column) else None
-        others = node.expressions if isinstance(node, exp.In) else [node.expression]
-        if column is None and isinstance(node, exp.EQ) and isinstance(node.expression, exp.Column):
-            column, others = node.expression, [node.this]
-        if column is None or id(column) not in verifier.resolved:
-            continue
-        col = verifier.resolved[id(column)]
-        if type_family(col.type) != "text":
-            continue
-        for literal in others:
-            if isinstance(literal, exp.Literal) and literal.is_string:
-                found.append((verifier.resolved_tables[id(column)], col, str(literal.this)))
-    return found
-
-
-def referenced(
-    expression: exp.Expr, catalog: Catalog, dialect: str
-) -> tuple[set[str], set[tuple[str, str]]]:
-    """The catalog tables and (table, column) pairs a query uses, resolved through aliases,
-    CTEs and subqueries."""
-    tree = normalize_identifiers(expression.copy(), dialect=dialect)
-    verifier = Verifier(catalog, dialect)
-    verifier.check_columns(tree)
-    tables = {
-        t.name
-        for node in tree.find_all(exp.Table)
-        if (t := catalog.resolve(node.name, node.db, node.catalog)) is not None
-    }
-    columns = {
-        (verifier.resolved_tables[key].name, column.name)
-        for key, column in verifier.resolved.items()
-    }
-    return tables | {t for t, _ in columns}, columns
 
 
 def verify(expression: exp.Expr, catalog: Catalog, dialect: str) -> list[Finding]:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql import calibration, linking
+from honestsql import calibration, fitting, linking
 from honestsql.calibration import Observation
 from honestsql.evaluation import datasets, matching, sqleval_setup
 from honestsql.evaluation.metrics import Judged, auroc, ece, risk_coverage, summarize
-from honestsql.evaluation.runs import Scorer, read_predictions, rows_key
+from honestsql.evaluation.predictions import read_predictions
+from honestsql.evaluation.scorer import Scorer, rows_key
 
 THRESHOLDS = (0.5, 0.75, 0.9)
 
@@ -81,7 +82,7 @@ def spider(root: Path, progress: Any = lambda: None) -> dict[str, Any]:
     n = len(examples)
     best = max(per_system, key=lambda k: per_system[k])
     best_ex = per_system[best] / n
-    probabilities = calibration.cross_validated(observations, correct)
+    probabilities = fitting.cross_validated(observations, correct)
     curve = risk_coverage(
         [Judged(True, False, c, p) for p, c in zip(probabilities, correct, strict=True)]
     )
@@ -100,7 +101,7 @@ def spider(root: Path, progress: Any = lambda: None) -> dict[str, Any]:
         "risk_coverage": [[round(c, 4), round(r, 4)] for c, r in curve],
         **_decisions(probabilities, correct),
     }
-    model = calibration.fit(
+    model = fitting.fit(
         observations,
         correct,
         fitted_on=f"Spider dev executable subset, {len(files)} published systems",
@@ -166,8 +167,8 @@ def ehrsql(root: Path) -> dict[str, Any]:
         top_sql.append(top)
         unanswerable.append(gold == "null")
         correct.append(gold != "null" and top == matching.normalize_sql(gold, "sqlite"))
-    p_correct = calibration.cross_validated(observations, correct)
-    p_unanswerable = calibration.cross_validated(observations, unanswerable)
+    p_correct = fitting.cross_validated(observations, correct)
+    p_unanswerable = fitting.cross_validated(observations, unanswerable)
 
     def rs(answer: list[bool], right: list[bool], c: float) -> float:
         total = 0.0

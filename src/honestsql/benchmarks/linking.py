@@ -22,7 +22,7 @@ from honestsql.catalog import Catalog, Column, ForeignKey, Table
 from honestsql.evaluation import datasets
 from honestsql.evaluation.datasets import from_spider_tables
 from honestsql.linking.linker import SchemaLinker
-from honestsql.verify import referenced
+from honestsql.reads import referenced
 
 FRACTIONS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6)
 SEPARATOR = "__"
@@ -206,7 +206,7 @@ def value_retrieval(root: Path, k: int = 10) -> dict[str, Any]:
     import honestsql
     from honestsql.evaluation import sqleval_setup
     from honestsql.linking.values import ValueIndex
-    from honestsql.verify import text_literals
+    from honestsql.reads import text_literals
 
     report: dict[str, Any] = {}
     spider = datasets.load_spider(root)

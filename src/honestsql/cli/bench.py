@@ -195,6 +195,7 @@ def bench_ask(
     """A real model through honestsql on every question that can be executed here: bare model,
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
     from honestsql.benchmarks import ask as bench
+    from honestsql.benchmarks import ask_figures
     from honestsql.llm.grammar import GRAMMARS
 
     if grammar not in GRAMMARS:
@@ -209,7 +210,7 @@ def bench_ask(
             if common_with is not None:
                 other = {r["id"] for r in bench.load_run(common_with)[1]}
                 records = [r for r in records if r["id"] in other]
-            figures = bench.summarize(records, model=header["model"], target=target)
+            figures = ask_figures.summarize(records, model=header["model"], target=target)
         else:
             from honestsql.llm.factory import make_backend
             from honestsql.pipeline import Settings
@@ -233,7 +234,7 @@ def bench_ask(
                     allow_privileged=allow_privileged or None,
                     progress=lambda done, _total: reached(done),
                 )
-            figures = bench.summarize(records, model=name, target=target)
+            figures = ask_figures.summarize(records, model=name, target=target)
             figures["run"] = str(run_path)
             figures["unavailable_databases"] = missing
     except HonestSQLError as exc:

@@ -37,7 +37,7 @@ def calibrate_fit(
     as_json: JsonOption = False,
 ) -> None:
     """Fit the confidence calibrator from runs; use it with HONESTSQL_CALIBRATION=FILE."""
-    from honestsql import calibration
+    from honestsql import calibration, fitting
     from honestsql.benchmarks import ask as bench
 
     if runs and all(bench.is_run(path) for path in runs):
@@ -57,9 +57,9 @@ def calibrate_fit(
             raise InvalidInput(
                 "Give at least two runs: the calibrator learns from how systems agree."
             )
-        observations, labels = calibration.observations_from_runs(loaded)
-        held_out = calibration.cross_validated(observations, labels, feature=feature)
-        model = calibration.fit(
+        observations, labels = fitting.observations_from_runs(loaded)
+        held_out = fitting.cross_validated(observations, labels, feature=feature)
+        model = fitting.fit(
             observations,
             labels,
             feature=feature,
@@ -91,6 +91,7 @@ def calibrate_fit(
 
 def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> None:
     from honestsql.benchmarks import ask as bench
+    from honestsql.benchmarks import ask_figures
 
     try:
         loaded = [bench.load_run(path) for path in runs]
@@ -100,7 +101,7 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
                 f"The runs are of several models ({', '.join(sorted(models))}); fit one at a time."
             )
         records = {r["id"]: r for _, rs in loaded for r in rs}
-        model = bench.fit(list(records.values()), models.pop())
+        model = ask_figures.fit(list(records.values()), models.pop())
     except (ValueError, RuntimeError) as exc:
         fail(InvalidInput(str(exc)), as_json)
     except HonestSQLError as exc:

@@ -41,7 +41,7 @@ def run(
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> dict[str, int]:
     from honestsql.benchmarks import ask as bench
-    from honestsql.evaluation.runs import Scorer
+    from honestsql.evaluation.scorer import Scorer
 
     settings = settings or Settings()
     examples = dataset.examples[:limit] if limit else dataset.examples

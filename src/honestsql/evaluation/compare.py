@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from honestsql.errors import InvalidInput
-from honestsql.evaluation.runs import Outcome, RunResult
+from honestsql.evaluation.runs import RunResult
+from honestsql.evaluation.scorer import Outcome
 
 KINDS = ("fixed", "broken", "newly_abstained", "newly_answered", "still_wrong")
 

@@ -21,6 +21,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from honestsql.catalog import Catalog, Table
+from honestsql.linking.budget import column_tokens, header_tokens, table_tokens
 from honestsql.linking.lexical import STOPWORDS
 from honestsql.linking.values import ValueIndex
 from honestsql.suggest import singular, words
@@ -66,21 +67,6 @@ def tokens(text: str) -> list[str]:
             if stem != word:
                 out.append(stem)
     return out
-
-
-def column_tokens(table: Table, name: str) -> int:
-    """Rough prompt tokens for one column line: name, type and punctuation."""
-    return max(2, (len(name) + 10) // 4)
-
-
-def header_tokens(table: Table) -> int:
-    """Rough prompt tokens for a table's header line and its closing."""
-    return (len(table.name) + 20) // 4
-
-
-def table_tokens(table: Table) -> int:
-    """Rough prompt tokens for a whole table: its header and every column line."""
-    return header_tokens(table) + sum(column_tokens(table, c.name) for c in table.columns)
 
 
 def _joined_groups(catalog: Catalog) -> tuple[dict[str, int], list[list[str]]]:
