@@ -20,6 +20,4 @@ class ScriptedBackend(Backend):
     def generate(self, request: GenerationRequest) -> Completion:
         self.requests.append(request)
         texts = self.reply(request)[: request.n]
-        return Completion(
-            texts, prompt_tokens=10, completion_tokens=5 * len(texts), model="scripted"
-        )
+        return Completion(texts, prompt_tokens=10, completion_tokens=5 * len(texts))

@@ -18,26 +18,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from honestsql.answer import CandidateInfo, CandidateStatus, ReasonCode, ReasonInfo
 from honestsql.calibration import AnyCalibrator
 from honestsql.db import QueryResult
 from honestsql.findings import Finding
-
-ReasonCode = Literal[
-    "not_about_this_database",
-    "unanswerable_with_schema",
-    "ambiguous",
-    "low_agreement",
-    "all_candidates_failed",
-]
 
 
 @dataclass
 class Candidate:
     text: str
     sql: str | None = None
-    status: str = "pending"  # ok, rejected, error, abstain
+    status: CandidateStatus = "pending"
     #: The SQL as the model first wrote it, before any repair.
     first_sql: str | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -48,30 +41,36 @@ class Candidate:
     abstain_reason: str | None = None
     ungrounded: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        result = self.result
-        return {
+    def to_dict(self) -> CandidateInfo:
+        info: CandidateInfo = {
             "sql": self.sql,
             "status": self.status,
             "result_hash": self.result_hash,
             "repairs": self.repairs,
             "errors": [f.to_dict() for f in self.findings],
-            **({"first_sql": self.first_sql} if self.first_sql != self.sql else {}),
-            **({"abstain_reason": self.abstain_reason} if self.abstain_reason else {}),
-            **({"warnings": [w.to_dict() for w in self.warnings]} if self.warnings else {}),
-            **({"ungrounded": self.ungrounded} if self.ungrounded else {}),
-            **({"rows": len(result.rows), "truncated": result.truncated} if result else {}),
         }
+        if self.first_sql != self.sql:
+            info["first_sql"] = self.first_sql
+        if self.abstain_reason:
+            info["abstain_reason"] = self.abstain_reason
+        if self.warnings:
+            info["warnings"] = [w.to_dict() for w in self.warnings]
+        if self.ungrounded:
+            info["ungrounded"] = self.ungrounded
+        if self.result:
+            info["rows"] = len(self.result.rows)
+            info["truncated"] = self.result.truncated
+        return info
 
 
 @dataclass
 class Reason:
-    code: ReasonCode | str
+    code: ReasonCode
     message: str
     detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **self.detail}
+    def to_dict(self) -> ReasonInfo:
+        return {"code": self.code, "message": self.message, **self.detail}  # type: ignore[typeddict-item]
 
 
 @dataclass

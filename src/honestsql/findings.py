@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, NotRequired
+
+from typing_extensions import TypedDict
 
 Severity = Literal["error", "warning"]
 
@@ -27,6 +29,16 @@ KINDS: dict[str, str] = {
 }
 
 
+class FindingInfo(TypedDict):
+    kind: str
+    message: str
+    suggestions: list[str]
+    severity: Literal["error", "warning"]
+    subject: NotRequired[str]
+    line: NotRequired[int]
+    col: NotRequired[int]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing wrong (``error``) or suspicious (``warning``) with a query."""
@@ -40,6 +52,6 @@ class Finding:
     line: int | None = None
     col: int | None = None
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> FindingInfo:
         data = asdict(self)
-        return {k: v for k, v in data.items() if v is not None}
+        return {k: v for k, v in data.items() if v is not None}  # type: ignore[return-value]

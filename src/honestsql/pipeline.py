@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honestsql import calibration, linking, prompts
+from honestsql.answer import Answer
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
@@ -48,30 +49,6 @@ class Settings:
     grammar: str = "qualified"
     #: Abstain without asking the model when no word of the question is in the schema.
     relevance_gate: bool = True
-
-
-@dataclass
-class Answer:
-    decision: str
-    confidence: float
-    sql: str | None
-    columns: list[dict[str, str]]
-    rows: list[list[Any]]
-    truncated: bool
-    reasons: list[dict[str, Any]]
-    candidates: list[dict[str, Any]]
-    usage: dict[str, int]
-    timings_ms: dict[str, float]
-    notes: list[str] = field(default_factory=list)
-    flagged_values: list[str] = field(default_factory=list)
-    backend: str = ""
-    #: What the confidence was computed from (``decide.signals``).
-    signals: dict[str, float] = field(default_factory=dict)
-    #: Index in ``candidates`` of the query the decision weighed (shown only when answering).
-    chosen: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import honestsql
@@ -51,7 +52,7 @@ class Service:
         settings: Settings | None = None,
         audit: AuditLog | None = None,
         memory: Memory | None = None,
-        descriptions: str | None = None,
+        descriptions: str | Path | None = None,
         schemas: list[str] | None = None,
         allow_privileged: bool | None = None,
     ) -> None:

@@ -11,6 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import TypedDict
+
+
+class ColumnInfo(TypedDict):
+    name: str
+    #: integer, real, decimal, text, boolean, date, datetime, time, blob, null or other.
+    type: str
+
 
 @dataclass(frozen=True)
 class ResultColumn:
@@ -19,7 +27,7 @@ class ResultColumn:
     #: the type of the values returned (the same words for every database).
     type: str
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> ColumnInfo:
         return {"name": self.name, "type": self.type}
 
 

@@ -47,7 +47,8 @@ class Completion:
     texts: list[str]
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    model: str = ""
+    #: What a backend reports beyond the texts: ``prompt_cached`` (prompt tokens served from a
+    #: cache), ``timing`` (the local engine's seconds per phase).
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -267,7 +267,6 @@ class LlamaCpp(Backend):
                 out.texts,
                 out.prompt_read,
                 out.generated,
-                self.path.name,
                 {"prompt_cached": max(0, len(job.tokens) - out.prompt_read), "timing": out.stats},
             )
             for job, out in zip(jobs, outputs, strict=True)

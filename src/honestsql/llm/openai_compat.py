@@ -126,7 +126,6 @@ class OpenAICompatible(Backend):
             texts[: request.n],
             prompt_tokens,
             completion_tokens,
-            self.model,
             {"prompt_cached": cached} if cached else {},
         )
 

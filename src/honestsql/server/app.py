@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import honestsql
+from honestsql.answer import Answer
 from honestsql.audit import AuditLog
 from honestsql.errors import HonestSQLError, InvalidInput, Unauthorized
 from honestsql.llm import Backend
@@ -180,7 +181,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         )
         return service.check(body.sql, db=body.db, timeout=timeout, max_rows=max_rows).to_dict()
 
-    @app.post("/api/ask", dependencies=[Depends(authorized)])
+    @app.post("/api/ask", dependencies=[Depends(authorized)], response_model=Answer)
     async def ask(body: AskRequest) -> dict[str, Any]:
         return await offload(ask_sync, body)  # type: ignore[no-any-return]
 

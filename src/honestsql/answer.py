@@ -1,0 +1,85 @@
+"""The answer to one question, typed: what the CLI prints with ``--json``, the HTTP API returns
+and the MCP ``ask`` tool gives.
+
+The nested parts are ``TypedDict``s: they are plain dicts on the wire and in Python (so
+``answer.reasons[0]["code"]`` reads as it always did), and their keys and value types are
+declared here, once, for type checkers and for the HTTP API's schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
+
+from honestsql.db.result import ColumnInfo
+from honestsql.findings import FindingInfo
+
+#: Why honestsql abstained.
+ReasonCode = Literal[
+    "not_about_this_database",
+    "unanswerable_with_schema",
+    "ambiguous",
+    "low_agreement",
+    "all_candidates_failed",
+]
+#: Where a candidate ended: it ran (``ok``), was refused by the guard or verifier
+#: (``rejected``), failed to run (``error``), or the model declined (``abstain``).
+CandidateStatus = Literal["pending", "ok", "rejected", "error", "abstain"]
+
+
+class ReasonInfo(TypedDict):
+    code: ReasonCode
+    message: str
+    #: ``all_candidates_failed``: the distinct problems found.
+    problems: NotRequired[list[str]]
+    #: ``ambiguous``: the rival readings, and the question to ask the user.
+    readings: NotRequired[list[str | None]]
+    clarifying_question: NotRequired[str]
+    #: When the model itself declined: its reasons.
+    model_reasons: NotRequired[list[str]]
+    #: ``not_about_this_database`` decided before asking the model: the words looked for.
+    question_words: NotRequired[list[str]]
+
+
+class CandidateInfo(TypedDict):
+    sql: str | None
+    status: CandidateStatus
+    result_hash: str | None
+    repairs: int
+    errors: list[FindingInfo]
+    first_sql: NotRequired[str | None]
+    abstain_reason: NotRequired[str]
+    warnings: NotRequired[list[FindingInfo]]
+    ungrounded: NotRequired[list[str]]
+    rows: NotRequired[int]
+    truncated: NotRequired[bool]
+
+
+@dataclass
+class Answer:
+    """What ``ask`` returns: the decision with its confidence, the SQL and rows when it
+    answers, the reasons when it abstains, and every candidate it weighed. ``to_dict`` is the
+    documented ``--json`` object and the HTTP API's response body."""
+
+    decision: Literal["answer", "abstain"]
+    confidence: float
+    sql: str | None
+    columns: list[ColumnInfo]
+    rows: list[list[Any]]
+    truncated: bool
+    reasons: list[ReasonInfo]
+    candidates: list[CandidateInfo]
+    usage: dict[str, int]
+    timings_ms: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    flagged_values: list[str] = field(default_factory=list)
+    backend: str = ""
+    #: What the confidence was computed from (``decide.signals``).
+    signals: dict[str, float] = field(default_factory=dict)
+    #: Index in ``candidates`` of the query the decision weighed (shown only when answering).
+    chosen: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
