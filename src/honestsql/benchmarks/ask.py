@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,8 @@ import honestsql
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
-from honestsql.evaluation.datasets import Dataset, Example
+from honestsql.evaluation.datasets import Dataset
+from honestsql.evaluation.records import RUN_VERSION, Item, answer_one, run_header
 from honestsql.evaluation.scorer import Scorer
 from honestsql.llm import Backend
 from honestsql.pipeline import Settings
@@ -37,24 +36,6 @@ SUITES = ("sqleval-sqlite", "spider", "sqleval-postgres")
 #: Suites taken in turn first; later tiers only once the earlier ones are done.
 TIERS = (("sqleval-sqlite", "spider"), ("sqleval-postgres",))
 BLOCK = 8
-RUN_VERSION = 1
-#: Abstentions made by a rule, not by the confidence (kept whatever the calibrator says).
-RULE_REASONS = {
-    "not_about_this_database",
-    "unanswerable_with_schema",
-    "ambiguous",
-    "all_candidates_failed",
-}
-
-
-@dataclass(frozen=True)
-class Item:
-    suite: str
-    example: Example
-
-    @property
-    def id(self) -> str:
-        return f"{self.suite}:{self.example.id}"
 
 
 def load_suites(data: str | Path | None, suites: Sequence[str]) -> dict[str, Dataset]:
@@ -90,20 +71,6 @@ def plan(suites: dict[str, Dataset]) -> tuple[list[Item], list[str]]:
                 order.extend(queue[:BLOCK])
                 del queue[:BLOCK]
     return order, sorted(missing)
-
-
-def run_header(backend: Backend, settings: Settings, target: float) -> dict[str, Any]:
-    return {
-        "kind": "header",
-        "version": RUN_VERSION,
-        "model": backend.model_name or backend.describe(),
-        **({"decoder": backend.decoder} if backend.decoder else {}),
-        "candidates": settings.candidates,
-        "max_repairs": settings.max_repairs,
-        "temperature": settings.temperature,
-        "grammar": settings.grammar,
-        "target": target,
-    }
 
 
 def is_run(path: Path) -> bool:
@@ -196,81 +163,3 @@ def run(
         for scorer in scorers.values():
             scorer.close()
     return [done[item.id] for item in items if item.id in done]
-
-
-def answer_one(
-    item: Item,
-    service: Service,
-    db: Database,
-    target: float,
-    scorer: Scorer | None,
-) -> dict[str, Any]:
-    """One question through the pipeline, every candidate judged against the gold by
-    ``scorer`` (without one, nothing is judged and no extra call is made for the bare model)."""
-    example = item.example
-    started = time.perf_counter()
-    answer = service.ask(
-        example.question, db=db, target=target, evidence=example.evidence, audited=False
-    )
-    seconds = time.perf_counter() - started
-
-    def verdict(sql: str | None) -> bool | None:
-        if sql is None or scorer is None:
-            return None
-        if not example.answerable:
-            return False
-        return scorer.execute_prediction(example, sql)[1]
-
-    candidates: list[dict[str, Any]] = []
-    for candidate in answer.candidates:
-        first = candidate.get("first_sql", candidate["sql"])
-        candidates.append(
-            {
-                "sql": candidate["sql"],
-                **({"first_sql": first} if first != candidate["sql"] else {}),
-                "status": candidate["status"],
-                "result_hash": candidate["result_hash"],
-                "repairs": candidate["repairs"],
-                "errors": [e.get("message") for e in candidate.get("errors", [])],
-                **{k: candidate[k] for k in ("abstain_reason", "ungrounded") if k in candidate},
-                "correct": verdict(candidate["sql"])
-                if candidate["status"] == "ok"
-                else (False if scorer else None),
-                "first_correct": verdict(first) if first is not None else None,
-            }
-        )
-    if not candidates and scorer is not None:
-        # The question never reached the model; a plain tool would still have asked it once.
-        greedy = service.ask(
-            example.question,
-            db=db,
-            target=target,
-            evidence=example.evidence,
-            audited=False,
-            candidates=1,
-            max_repairs=0,
-            relevance_gate=False,
-        )
-        sql = greedy.candidates[0]["sql"] if greedy.candidates else None
-        bare = {"sql": sql, "first_correct": verdict(sql) if sql is not None else None}
-    chosen = answer.chosen
-    reason = answer.reasons[0]["code"] if answer.reasons else None
-    return {
-        "id": item.id,
-        "suite": item.suite,
-        "db_id": example.db_id,
-        "answerable": example.answerable,
-        "category": example.category,
-        "decision": answer.decision,
-        "confidence": answer.confidence,
-        "reason": reason,
-        "rule": reason if reason in RULE_REASONS else None,
-        "signals": answer.signals,
-        "chosen": chosen,
-        "chosen_correct": bool(chosen is not None and candidates[chosen]["correct"]),
-        "candidates": candidates,
-        **({"bare": bare} if not candidates and scorer is not None else {}),
-        "seconds": round(seconds, 3),
-        "timings_ms": answer.timings_ms,
-        "usage": answer.usage,
-    }

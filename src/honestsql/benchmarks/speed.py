@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql.benchmarks.ask import Item, plan
+from honestsql.benchmarks.ask import plan
 from honestsql.evaluation.datasets import Dataset
+from honestsql.evaluation.records import Item
 from honestsql.llm import Backend, Completion, GenerationRequest
 from honestsql.pipeline import Pipeline, Settings
 from honestsql.service import Service

@@ -20,9 +20,9 @@ from honestsql.cli.common import (
     TargetOption,
     fail,
     print_figures,
-    progress_bar,
 )
 from honestsql.errors import HonestSQLError, InvalidInput
+from honestsql.progress import progress_bar
 
 
 @bench_app.command("catalog")

@@ -15,9 +15,9 @@ from honestsql.cli.common import (
     fail,
     out,
     print_figures,
-    progress_bar,
 )
 from honestsql.errors import HonestSQLError, InvalidInput
+from honestsql.progress import progress_bar
 
 
 @calibrate_app.command("fit")

@@ -116,27 +116,6 @@ DataOption = Annotated[
 ]
 
 
-def progress_bar(description: str, total: int) -> Any:
-    """A Rich progress bar on stderr, with ``advance(n)`` and ``reached(done, total=None)`` to
-    move it (a total given there replaces the first one)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task(description, total=total)
-    return (
-        progress,
-        lambda n: progress.advance(task, n),
-        lambda done, new_total=None: progress.update(task, completed=done, total=new_total),
-    )
-
-
 def print_figures(name: str, figures: dict[str, Any], as_json: bool) -> None:
     from datetime import date
 

@@ -24,9 +24,9 @@ from honestsql.cli.common import (
     emit_json,
     fail,
     out,
-    progress_bar,
 )
 from honestsql.errors import HonestSQLError
+from honestsql.progress import progress_bar
 
 
 def _default_run_path(benchmark: str, predictions: Path | None, gold: bool) -> Path:

@@ -40,7 +40,7 @@ def run(
     keep: Path | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> dict[str, int]:
-    from honestsql.benchmarks import ask as bench
+    from honestsql.evaluation import records
     from honestsql.evaluation.scorer import Scorer
 
     settings = settings or Settings()
@@ -53,7 +53,7 @@ def run(
             path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     if keep is not None and (start == 0 or not keep.is_file()):
         keep.write_text(
-            json.dumps(bench.run_header(backend, settings, target)) + "\n", encoding="utf-8"
+            json.dumps(records.run_header(backend, settings, target)) + "\n", encoding="utf-8"
         )
     scorer = Scorer(dataset) if keep is not None else None
     service = Service({}, backend=backend, settings=settings)
@@ -73,8 +73,8 @@ def run(
                 line, confidence = "ABSTAIN", ""
                 counts["no_database"] += 1
             else:
-                record = bench.answer_one(
-                    bench.Item(dataset.name, example), service, db, target, scorer
+                record = records.answer_one(
+                    records.Item(dataset.name, example), service, db, target, scorer
                 )
                 chosen = record["chosen"]
                 sql = record["candidates"][chosen]["sql"] if chosen is not None else None

