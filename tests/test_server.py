@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import os
 import subprocess
 import sys
 import time
@@ -235,6 +237,34 @@ def test_serve_refuses_to_expose_without_a_key() -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and b"--server-key" in proc.stderr
+
+
+def test_serve_json_says_where_it_listens(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "honestsql", "serve", "--db", "demo", "--port", str(port), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "HONESTSQL_DATA_DIR": str(tmp_path)},
+    )
+    try:
+        assert proc.stdout is not None
+        started = json.loads(proc.stdout.readline())
+        assert started == {"ok": True, "url": f"http://127.0.0.1:{port}/", "databases": ["demo"]}
+        for _ in range(100):  # the line comes just before uvicorn binds
+            try:
+                health = httpx.get(started["url"] + "api/health", timeout=2)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert health.json()["databases"] == ["demo"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_database_names() -> None:

@@ -224,7 +224,7 @@ def load_default(model: str | None = None) -> AnyCalibrator | None:
             ) from None
         try:
             return Calibrator.from_json(text)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CalibrationError(
                 f"$HONESTSQL_CALIBRATION names {configured!r}, which is not a honestsql "
                 f"calibration file ({exc}); write one with `honestsql calibrate fit`."

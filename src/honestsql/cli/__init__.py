@@ -1,5 +1,6 @@
-"""The ``honestsql`` command line. Every command has ``--json``; exit codes: 0 ok, 1 rejected,
-abstained or failed, 2 usage error."""
+"""The ``honestsql`` command line. Every command that prints data has ``--json`` (``mcp`` alone has
+not: its standard output is the MCP protocol); exit codes: 0 ok, 1 rejected, abstained or failed,
+2 usage error."""
 
 from __future__ import annotations
 

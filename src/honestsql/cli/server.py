@@ -14,9 +14,11 @@ from honestsql.cli.common import (
     ApiKeyOption,
     BaseUrlOption,
     DbOption,
+    JsonOption,
     LlmOption,
     ModelOption,
     SchemasOption,
+    emit_json,
     fail,
     out,
     schema_list,
@@ -90,8 +92,11 @@ def serve(
     ] = None,
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Serve the HTTP API (/api/...), its OpenAPI docs (/docs) and the web page (/)."""
+    """Serve the HTTP API (/api/...), its OpenAPI docs (/docs) and the web page (/).
+
+    With --json the first line printed is {"ok", "url", "databases"}, for scripts that start it."""
     try:
         import uvicorn
 
@@ -119,8 +124,12 @@ def serve(
     try:
         application = create_app(config)
     except HonestSQLError as exc:
-        fail(exc, False)
-    out.print(f"honestsql serving {', '.join(config.databases)} on http://{host}:{port}/")
+        fail(exc, as_json)
+    url = f"http://{host}:{port}/"
+    if as_json:
+        emit_json({"ok": True, "url": url, "databases": list(config.databases)})
+    else:
+        out.print(f"honestsql serving {', '.join(config.databases)} on {url}")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
