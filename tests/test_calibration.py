@@ -142,3 +142,17 @@ def test_fit_from_eval_runs_by_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["questions"] == 4
     assert Calibrator.from_json(out.read_text()).fitted_on == "3 runs of spider"
+
+
+def test_calibrate_fit_refuses_features_scored_runs_do_not_carry(tmp_path: Path) -> None:
+    runs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for run in runs:
+        run.write_text("{}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", *map(str, runs)]
+        + ["--feature", "relevance"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "scored runs carry nothing else" in proc.stderr

@@ -156,6 +156,8 @@ def test_schema_json_and_plain(shop: str) -> None:
 def test_schema_of_a_missing_database_fails_cleanly() -> None:
     proc = run("schema", "--db", "/no/such.db", "--json")
     assert proc.returncode == 1 and as_json(proc)["errors"][0]["kind"] == "connection"
+    # The error object every door's failure carries (HTTP and MCP answer it too).
+    assert as_json(proc)["error"]["kind"] == "connection" and as_json(proc)["error"]["message"]
 
 
 def test_demo_and_version() -> None:

@@ -68,7 +68,16 @@ def emit_json(data: Any) -> None:
 
 def fail(exc: HonestSQLError, as_json: bool) -> NoReturn:
     if as_json:
-        emit_json({"ok": False, "status": exc.status, "errors": [exc.to_dict()]})
+        # The shape of a refused `check` (status, errors), plus the `error` object every door's
+        # failure carries (honestsql.errors.error_body).
+        emit_json(
+            {
+                "ok": False,
+                "status": exc.status,
+                "error": {"kind": exc.kind, "message": exc.message},
+                "errors": [exc.to_dict()],
+            }
+        )
     else:
         err.print(f"[bold red]{exc.kind}[/]: {escape(exc.message)}")
     raise typer.Exit(1)
