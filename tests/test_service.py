@@ -168,3 +168,16 @@ def test_the_public_connect_still_opens_what_the_service_opens(shop_url: str) ->
     with honestsql.connect(shop_url) as db:
         _, opened = Service(shop_url).database()
         assert opened.display_url == db.display_url
+
+
+def test_a_question_asked_uncalibrated_loads_no_calibrator(
+    shop_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("[]")
+    monkeypatch.setenv("HONESTSQL_CALIBRATION", str(broken))
+    service = Service(shop_url, backend=ScriptedBackend(_always(GOOD)))
+    plain = service.ask(QUESTION, candidates=2, calibrated=False)
+    assert plain.confidence == 1.0  # the share of agreeing candidates, no calibrator involved
+    with pytest.raises(CalibrationError):
+        service.ask(QUESTION, candidates=2)

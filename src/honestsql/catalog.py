@@ -55,6 +55,13 @@ class Table(BaseModel):
     #: ``name`` is then qualified (``sales.orders``). ``None`` for the default schema.
     schema_name: str | None = None
 
+    @property
+    def bare_name(self) -> str:
+        """The name without its schema (``orders`` for ``sales.orders``)."""
+        if self.schema_name is None:
+            return self.name
+        return self.name[len(self.schema_name) + 1 :]
+
     # Lookup indexes, built on first use (building them for every table on load is slow).
     _by_name: dict[str, Column] | None = PrivateAttr(default=None)
     _by_folded: dict[str, Column] = PrivateAttr(default_factory=dict)

@@ -156,13 +156,7 @@ def _ungrounded(db: Database, expression: exp.Query, timeout: float) -> list[str
     missing = []
     dialect = db.sql_dialect
     for table, column, value in text_literals(expression, db.catalog(), dialect)[:MAX_PROBES]:
-        source = (
-            exp.table_(table.name, quoted=True)
-            if table.schema_name is None
-            else exp.table_(
-                table.name[len(table.schema_name) + 1 :], db=table.schema_name, quoted=True
-            )
-        )
+        source = exp.table_(table.bare_name, db=table.schema_name, quoted=True)
         probe = (
             exp.select("1")
             .from_(source)

@@ -29,6 +29,7 @@ from honestsql.llm import Backend, NoBackend
 from honestsql.memory import Memory
 from honestsql.pipeline import Answer, Pipeline, Settings
 
+_NOT_LOADED = object()
 NO_MODEL = (
     "No language model is configured: give --llm llama-cpp (the embedded model) or --base-url URL "
     "--model NAME (an OpenAI-compatible server)."
@@ -72,7 +73,7 @@ class Service:
         }
         self._factory = backend
         self._backend: Backend | None = None
-        self._calibrator: Any = None
+        self._calibrator: Any = _NOT_LOADED
         self._lock = threading.Lock()  # opening databases, building the backend
         self._asking = threading.Lock()  # one question at a time for backends that need it
 
@@ -99,29 +100,38 @@ class Service:
         return self._factory is not None
 
     def backend(self) -> Backend:
-        """The backend, built on first use; its calibrator is loaded with it."""
+        """The backend, built on first use."""
         with self._lock:
             if self._backend is None:
                 if self._factory is None:
                     raise NoBackend(NO_MODEL)
-                built = self._factory if isinstance(self._factory, Backend) else self._factory()
-                self._calibrator = (
-                    calibration.load_default(built.model_name) if self.settings.calibrated else None
+                self._backend = (
+                    self._factory if isinstance(self._factory, Backend) else self._factory()
                 )
-                self._backend = built
             return self._backend
+
+    def _calibrator_for(self, backend: Backend, settings: Settings) -> Any:
+        """The calibrator of the backend's model, loaded on the first calibrated question;
+        ``None`` for a question asked with ``calibrated=False``."""
+        if not settings.calibrated:
+            return None
+        with self._lock:
+            if self._calibrator is _NOT_LOADED:
+                self._calibrator = calibration.load_default(backend.model_name)
+            return self._calibrator
 
     def pipeline(
         self, database: Database, settings: Settings | None = None, *, audited: bool = True
     ) -> Pipeline:
         backend = self.backend()
+        settings = settings or self.settings
         return Pipeline(
             database,
             backend,
-            settings or self.settings,
+            settings,
             self.audit if audited else None,
             self.memory,
-            calibrator=self._calibrator,
+            calibrator=self._calibrator_for(backend, settings),
         )
 
     def ask(

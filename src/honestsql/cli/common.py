@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from honestsql.errors import HonestSQLError
+from honestsql.errors import HonestSQLError, body_of
 
 out = Console()
 err = Console(stderr=True)
@@ -74,7 +74,7 @@ def fail(exc: HonestSQLError, as_json: bool) -> NoReturn:
             {
                 "ok": False,
                 "status": exc.status,
-                "error": {"kind": exc.kind, "message": exc.message},
+                "error": body_of(exc)["error"],
                 "errors": [exc.to_dict()],
             }
         )

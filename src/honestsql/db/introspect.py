@@ -91,8 +91,7 @@ def _sample(conn: Connection, dialect: Dialect, table: Table) -> None:
     select = ", ".join(dialect.quote(c.name) for c in text_columns)
     source = dialect.quote(table.name)
     if table.schema_name is not None:
-        bare = table.name[len(table.schema_name) + 1 :]
-        source = f"{dialect.quote(table.schema_name)}.{dialect.quote(bare)}"
+        source = f"{dialect.quote(table.schema_name)}.{dialect.quote(table.bare_name)}"
     sql = f"SELECT {select} FROM {source} LIMIT {SAMPLE_ROWS}"
     try:
         rows = conn.exec_driver_sql(sql).fetchall()
