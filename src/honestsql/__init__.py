@@ -10,7 +10,9 @@ The public API::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from honestsql import demo
 from honestsql.catalog import Catalog
@@ -19,6 +21,8 @@ from honestsql.check import check as _check
 from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError
 from honestsql.findings import Finding
+from honestsql.policy import Policy
+from honestsql.policy import load as load_policy
 
 __version__ = "0.1.0"
 
@@ -28,6 +32,7 @@ __all__ = [
     "Database",
     "Finding",
     "HonestSQLError",
+    "Policy",
     "QueryResult",
     "check",
     "connect",
@@ -41,6 +46,7 @@ def connect(
     samples: bool = True,
     schemas: list[str] | None = None,
     allow_privileged: bool | None = None,
+    policy: str | Path | Mapping[str, Any] | Policy | None = None,
 ) -> Database:
     """Open a database read-only.
 
@@ -50,6 +56,8 @@ def connect(
     ``schemas`` exposes schemas besides the default one (default: ``$HONESTSQL_SCHEMAS``,
     comma-separated). ``allow_privileged`` lets honestsql run as a login that can do more than
     read (a superuser, a role that reads server files, ...); default ``$HONESTSQL_ALLOW_PRIVILEGED``.
+    ``policy`` is an access policy (a YAML file, a mapping like ``{"deny": ["payroll"]}`` or a
+    ``Policy``; default ``$HONESTSQL_POLICY``): see ``honestsql.policy``.
     """
     text = str(target)
     if text == demo.NAME:
@@ -61,6 +69,7 @@ def connect(
         samples=samples,
         schemas=schemas,
         allow_privileged=allow_privileged,
+        policy=load_policy(policy),
     )
 
 

@@ -28,6 +28,8 @@ class Column(BaseModel):
     comment: str | None = None
     description: str | None = None
     samples: list[str] = Field(default_factory=list)
+    #: The access policy lets it be used only inside AVG, SUM or COUNT (``honestsql.policy``).
+    aggregate_only: bool = False
 
     @property
     def is_text(self) -> bool:

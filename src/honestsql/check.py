@@ -120,6 +120,9 @@ def check(
         catalog = db.catalog()
     except HonestSQLError as exc:
         return done("error", [_finding(exc)], sql=guarded.executable_sql)
+    denied = db.access.problems(guarded.expression, db.sql_dialect) if db.access else []
+    if denied:
+        return done("rejected", denied, sql=guarded.executable_sql)
     try:
         findings = verify(guarded.expression, catalog, db.sql_dialect)
     except RecursionError:

@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "ambiguous_column": "an unqualified column that more than one table in scope has",
     "wrong_arity": "a function called with the wrong number of arguments",
     "type_mismatch": "a literal compared with a column of another type",
+    "denied": "a table or column the access policy denies (or allows only in aggregates)",
     "invalid_input": "the input is empty, too long or not valid text",
     "timeout": "the query ran past its time limit and was stopped",
     "execution": "the database failed to run the query",

@@ -21,6 +21,7 @@ from typing import Any
 
 import honestsql
 from honestsql import calibration
+from honestsql import policy as policy_module
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
@@ -28,6 +29,7 @@ from honestsql.errors import InvalidInput, NotFound
 from honestsql.llm import Backend, NoBackend
 from honestsql.memory import Memory
 from honestsql.pipeline import Answer, Pipeline, Settings
+from honestsql.policy import Policy
 
 _NOT_LOADED = object()
 NO_MODEL = (
@@ -56,6 +58,7 @@ class Service:
         descriptions: str | Path | None = None,
         schemas: list[str] | None = None,
         allow_privileged: bool | None = None,
+        policy: str | Path | Policy | None = None,
     ) -> None:
         if isinstance(databases, str | Database):
             databases = {"default": databases}
@@ -67,6 +70,7 @@ class Service:
             "descriptions": descriptions,
             "schemas": schemas,
             "allow_privileged": allow_privileged,
+            "policy": policy_module.load(policy),
         }
         self._opened: dict[str, Database] = {
             name: target for name, target in self.targets.items() if isinstance(target, Database)

@@ -37,6 +37,15 @@ SchemasOption = Annotated[
         show_default=False,
     ),
 ]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        envvar="HONESTSQL_POLICY",
+        help="An access policy (YAML): tables and columns to deny, columns to allow only in "
+        "AVG/SUM/COUNT. A second layer; database grants are the first.",
+    ),
+]
 AllowPrivilegedOption = Annotated[
     bool,
     typer.Option(

@@ -25,6 +25,7 @@ from honestsql.cli.common import (
     JsonOption,
     LlmOption,
     ModelOption,
+    PolicyOption,
     SchemasOption,
     TargetOption,
     emit_json,
@@ -103,6 +104,7 @@ def check(
     descriptions: DescriptionsOption = None,
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
+    policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify a SQL query against the real schema and, if it passes, run it read-only."""
@@ -113,6 +115,7 @@ def check(
             descriptions=descriptions,
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
+            policy=policy,
         )
         with database:
             result = honestsql.check(
@@ -175,6 +178,7 @@ def ask(
     descriptions: DescriptionsOption = None,
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
+    policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with verified, read-only SQL, or abstain and say why."""
@@ -206,6 +210,7 @@ def ask(
             descriptions=descriptions,
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
+            policy=policy,
         )
         with service:
             answer = service.ask(question, target=target, evidence=evidence)
@@ -255,6 +260,7 @@ def schema(
     descriptions: DescriptionsOption = None,
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
+    policy: PolicyOption = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ignore the cache and read again.")
     ] = False,
@@ -271,6 +277,7 @@ def schema(
             samples=not no_samples,
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
+            policy=policy,
         )
         with database:
             catalog = database.catalog(refresh=refresh)

@@ -17,6 +17,7 @@ from honestsql.cli.common import (
     JsonOption,
     LlmOption,
     ModelOption,
+    PolicyOption,
     SchemasOption,
     emit_json,
     fail,
@@ -92,6 +93,7 @@ def serve(
     ] = None,
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
+    policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Serve the HTTP API (/api/...), its OpenAPI docs (/docs) and the web page (/).
@@ -120,6 +122,7 @@ def serve(
         allowed_hosts=list(allowed_host or []),
         schemas=schema_list(schemas),
         allow_privileged=allow_privileged,
+        policy=policy,
     )
     try:
         application = create_app(config)
@@ -142,6 +145,7 @@ def mcp(
     api_key: ApiKeyOption = None,
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
+    policy: PolicyOption = None,
 ) -> None:
     """Run the MCP tool server on standard input/output (for agents)."""
     try:
@@ -162,6 +166,7 @@ def mcp(
             memory=Memory(),
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
+            policy=policy,
         )
         service.database()[1].catalog()
     except HonestSQLError as exc:

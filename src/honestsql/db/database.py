@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from honestsql import cache, descriptions
+from honestsql import policy as _policy
 from honestsql.catalog import Catalog
 from honestsql.db import introspect
 from honestsql.db import url as urls
@@ -54,8 +55,12 @@ class Database:
         samples: bool = True,
         schemas: list[str] | None = None,
         allow_privileged: bool | None = None,
+        policy: str | _policy.Policy | None = None,
     ) -> None:
         self.url = urls.parse(target)
+        #: The access policy (``honestsql.policy``; default ``$HONESTSQL_POLICY``).
+        self.policy = _policy.load(policy)
+        self._access: _policy.Access | None = None
         if schemas is None:
             schemas = os.environ.get("HONESTSQL_SCHEMAS", "").split(",")
         if allow_privileged is None:
@@ -149,10 +154,19 @@ class Database:
     @property
     def catalog_key(self) -> str:
         """What the on-disk catalog cache is keyed by (with the schema fingerprint)."""
-        return f"{self.display_url}|samples={self._samples}|schemas={','.join(self.schemas)}"
+        key = f"{self.display_url}|samples={self._samples}|schemas={','.join(self.schemas)}"
+        return key + (f"|policy={self.policy.digest}" if self.policy is not None else "")
+
+    @property
+    def access(self) -> _policy.Access | None:
+        """The access policy matched with this schema (``None`` without a policy)."""
+        if self.policy is not None and self._access is None:
+            self.catalog()
+        return self._access
 
     def catalog(self, *, refresh: bool = False) -> Catalog:
-        """The schema catalog, from memory, the disk cache (same schema fingerprint) or the database."""
+        """The schema catalog, from memory, the disk cache (same schema fingerprint) or the
+        database; with an access policy, what the policy lets people and models see."""
         if self._catalog is not None and not refresh:
             return self._catalog
         key = self.catalog_key
@@ -166,11 +180,20 @@ class Database:
             cached = None if refresh else cache.load_cached(key, current)
             if cached is None:
                 cached = introspect.introspect(
-                    conn, self.dialect, samples=self._samples, schemas=self.schemas
+                    conn,
+                    self.dialect,
+                    samples=self._samples,
+                    schemas=self.schemas,
+                    policy=self.policy,
                 )
                 cache.store(key, cached)
-        if self._descriptions:
-            cached.describe(descriptions.load_descriptions(self._descriptions))
+            if self._descriptions:
+                cached.describe(descriptions.load_descriptions(self._descriptions))
+            if self.policy is not None:
+                self._access = _policy.bind(
+                    self.policy, cached, lambda view: introspect.view_sql(conn, view)
+                )
+                cached = self._access.visible()
         self._catalog = cached
         return cached
 

@@ -23,6 +23,7 @@ from honestsql.errors import CatalogError
 
 if TYPE_CHECKING:
     from honestsql.db.dialects import Dialect
+    from honestsql.policy import Policy
 
 SAMPLE_ROWS = 200
 SAMPLES_PER_COLUMN = 5
@@ -43,8 +44,10 @@ def introspect(
     *,
     samples: bool = True,
     schemas: Iterable[str] = (),
+    policy: Policy | None = None,
 ) -> Catalog:
-    """Read the whole schema of the connection's default schema, plus the ``schemas`` exposed."""
+    """Read the whole schema of the connection's default schema, plus the ``schemas`` exposed;
+    no sample value is read from what ``policy`` hides."""
     started = time.perf_counter()
     schema_fingerprint = fingerprint(conn, dialect)
     exposed = list(schemas)
@@ -61,15 +64,13 @@ def introspect(
     except sa.exc.SQLAlchemyError:
         counts = {}
     for table in tables:
-        if table.schema_name is not None:
-            if samples and not table.is_view:
-                _sample(conn, dialect, table)
-            continue
-        if table.name in counts:
+        if table.schema_name is None and table.name in counts:
             table.row_count = counts[table.name]
             table.row_count_estimated = dialect.estimated_row_counts
         if samples and not table.is_view:
-            _sample(conn, dialect, table)
+            hidden = policy.unsampled(table) if policy is not None else set()
+            if hidden is not None:
+                _sample(conn, dialect, table, hidden)
     return Catalog(
         dialect=dialect.name,
         fingerprint=schema_fingerprint,
@@ -83,9 +84,10 @@ def introspect(
     )
 
 
-def _sample(conn: Connection, dialect: Dialect, table: Table) -> None:
-    """Fill ``samples`` of the text columns with a few distinct values from the first rows."""
-    text_columns = [c for c in table.columns if c.is_text]
+def _sample(conn: Connection, dialect: Dialect, table: Table, hidden: set[str]) -> None:
+    """Fill ``samples`` of the text columns (but the ``hidden`` ones) with a few distinct values
+    from the first rows."""
+    text_columns = [c for c in table.columns if c.is_text and c.name not in hidden]
     if not text_columns or table.row_count == 0:
         return
     select = ", ".join(dialect.quote(c.name) for c in text_columns)
@@ -110,3 +112,13 @@ def _sample(conn: Connection, dialect: Dialect, table: Table) -> None:
             if len(seen) >= SAMPLES_PER_COLUMN:
                 break
         column.samples = list(seen)
+
+
+def view_sql(conn: Connection, view: Table) -> str | None:
+    """A view's definition as the database reports it; ``None`` when it cannot be read."""
+    try:
+        text = sa.inspect(conn).get_view_definition(view.bare_name, view.schema_name)
+    except (sa.exc.SQLAlchemyError, NotImplementedError):
+        conn.rollback()
+        return None
+    return str(text) if text else None

@@ -45,7 +45,7 @@ class ValueIndex:
         dialect = db.dialect
         for table in catalog.tables:
             for column in table.columns:
-                if not column.is_text:
+                if not column.is_text or column.aggregate_only:
                     continue
                 name = dialect.quote(column.name)
                 sql = (

@@ -59,6 +59,8 @@ class ServerConfig:
     #: Passed to every database opened (see ``honestsql.connect``).
     schemas: list[str] | None = None
     allow_privileged: bool | None = None
+    #: The access policy for every database served (``honestsql.policy``).
+    policy: Path | None = None
 
     def service(self) -> Service:
         return Service(
@@ -69,6 +71,7 @@ class ServerConfig:
             memory=Memory(self.memory_path),
             schemas=self.schemas,
             allow_privileged=self.allow_privileged,
+            policy=self.policy,
         )
 
 
