@@ -134,7 +134,10 @@ def run(
     elif not run_path.read_bytes().endswith(b"\n"):
         with run_path.open("a", encoding="utf-8") as out:
             out.write("\n")
-    scorers = {suite: Scorer(dataset) for suite, dataset in suites.items()}
+    scorers = {
+        suite: Scorer(dataset, allow_privileged=allow_privileged)
+        for suite, dataset in suites.items()
+    }
     service = Service({}, backend=backend, settings=settings)
     opened: tuple[tuple[str, str], Database] | None = None
     finished = sum(1 for item in items if item.id in done)

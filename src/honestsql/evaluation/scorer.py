@@ -12,7 +12,7 @@ from typing import Any, Literal
 import honestsql
 from honestsql.db import Database
 from honestsql.db import result as db_result
-from honestsql.errors import HonestSQLError
+from honestsql.errors import ConnectionFailed, HonestSQLError
 from honestsql.evaluation import matching
 from honestsql.evaluation.datasets import Dataset, Example
 from honestsql.evaluation.metrics import Judged
@@ -52,12 +52,18 @@ class Outcome:
         return Judged(self.answerable, self.abstained, self.correct, self.confidence)
 
 
+#: Error kinds that mean the scorer cannot reach a database, not that one gold query is broken.
+_SETUP_ERRORS = ("privileged_login", "connection")
+
+
 @dataclass
 class Scorer:
     dataset: Dataset
     match: Match = "execution"
     timeout: float = 30.0
     max_rows: int = 100_000
+    #: Passed to every database opened (see ``honestsql.connect``).
+    allow_privileged: bool | None = None
     _databases: dict[str, Database | None] = field(default_factory=dict)
     gold_cache: dict[tuple[str, str], tuple[list[matching.Row] | None, str | None, float]] = field(
         default_factory=dict
@@ -68,7 +74,11 @@ class Scorer:
         with self._lock:
             if db_id not in self._databases:
                 url = self.dataset.locate(db_id)
-                self._databases[db_id] = honestsql.connect(url, samples=False) if url else None
+                self._databases[db_id] = (
+                    honestsql.connect(url, samples=False, allow_privileged=self.allow_privileged)
+                    if url
+                    else None
+                )
             return self._databases[db_id]
 
     def close(self) -> None:
@@ -190,8 +200,11 @@ class Scorer:
         rows, _, _ = self._run(db, checked.executable_sql)
         if rows is None:
             return None, False
-        golds = [self.gold_rows(db, example.db_id, g)[0] for g in self._gold_alternatives(example)]
-        return rows, any(g is not None and self._same(example, g, rows) for g in golds)
+        golds = [self.gold_rows(db, example.db_id, g) for g in self._gold_alternatives(example)]
+        if all(g[0] is None for g in golds) and (golds[0][1] or "").startswith(_SETUP_ERRORS):
+            # No gold can run on this database at all: every verdict would read "wrong".
+            raise ConnectionFailed(f"The gold queries of {example.db_id} cannot run: {golds[0][1]}")
+        return rows, any(g[0] is not None and self._same(example, g[0], rows) for g in golds)
 
     def _gold_alternatives(self, example: Example) -> list[str]:
         assert example.gold is not None
