@@ -16,6 +16,7 @@ a confidence calibrated leave-one-database-out on the run itself.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
 from honestsql.evaluation.datasets import Dataset
-from honestsql.evaluation.records import RUN_VERSION, Item, answer_one, run_header
+from honestsql.evaluation.records import RUN_VERSION, Item, answer_one, rejudge, run_header
 from honestsql.evaluation.scorer import Scorer
 from honestsql.llm import Backend
 from honestsql.pipeline import Settings
@@ -166,3 +167,42 @@ def run(
         for scorer in scorers.values():
             scorer.close()
     return [done[item.id] for item in items if item.id in done]
+
+
+def run_size(run_path: Path) -> int:
+    """How many records a run file holds."""
+    return len(load_run(run_path)[1])
+
+
+def rejudge_run(
+    suites: dict[str, Dataset],
+    run_path: Path,
+    *,
+    allow_privileged: bool | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> dict[str, int]:
+    """Judge every candidate of ``run_path`` again against the gold of ``suites`` (no model is
+    run), and rewrite the file in place; for a run scored with a broken gold database."""
+    header, records = load_run(run_path)
+    examples = {item.id: item for item in plan(suites)[0]}
+    scorers = {
+        suite: Scorer(dataset, allow_privileged=allow_privileged)
+        for suite, dataset in suites.items()
+    }
+    judged = changed = 0
+    try:
+        for index, record in enumerate(records):
+            item = examples.get(record["id"])
+            if item is not None:
+                changed += rejudge(record, scorers[item.suite], item.example)
+                judged += 1
+            progress(index + 1, len(records))
+    finally:
+        for scorer in scorers.values():
+            scorer.close()
+    partial = run_path.with_name(run_path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        for line in [header, *records]:
+            out.write(json.dumps(line, default=str) + "\n")
+    os.replace(partial, run_path)
+    return {"records": len(records), "judged": judged, "verdicts_changed": changed}

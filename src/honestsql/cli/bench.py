@@ -186,6 +186,13 @@ def bench_ask(
             "(to compare two runs on the same questions)."
         ),
     ] = None,
+    rejudge: Annotated[
+        bool,
+        typer.Option(
+            help="Judge every candidate of --run again against the gold (no model is run) and "
+            "rewrite the file, then report; for a run whose gold could not run."
+        ),
+    ] = False,
     candidates: CandidatesOption = 5,
     grammar: GrammarOption = "qualified",
     target: TargetOption = 0.75,
@@ -203,14 +210,29 @@ def bench_ask(
     try:
         if common_with is not None and not report_only:
             raise InvalidInput("--common-with goes with --report-only.")
+        if (report_only or rejudge) and run is None:
+            raise InvalidInput("--report-only and --rejudge need --run FILE.")
+        if rejudge:
+            assert run is not None
+            suites = bench.load_suites(data, suite or list(bench.SUITES))
+            progress, _, reached = progress_bar("judging again", bench.run_size(run))
+            with progress:
+                changes = bench.rejudge_run(
+                    suites,
+                    run,
+                    allow_privileged=allow_privileged or None,
+                    progress=lambda done, _total: reached(done),
+                )
+            report_only = True
         if report_only:
-            if run is None:
-                raise InvalidInput("--report-only needs --run FILE.")
+            assert run is not None
             header, records = bench.load_run(run)
             if common_with is not None:
                 other = {r["id"] for r in bench.load_run(common_with)[1]}
                 records = [r for r in records if r["id"] in other]
             figures = ask_figures.summarize(records, model=header["model"], target=target)
+            if rejudge:
+                figures["rejudged"] = changes
         else:
             from honestsql.llm.factory import make_backend
             from honestsql.pipeline import Settings

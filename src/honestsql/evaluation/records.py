@@ -53,6 +53,39 @@ def run_header(backend: Backend, settings: Settings, target: float) -> dict[str,
     }
 
 
+def judge_sql(scorer: Scorer | None, example: Any, sql: str | None) -> bool | None:
+    """Whether ``sql`` answers ``example`` right (``None``: nothing to judge or no scorer)."""
+    if sql is None or scorer is None:
+        return None
+    if not example.answerable:
+        return False
+    return scorer.execute_prediction(example, sql)[1]
+
+
+def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
+    """Judge a run record's candidates (and its bare query) again against the gold, in place,
+    without the model; returns how many verdicts changed."""
+    changed = 0
+
+    def update(entry: dict[str, Any], key: str, value: bool | None) -> None:
+        nonlocal changed
+        changed += entry.get(key) != value
+        entry[key] = value
+
+    for candidate in record["candidates"]:
+        first = candidate.get("first_sql", candidate["sql"])
+        ok = candidate["status"] == "ok"
+        update(candidate, "correct", judge_sql(scorer, example, candidate["sql"]) if ok else False)
+        update(candidate, "first_correct", judge_sql(scorer, example, first))
+    chosen = record.get("chosen")
+    record["chosen_correct"] = bool(
+        chosen is not None and record["candidates"] and record["candidates"][chosen]["correct"]
+    )
+    if "bare" in record:
+        update(record["bare"], "first_correct", judge_sql(scorer, example, record["bare"]["sql"]))
+    return changed
+
+
 def answer_one(
     item: Item,
     service: Service,
@@ -70,11 +103,7 @@ def answer_one(
     seconds = time.perf_counter() - started
 
     def verdict(sql: str | None) -> bool | None:
-        if sql is None or scorer is None:
-            return None
-        if not example.answerable:
-            return False
-        return scorer.execute_prediction(example, sql)[1]
+        return judge_sql(scorer, example, sql)
 
     candidates: list[dict[str, Any]] = []
     for candidate in answer.candidates:
