@@ -159,8 +159,13 @@ class Pipeline:
                 self._check(question, candidate)
             candidates.append(candidate)
             conversations.append(messages)
+        gave_up: set[int] = set()
         for _ in range(self.settings.max_repairs):
-            failing = [i for i, c in enumerate(candidates) if c.status not in {"ok", "abstain"}]
+            failing = [
+                i
+                for i, c in enumerate(candidates)
+                if c.status not in {"ok", "abstain"} and i not in gave_up
+            ]
             if not failing:
                 break
             requests: dict[str, GenerationRequest] = {}
@@ -185,8 +190,10 @@ class Pipeline:
                 candidate.repairs += 1
                 sql, reason = prompts.extract_sql(reply[0] if reply else "")
                 if sql is None:
-                    candidate.status = "abstain"
-                    candidate.abstain_reason = reason
+                    # Giving up on a repair is not the model saying the question cannot be
+                    # answered: the candidate stays failed, with what the model said.
+                    candidate.abstain_reason = f"gave up repairing: {reason or 'empty reply'}"
+                    gave_up.add(i)
                     continue
                 candidate.sql = sql
                 self._check(question, candidate)
