@@ -86,21 +86,6 @@ def test_hallucinated_column_is_repaired_never_executed(shop: honestsql.Database
     assert "the agreeing queries needed repairs" in answer.notes
 
 
-def test_giving_up_a_repair_is_a_failure_not_a_refusal(shop: honestsql.Database) -> None:
-    """A model that declines to mend its query has not said the question is unanswerable: the
-    candidates stay failed (abstention: all failed), and no further repair is asked."""
-    bad = "SELECT COUNT(*) FROM customers WHERE land = 'DE'"
-    with ChatServer(scripted([bad] * 5, repair=["ABSTAIN: I cannot fix it"])) as server:
-        answer = ask(shop, server)
-        repairs = [r for r in server.requests if is_repair(r)]
-    assert answer.decision == "abstain"
-    assert answer.reasons[0]["code"] == "all_candidates_failed"
-    assert all(c["status"] == "rejected" and c["repairs"] == 1 for c in answer.candidates)
-    assert answer.candidates[0]["abstain_reason"] == "gave up repairing: I cannot fix it"
-    # One repair per prompt wording (greedy and sampled), and no second round after giving up.
-    assert len(repairs) == 2
-
-
 def test_unrepairable_candidates_abstain(shop: honestsql.Database) -> None:
     bad = "SELECT COUNT(*) FROM customers WHERE land = 'DE'"
     with ChatServer(scripted([bad] * 5, repair=[bad])) as server:

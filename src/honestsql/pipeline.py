@@ -159,13 +159,8 @@ class Pipeline:
                 self._check(question, candidate)
             candidates.append(candidate)
             conversations.append(messages)
-        gave_up: set[int] = set()
         for _ in range(self.settings.max_repairs):
-            failing = [
-                i
-                for i, c in enumerate(candidates)
-                if c.status not in {"ok", "abstain"} and i not in gave_up
-            ]
+            failing = [i for i, c in enumerate(candidates) if c.status not in {"ok", "abstain"}]
             if not failing:
                 break
             requests: dict[str, GenerationRequest] = {}
@@ -190,10 +185,8 @@ class Pipeline:
                 candidate.repairs += 1
                 sql, reason = prompts.extract_sql(reply[0] if reply else "")
                 if sql is None:
-                    # Giving up on a repair is not the model saying the question cannot be
-                    # answered: the candidate stays failed, with what the model said.
-                    candidate.abstain_reason = f"gave up repairing: {reason or 'empty reply'}"
-                    gave_up.add(i)
+                    candidate.status = "abstain"
+                    candidate.abstain_reason = reason
                     continue
                 candidate.sql = sql
                 self._check(question, candidate)
