@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
         "injection",
     },
     {"cache", "descriptions"},  # files on disk
-    {"db", "guard", "verify", "reads", "check", "demo", "policy", "policy_check"},  # databases and SQL, no model
+    {"db", "guard", "verify", "reads", "check", "demo", "policy", "policy_check", "export"},  # databases and SQL, no model
     {  # the model and the judgement
         "linking",
         "llm",

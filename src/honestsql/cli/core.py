@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table as RichTable
 
 import honestsql
 from honestsql.catalog import Catalog
-from honestsql.check import CheckResult
+from honestsql.cli import export, show
 from honestsql.cli.apps import app
 from honestsql.cli.common import (
     AllowPrivilegedOption,
@@ -34,7 +33,6 @@ from honestsql.cli.common import (
     schema_list,
 )
 from honestsql.errors import HonestSQLError
-from honestsql.findings import Finding
 
 
 def _read_sql(sql: str | None, file: Path | None) -> str | bytes:
@@ -54,35 +52,6 @@ def _read_sql(sql: str | None, file: Path | None) -> str | bytes:
     return sql
 
 
-def _print_findings(findings: list[Finding], style: str) -> None:
-    for finding in findings:
-        line = f"[{style}]{finding.kind}[/]: {escape(finding.message)}"
-        if finding.suggestions:
-            line += f"\n  did you mean: {escape(', '.join(finding.suggestions))}"
-        out.print(line)
-
-
-def _print_check(result: CheckResult) -> None:
-    if result.sql:
-        out.print(Syntax(result.sql, "sql", word_wrap=True, theme="ansi_dark"))
-    _print_findings(result.errors, "bold red")
-    _print_findings(result.warnings, "yellow")
-    if result.result is not None:
-        table = RichTable(show_lines=False, header_style="bold")
-        for column in result.result.columns:
-            table.add_column(f"{column.name}\n[dim]{column.type}[/]")
-        for row in result.result.json_rows():
-            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
-        out.print(table)
-        rows = len(result.result.rows)
-        more = " (truncated: more rows exist, raise --max-rows)" if result.result.truncated else ""
-        out.print(
-            f"[dim]{rows} row{'s' if rows != 1 else ''} in {result.elapsed_ms:.1f} ms{more}[/]"
-        )
-    elif result.status == "ok":
-        out.print(f"[green]verified[/] in {result.elapsed_ms:.1f} ms (not executed)")
-
-
 @app.command()
 def check(
     db: DbOption,
@@ -96,8 +65,9 @@ def check(
         float, typer.Option("--timeout", min=0.001, help="Wall-clock limit in seconds.")
     ] = 10.0,
     max_rows: Annotated[
-        int, typer.Option("--max-rows", min=0, help="Rows to return at most.")
-    ] = 1000,
+        int | None,
+        typer.Option("--max-rows", min=0, help="Rows to return at most (default 1000)."),
+    ] = None,
     no_execute: Annotated[
         bool, typer.Option("--no-execute", help="Verify only; do not run the query.")
     ] = False,
@@ -105,6 +75,9 @@ def check(
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
     policy: PolicyOption = None,
+    output: export.OutputOption = None,
+    fmt: export.FormatOption = None,
+    as_csv: export.CsvOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Verify a SQL query against the real schema and, if it passes, run it read-only."""
@@ -118,15 +91,30 @@ def check(
             policy=policy,
         )
         with database:
+            if (output is not None or as_csv) and not no_execute:
+                done = export.write(
+                    database,
+                    text if isinstance(text, str) else text.decode("utf-8", "replace"),
+                    output,
+                    fmt,
+                    timeout=timeout,
+                    max_rows=max_rows,
+                    as_json=as_json,
+                )
+                raise typer.Exit(0 if done.ok else 1)
             result = honestsql.check(
-                database, text, timeout=timeout, max_rows=max_rows, execute=not no_execute
+                database,
+                text,
+                timeout=timeout,
+                max_rows=1000 if max_rows is None else max_rows,
+                execute=not no_execute,
             )
     except HonestSQLError as exc:
         fail(exc, as_json)
     if as_json:
         emit_json(result.to_dict())
     else:
-        _print_check(result)
+        show.check_result(result)
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -179,6 +167,9 @@ def ask(
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
     policy: PolicyOption = None,
+    output: export.OutputOption = None,
+    fmt: export.FormatOption = None,
+    as_csv: export.CsvOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with verified, read-only SQL, or abstain and say why."""
@@ -214,44 +205,30 @@ def ask(
         )
         with service:
             answer = service.ask(question, target=target, evidence=evidence)
+            answered = answer.decision == "answer"
+            if output is not None and answered:
+                done = export.write(
+                    service.database()[1],
+                    answer.sql or "",
+                    output,
+                    fmt,
+                    timeout=timeout,
+                    max_rows=None,
+                    as_json=False,
+                )
+                answered = done.ok
     except HonestSQLError as exc:
         fail(exc, as_json)
-    answered = answer.decision == "answer"
-    if as_json:
+    if as_csv and answered:
+        export.print_csv(answer.columns, answer.rows)
+    elif as_json:
         emit_json(answer.to_dict())
     elif sql_only:
         if answer.sql:
             sys.stdout.write(answer.sql + "\n")
     else:
-        _print_answer(answer, target)
+        show.answer(answer, target)
     raise typer.Exit(0 if answered else 1)
-
-
-def _print_answer(answer: Any, target: float) -> None:
-    if answer.decision == "answer":
-        out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))
-        table = RichTable(header_style="bold")
-        for column in answer.columns:
-            table.add_column(escape(column["name"]))
-        for row in answer.rows:
-            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
-        out.print(table)
-        out.print(
-            f"[green]Answered[/] with confidence {answer.confidence:.2f} (target {target:.2f}): "
-            f"{escape('; '.join(answer.notes))}."
-        )
-    else:
-        out.print(
-            f"[yellow]I don't know[/] (confidence {answer.confidence:.2f}, target {target:.2f})."
-        )
-        for reason in answer.reasons:
-            out.print(f"- {reason['code']}: {escape(reason['message'])}")
-            if reason.get("clarifying_question"):
-                out.print(f"  {escape(reason['clarifying_question'])}")
-    if answer.flagged_values:
-        out.print(
-            f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"
-        )
 
 
 @app.command()

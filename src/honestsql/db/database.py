@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,6 +42,8 @@ MAX_VALUE_BYTES = 1 << 20
 MAX_RESULT_BYTES = 32 << 20
 #: Rows fetched per round trip from a server-side cursor.
 FETCH_BATCH = 200
+#: Takes the column names and one batch of rows (``Database.execute(..., sink=...)``).
+Sink = Callable[[list[str], list[tuple[Any, ...]]], None]
 
 
 class Database:
@@ -199,8 +201,14 @@ class Database:
 
     # --- execution ---------------------------------------------------------------------------
 
-    def execute(self, sql: str, *, timeout: float = 10.0, max_rows: int = 1000) -> QueryResult:
+    def execute(
+        self, sql: str, *, timeout: float = 10.0, max_rows: int = 1000, sink: Sink | None = None
+    ) -> QueryResult:
         """Run SQL that already passed the guard, read-only, within ``timeout`` seconds.
+
+        With ``sink``, rows are handed to it a batch at a time (to a file, say) and not kept: the
+        result then has no rows, ``streamed`` counts them, and only ``max_rows`` bounds them (not
+        the bytes per result).
 
         Raises :class:`QueryTimeout` when the limit is hit and :class:`ExecutionFailed` when the
         database refuses the query.
@@ -231,7 +239,19 @@ class Database:
                     conn = conn.execution_options(stream_results=True, max_row_buffer=FETCH_BATCH)
                 result = conn.exec_driver_sql(sql)
                 names = list(result.keys()) if result.returns_rows else []
-                rows, truncated, cut = _fetch(result, max_rows) if names else ([], False, 0)
+                first: list[tuple[Any, ...]] = []
+
+                def hand(batch: list[tuple[Any, ...]]) -> None:
+                    assert sink is not None
+                    if not first:
+                        first.extend(batch)
+                    sink(names, batch)
+
+                rows, truncated, cut, handed = (
+                    _fetch(result, max_rows, hand if sink is not None else None)
+                    if names
+                    else ([], False, 0, 0)
+                )
                 if truncated and streamed:
                     # Unread rows: MySQL's unbuffered cursor would read them all on close.
                     with contextlib.suppress(Exception):
@@ -240,7 +260,7 @@ class Database:
                     result.close()
                 columns = [
                     ResultColumn(n, t)
-                    for n, t in zip(names, column_types(rows, len(names)), strict=True)
+                    for n, t in zip(names, column_types(rows or first, len(names)), strict=True)
                 ]
             except sa.exc.DBAPIError as exc:
                 elapsed = time.perf_counter() - started
@@ -267,6 +287,7 @@ class Database:
             elapsed_ms=elapsed_ms,
             sql=sql,
             values_cut=cut,
+            streamed=handed,
         )
 
 
@@ -276,15 +297,21 @@ _TIMEOUT_MESSAGE = (
 )
 
 
-def _fetch(result: Any, max_rows: int) -> tuple[list[tuple[Any, ...]], bool, int]:
-    """At most ``max_rows`` rows and ``MAX_RESULT_BYTES`` bytes, fetched in batches (one more
-    row tells whether more exist); values over ``MAX_VALUE_BYTES`` are cut."""
+def _fetch(
+    result: Any, max_rows: int, sink: Callable[[list[tuple[Any, ...]]], None] | None = None
+) -> tuple[list[tuple[Any, ...]], bool, int, int]:
+    """At most ``max_rows`` rows and (without a sink) ``MAX_RESULT_BYTES`` bytes, fetched in
+    batches (one more row tells whether more exist); values over ``MAX_VALUE_BYTES`` are cut.
+    Returns the rows kept, whether more exist, the values cut and the rows handed to ``sink``."""
     rows: list[tuple[Any, ...]] = []
-    size = cut = 0
-    while len(rows) <= max_rows:
-        batch = result.fetchmany(min(FETCH_BATCH, max_rows + 1 - len(rows)))
+    size = cut = handed = 0
+    while handed + len(rows) <= max_rows:
+        batch = result.fetchmany(min(FETCH_BATCH, max_rows + 1 - handed - len(rows)))
         if not batch:
-            return rows, False, cut
+            if sink is not None and rows:
+                sink(rows)
+                handed, rows = handed + len(rows), []
+            return rows, False, cut, handed
         for raw in batch:
             row = []
             for value in raw:
@@ -296,9 +323,16 @@ def _fetch(result: Any, max_rows: int) -> tuple[list[tuple[Any, ...]], bool, int
                 size += length
                 row.append(value)
             rows.append(tuple(row))
-            if size > MAX_RESULT_BYTES:
-                return rows[:max_rows], True, cut
-    return rows[:max_rows], True, cut
+            if sink is None and size > MAX_RESULT_BYTES:
+                return rows[:max_rows], True, cut, 0
+        if sink is not None:
+            room = max_rows - handed
+            sink(rows[:room])
+            handed += min(room, len(rows))
+            if len(rows) > room:
+                return [], True, cut, handed
+            rows = []
+    return rows[:max_rows], True, cut, handed
 
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:

@@ -9,7 +9,9 @@ Every failure, from a malformed body to an unreachable database, answers
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import honestsql
 from honestsql.answer import Answer
 from honestsql.audit import AuditLog
 from honestsql.errors import HonestSQLError, InvalidInput, Unauthorized
+from honestsql.export import export
 from honestsql.llm import Backend
 from honestsql.loopback import LOOPBACK_NAMES
 from honestsql.memory import Memory
@@ -37,6 +41,11 @@ from honestsql.server.gate import RequestGate, envelope
 from honestsql.service import Service
 
 STATIC = Path(__file__).parent / "static"
+EXPORT_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "parquet": "application/vnd.apache.parquet",
+}
 
 
 @dataclass
@@ -88,6 +97,12 @@ class AskRequest(BaseModel):
     db: str | None = None
     candidates: int = Field(default=5, ge=1, le=10)
     evidence: str = Field(default="", max_length=4_000)
+
+
+class ExportRequest(BaseModel):
+    sql: str = Field(min_length=1, max_length=100_000)
+    db: str | None = None
+    format: Literal["csv", "json", "parquet"] = "csv"
 
 
 class FeedbackRequest(BaseModel):
@@ -197,6 +212,34 @@ def create_app(config: ServerConfig) -> FastAPI:
             candidates=body.candidates,
         )
         return answer.to_dict()
+
+    @app.post("/api/export", dependencies=[Depends(authorized)])
+    async def export_rows(body: ExportRequest) -> Response:
+        """The whole result of a verified query as a file, streamed from the database to disk
+        and from disk to the client (never held in memory)."""
+        path, done = await offload(export_sync, body)
+        if not done.ok:
+            path.unlink(missing_ok=True)
+            first = done.errors[0]
+            return envelope(422, first.kind, first.message)
+        return FileResponse(
+            path,
+            media_type=EXPORT_TYPES[body.format],
+            filename=f"honestsql-result.{body.format}",
+            background=BackgroundTask(path.unlink, missing_ok=True),
+        )
+
+    def export_sync(body: ExportRequest) -> tuple[Path, Any]:
+        _, database_ = service.database(body.db)
+        handle, name = tempfile.mkstemp(suffix=f".{body.format}", prefix="honestsql-export-")
+        os.close(handle)
+        path = Path(name)
+        try:
+            done = export(database_, body.sql, path, fmt=body.format, timeout=config.max_timeout)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, done
 
     @app.post("/api/feedback", dependencies=[Depends(authorized)])
     async def feedback(body: FeedbackRequest) -> dict[str, Any]:

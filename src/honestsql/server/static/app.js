@@ -90,6 +90,8 @@ function showAnswer(answer, question, db, target) {
   renderTable(answer.columns, answer.rows);
   renderChart(answer.columns, answer.rows);
   last = { question, db, sql: answer.sql };
+  $("download").hidden = !answer.sql;
+  $("download-status").textContent = "";
   $("feedback").hidden = false;
   $("feedback-status").textContent = "";
 }
@@ -110,6 +112,31 @@ async function ask(event) {
     $("status").textContent = `Error: ${error.message}`;
   } finally {
     $("ask-button").disabled = false;
+  }
+}
+
+// The whole result (not just the rows shown) as a file, from /api/export.
+async function download(format) {
+  if (!last || !last.sql) return;
+  $("download-status").textContent = "Preparing the file…";
+  try {
+    const response = await fetch("/api/export", {
+      method: "POST", headers: headers(), body: JSON.stringify({ sql: last.sql, db: last.db, format }),
+    });
+    if (!response.ok) {
+      const data = await response.json();
+      throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
+    }
+    const file = await response.blob();
+    const link = element("a");
+    link.href = URL.createObjectURL(file);
+    link.download = `honestsql-result.${format}`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    $("download-status").textContent = "";
+  } catch (error) {
+    $("download-status").textContent = `Error: ${error.message}`;
   }
 }
 
@@ -149,6 +176,8 @@ async function start() {
   $("ask-form").addEventListener("submit", ask);
   $("thumbs-up").addEventListener("click", () => feedback("up"));
   $("thumbs-down").addEventListener("click", () => feedback("down"));
+  $("download-csv").addEventListener("click", () => download("csv"));
+  $("download-json").addEventListener("click", () => download("json"));
   $("copy").addEventListener("click", async () => {
     try { await navigator.clipboard.writeText($("sql").textContent); $("copy").textContent = "Copied"; }
     catch { $("copy").textContent = "Select and copy"; }

@@ -1,0 +1,69 @@
+"""How the CLI prints a checked query and an answer, for people (``--json`` prints the objects)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table as RichTable
+
+from honestsql.check import CheckResult
+from honestsql.cli.common import out
+from honestsql.findings import Finding
+
+
+def findings(findings: list[Finding], style: str) -> None:
+    for finding in findings:
+        line = f"[{style}]{finding.kind}[/]: {escape(finding.message)}"
+        if finding.suggestions:
+            line += f"\n  did you mean: {escape(', '.join(finding.suggestions))}"
+        out.print(line)
+
+
+def check_result(result: CheckResult) -> None:
+    if result.sql:
+        out.print(Syntax(result.sql, "sql", word_wrap=True, theme="ansi_dark"))
+    findings(result.errors, "bold red")
+    findings(result.warnings, "yellow")
+    if result.result is not None:
+        table = RichTable(show_lines=False, header_style="bold")
+        for column in result.result.columns:
+            table.add_column(f"{column.name}\n[dim]{column.type}[/]")
+        for row in result.result.json_rows():
+            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+        out.print(table)
+        rows = len(result.result.rows)
+        more = " (truncated: more rows exist, raise --max-rows)" if result.result.truncated else ""
+        out.print(
+            f"[dim]{rows} row{'s' if rows != 1 else ''} in {result.elapsed_ms:.1f} ms{more}[/]"
+        )
+    elif result.status == "ok":
+        out.print(f"[green]verified[/] in {result.elapsed_ms:.1f} ms (not executed)")
+
+
+def answer(answer: Any, target: float) -> None:
+    if answer.decision == "answer":
+        out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))
+        table = RichTable(header_style="bold")
+        for column in answer.columns:
+            table.add_column(escape(column["name"]))
+        for row in answer.rows:
+            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+        out.print(table)
+        out.print(
+            f"[green]Answered[/] with confidence {answer.confidence:.2f} (target {target:.2f}): "
+            f"{escape('; '.join(answer.notes))}."
+        )
+    else:
+        out.print(
+            f"[yellow]I don't know[/] (confidence {answer.confidence:.2f}, target {target:.2f})."
+        )
+        for reason in answer.reasons:
+            out.print(f"- {reason['code']}: {escape(reason['message'])}")
+            if reason.get("clarifying_question"):
+                out.print(f"  {escape(reason['clarifying_question'])}")
+    if answer.flagged_values:
+        out.print(
+            f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"
+        )
