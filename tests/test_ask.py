@@ -129,6 +129,39 @@ def test_disagreeing_candidates(shop: honestsql.Database, target: float, decisio
     assert len({c["result_hash"] for c in answer.candidates}) == 4
 
 
+def test_an_abstention_shows_what_the_candidates_found(
+    shop: honestsql.Database, test_databases
+) -> None:  # type: ignore[no-untyped-def]
+    with ChatServer(scripted(DISAGREE)) as server:
+        answer = ask(shop, server, target=0.9)
+        assert answer.decision == "abstain"
+        found = answer.alternatives
+        assert [a["candidates"] for a in found] == [2, 1, 1, 1]
+        assert [a["rows"] for a in found] == [[[2]], [[5]], [[1]], [[60]]]
+        assert found[0]["sql"] == DISAGREE[0] and not any(a["verified"] for a in found)
+        assert "Not sure enough to answer: 2 of 5 candidates agree" in answer.reasons[0]["message"]
+        env = {
+            **os.environ,
+            "HONESTSQL_AUDIT": "0",
+            "HONESTSQL_BASE_URL": server.base_url,
+            "HONESTSQL_MODEL": "scripted",
+            "COLUMNS": "150",
+        }
+        command = [sys.executable, "-m", "honestsql", "ask", "--db", test_databases["sqlite"].url]
+        proc = subprocess.run(
+            [*command, QUESTION, "--target", "0.99", "--show-candidates"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stderr
+    assert "unverified" in proc.stdout and "2 of 5 candidates" in proc.stdout
+    assert "honestsql memory add" in proc.stdout
+    with ChatServer(scripted([GOOD] * 5)) as server:
+        assert ask(shop, server).alternatives == []  # an answer needs none
+
+
 def test_tie_is_ambiguous_with_a_clarifying_question(shop: honestsql.Database) -> None:
     # Two readings, two candidates each: customers in Germany (2) or all customers (5).
     replies = [DISAGREE[0], DISAGREE[1], DISAGREE[2], "SELECT COUNT(id) FROM customers"]

@@ -25,11 +25,27 @@ pytestmark = pytest.mark.skipif(
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
+SPLIT = [
+    "SELECT COUNT(*) FROM customers",
+    "SELECT COUNT(*) FROM orders",
+    "SELECT COUNT(*) FROM products",
+    "SELECT COUNT(*) FROM order_items",
+    "SELECT COUNT(*) FROM customers",
+]
+
+
+def split_reply(request):  # type: ignore[no-untyped-def]
+    """Candidates that disagree for questions about "records"; otherwise the server tests' replies."""
+    if "records" in request.messages[-1]["content"].rsplit("Question: ", 1)[-1]:
+        return SPLIT[:1] if request.n == 1 else SPLIT[1 : 1 + request.n]
+    return reply(request)
+
+
 def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     config = ServerConfig(
         {"shop": test_databases["sqlite"].url},
-        backend_factory=lambda: ScriptedBackend(reply),
+        backend_factory=lambda: ScriptedBackend(split_reply),
         memory_path=tmp_path / "memory.sqlite",
         audit=False,
     )
@@ -59,6 +75,13 @@ def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path)
         assert "COUNT" in page.inner_text("#sql") and "confidence" in page.inner_text("#verdict")
         page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)
 
+        # The whole result as a file.
+        with page.expect_download() as download:
+            page.click("#download-csv")
+        saved = tmp_path / "answer.csv"
+        download.value.save_as(saved)
+        assert saved.read_text().splitlines() == ["COUNT(*)", "2"]
+
         # Feedback: thumbs up remembers the pair.
         page.click("#thumbs-up")
         page.wait_for_function(
@@ -83,6 +106,28 @@ def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path)
         assert "None of the question's words" in page.inner_text("#reasons")
         assert page.is_hidden("#sql-block")
         page.screenshot(path=str(ARTIFACTS / "web-abstain.png"), full_page=True)
+
+        # An abstention that still helps: what the candidates found, collapsed and unverified;
+        # marking one right keeps it as a verified example.
+        page.fill("#question", "How many records are there?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#alternatives:not([hidden])")
+        assert "I don't know" in page.inner_text("#verdict")
+        assert "Not sure enough to answer" in page.inner_text("#reasons")
+        summaries = page.locator("#alternative-list summary").all_inner_texts()
+        assert summaries[0] == "(1) 2 of 5 candidates, unverified" and len(summaries) == 4
+        first = page.locator("#alternative-list details").first
+        first.locator("summary").click()
+        assert "FROM customers" in first.locator("pre").inner_text()
+        assert first.locator("td").inner_text() == "5"
+        page.screenshot(path=str(ARTIFACTS / "web-alternatives.png"), full_page=True)
+        first.locator("button").click()
+        page.wait_for_function(
+            "document.querySelector('.alternative-status').textContent.includes('Remembered')"
+        )
+        assert "How many records are there?" in [
+            p.question for p in Memory(config.memory_path).pairs()
+        ]
 
         # Phone width: nothing spills sideways.
         page.set_viewport_size({"width": 390, "height": 844})

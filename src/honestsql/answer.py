@@ -57,6 +57,21 @@ class CandidateInfo(TypedDict):
     truncated: NotRequired[bool]
 
 
+class AlternativeInfo(TypedDict):
+    """On an abstention: one result the candidates reached, unverified, for a person to judge."""
+
+    sql: str
+    #: How many candidates gave this result.
+    candidates: int
+    columns: list[ColumnInfo]
+    #: The first rows of the result.
+    rows: list[list[Any]]
+    #: More rows than shown.
+    more: bool
+    #: Always False: honestsql did not vouch for it.
+    verified: bool
+
+
 @dataclass
 class Answer:
     """What ``ask`` returns: the decision with its confidence, the SQL and rows when it
@@ -80,6 +95,38 @@ class Answer:
     signals: dict[str, float] = field(default_factory=dict)
     #: Index in ``candidates`` of the query the decision weighed (shown only when answering).
     chosen: int | None = None
+    #: On an abstention: the results the candidates reached, grouped, most supported first,
+    #: marked unverified (``--show-candidates`` prints them; a person may mark one right).
+    alternatives: list[AlternativeInfo] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+#: Alternatives shown on an abstention, and rows shown of each.
+MAX_ALTERNATIVES = 5
+ALTERNATIVE_ROWS = 10
+
+
+def alternatives(candidates: list[Any]) -> list[AlternativeInfo]:
+    """The results the candidates that ran reached, one per distinct result, most supported
+    first (``candidates`` are ``decide.Candidate``s)."""
+    groups: dict[str, list[Any]] = {}
+    for candidate in candidates:
+        if candidate.status == "ok" and candidate.result is not None and candidate.sql:
+            groups.setdefault(candidate.result_hash or "", []).append(candidate)
+    ranked = sorted(groups.values(), key=len, reverse=True)[:MAX_ALTERNATIVES]
+    shown: list[AlternativeInfo] = []
+    for members in ranked:
+        result = members[0].result
+        shown.append(
+            {
+                "sql": members[0].sql,
+                "candidates": len(members),
+                "columns": [c.to_dict() for c in result.columns],
+                "rows": result.json_rows()[:ALTERNATIVE_ROWS],
+                "more": len(result.rows) > ALTERNATIVE_ROWS or result.truncated,
+                "verified": False,
+            }
+        )
+    return shown

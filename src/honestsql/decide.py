@@ -210,9 +210,11 @@ def decide(
         return Decision(False, confidence, chosen, [reason], notes, seen)
     if confidence > target:
         return Decision(True, confidence, chosen, [], notes, seen)
+    plain = [note for note in notes if not note.startswith("calibrated on")]
     reason = Reason(
         "low_agreement",
-        f"Confidence {confidence:.2f} is not above the target {target:.2f} ({'; '.join(notes)}).",
+        f"Not sure enough to answer: {'; '.join(plain)}. The confidence {confidence:.2f} is not "
+        f"above the target {target:.2f}.",
     )
     return Decision(False, confidence, chosen, [reason], notes, seen)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honestsql import calibration, linking, prompts
-from honestsql.answer import Answer
+from honestsql.answer import Answer, alternatives
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
@@ -295,6 +295,7 @@ class Pipeline:
             backend=self.backend.describe(),
             signals={k: round(v, 4) for k, v in decision.signals.items()},
             chosen=next((i for i, c in enumerate(candidates) if c is chosen), None),
+            alternatives=[] if decision.answer else alternatives(candidates),
         )
         if self.audit is not None:
             self.audit.record(

@@ -170,6 +170,14 @@ def ask(
     output: export.OutputOption = None,
     fmt: export.FormatOption = None,
     as_csv: export.CsvOption = False,
+    show_candidates: Annotated[
+        bool,
+        typer.Option(
+            "--show-candidates",
+            help="When it abstains, show what the candidate queries found, grouped by result "
+            "and marked unverified.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with verified, read-only SQL, or abstain and say why."""
@@ -228,6 +236,8 @@ def ask(
             sys.stdout.write(answer.sql + "\n")
     else:
         show.answer(answer, target)
+        if show_candidates and not answered:
+            show.alternatives(answer, db, question)
     raise typer.Exit(0 if answered else 1)
 
 

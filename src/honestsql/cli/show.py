@@ -42,6 +42,32 @@ def check_result(result: CheckResult) -> None:
         out.print(f"[green]verified[/] in {result.elapsed_ms:.1f} ms (not executed)")
 
 
+def alternatives(answer: Any, db: str, question: str) -> None:
+    """On an abstention, what the candidates reached: unverified, for a person to judge."""
+    if not answer.alternatives:
+        out.print("[dim]No candidate query ran, so there is nothing to show.[/]")
+        return
+    total = len(answer.candidates)
+    out.print(
+        "[bold]What the candidates found[/] [yellow](unverified: honestsql did not vouch for these)[/]"
+    )
+    for index, alternative in enumerate(answer.alternatives, 1):
+        out.print(f"\n[bold]({index})[/] {alternative['candidates']} of {total} candidates:")
+        out.print(Syntax(alternative["sql"], "sql", word_wrap=True, theme="ansi_dark"))
+        table = RichTable(header_style="bold")
+        for column in alternative["columns"]:
+            table.add_column(escape(column["name"]))
+        for row in alternative["rows"]:
+            table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+        out.print(table)
+        if alternative["more"]:
+            out.print("[dim]more rows not shown[/]")
+    out.print(
+        "\n[dim]If one is right, keep it as a verified example: "
+        f"honestsql memory add --db {escape(db)} {escape(repr(question))} 'SQL'[/]"
+    )
+
+
 def answer(answer: Any, target: float) -> None:
     if answer.decision == "answer":
         out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))

@@ -67,6 +67,44 @@ async function renderChart(columns, rows) {
   } catch (error) { /* no chart is fine */ }
 }
 
+// On an abstention: each result the candidates reached, collapsed, marked unverified; the
+// person may mark one right, which stores it as a verified example (POST /api/feedback).
+function showAlternatives(answer, question, db) {
+  const list = $("alternative-list");
+  list.replaceChildren();
+  const shown = answer.decision === "abstain" ? answer.alternatives || [] : [];
+  $("alternatives").hidden = shown.length === 0;
+  shown.forEach((alternative, index) => {
+    const box = element("details", undefined, "alternative");
+    box.append(element("summary", `(${index + 1}) ${alternative.candidates} of ${answer.candidates.length} candidates, unverified`));
+    const code = element("code");
+    highlight(code, alternative.sql);
+    const pre = element("pre");
+    pre.append(code);
+    const table = element("table");
+    const head = table.createTHead().insertRow();
+    for (const column of alternative.columns) head.append(element("th", column.name));
+    const body = table.createTBody();
+    for (const row of alternative.rows) {
+      const tr = body.insertRow();
+      for (const value of row) tr.append(element("td", value === null ? "NULL" : String(value)));
+    }
+    const right = element("button", "✓ This one is right");
+    right.type = "button";
+    const status = element("span", "", "alternative-status");
+    right.addEventListener("click", async () => {
+      try {
+        await api("/api/feedback", { question, sql: alternative.sql, db, vote: "up" });
+        status.textContent = "Remembered as a verified example.";
+      } catch (error) { status.textContent = `Error: ${error.message}`; }
+    });
+    box.append(pre, table);
+    if (alternative.more) box.append(element("div", "more rows not shown", "more"));
+    box.append(right, status);
+    list.append(box);
+  });
+}
+
 function showAnswer(answer, question, db, target) {
   $("answer").hidden = false;
   const verdict = $("verdict");
@@ -87,12 +125,13 @@ function showAnswer(answer, question, db, target) {
   }
   $("sql-block").hidden = !answer.sql;
   if (answer.sql) highlight($("sql"), answer.sql);
+  showAlternatives(answer, question, db);
   renderTable(answer.columns, answer.rows);
   renderChart(answer.columns, answer.rows);
   last = { question, db, sql: answer.sql };
   $("download").hidden = !answer.sql;
   $("download-status").textContent = "";
-  $("feedback").hidden = false;
+  $("feedback").hidden = !answer.sql;
   $("feedback-status").textContent = "";
 }
 
