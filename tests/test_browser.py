@@ -71,6 +71,10 @@ def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path)
         page.fill("#question", "How many customers live in Germany?")
         page.keyboard.press("Enter")
         page.wait_for_selector("#verdict.answered")
+        # The stages were shown while it worked (server-sent events), then cleared.
+        assert page.evaluate("window.stagesSeen.length") >= 3
+        assert any("candidate" in s for s in page.evaluate("window.stagesSeen"))
+        assert page.inner_text("#status") == ""
         assert page.inner_text("#result td") == "2"
         assert "COUNT" in page.inner_text("#sql") and "confidence" in page.inner_text("#verdict")
         page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)

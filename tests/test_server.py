@@ -278,3 +278,32 @@ def test_database_names() -> None:
         "sales": "postgresql://u@h/sales",
         "crm": "/data/crm.sqlite",
     }
+
+
+def _events(text: str) -> list[tuple[str, Any]]:
+    found = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((lines["event"], json.loads(lines["data"])))
+    return found
+
+
+def test_ask_streams_its_stages_as_server_sent_events(client: TestClient) -> None:
+    body = {"question": "How many customers live in Germany?", "db": "shop", "candidates": 3}
+    with client.stream("POST", "/api/ask/stream", json=body) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _events(response.read().decode())
+    stages = [data["stage"] for kind, data in events if kind == "stage"]
+    assert stages[:2] == ["linking", "generating"] and stages[-1] == "deciding"
+    assert stages.count("verifying") == 3
+    assert all(data["message"] for kind, data in events if kind == "stage")
+    kind, answer = events[-1]
+    assert kind == "answer" and answer["decision"] == "answer" and answer["rows"] == [[2]]
+    with client.stream("POST", "/api/ask/stream", json={**body, "db": "nope"}) as response:
+        events = _events(response.read().decode())
+    assert (
+        events == [("error", {"ok": False, "error": events[0][1]["error"], "status": 404})]
+        and events[0][1]["error"]["kind"] == "not_found"
+    )
+    assert_envelope(client.post("/api/ask/stream", json={"question": ""}), 422, "invalid_input")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,14 @@ class Settings:
     relevance_gate: bool = True
 
 
+#: Hears a stage as it starts: its name and a sentence for people.
+OnStage = Callable[[str, str], None]
+
+
+def _quiet(stage: str, message: str) -> None:
+    """The default ``on_stage``: nobody listens."""
+
+
 @dataclass
 class _Question:
     """What one question accumulates on its way through the pipeline."""
@@ -61,6 +70,8 @@ class _Question:
     prompts: list[tuple[list[dict[str, str]], list[str]]] = field(default_factory=list)
     #: Each distinct SQL text is checked (verified, run, grounded) once per question.
     checked: dict[str, CheckResult] = field(default_factory=dict)
+    #: Hears each stage as it starts (``Pipeline.ask(on_stage=...)``).
+    stage: OnStage = field(default=lambda stage, message: None)
 
 
 class Pipeline:
@@ -149,7 +160,8 @@ class Pipeline:
         together (identical repair conversations asked once)."""
         candidates: list[Candidate] = []
         conversations: list[list[dict[str, str]]] = []
-        for text, messages in texts:
+        for index, (text, messages) in enumerate(texts, 1):
+            question.stage("verifying", f"Checking and running candidate {index} of {len(texts)}")
             sql, reason = prompts.extract_sql(text)
             candidate = Candidate(text=text, sql=sql, first_sql=sql)
             if sql is None:
@@ -159,10 +171,15 @@ class Pipeline:
                 self._check(question, candidate)
             candidates.append(candidate)
             conversations.append(messages)
-        for _ in range(self.settings.max_repairs):
+        for round_ in range(1, self.settings.max_repairs + 1):
             failing = [i for i, c in enumerate(candidates) if c.status not in {"ok", "abstain"}]
             if not failing:
                 break
+            question.stage(
+                "repairing",
+                f"Repairing {len(failing)} failing quer{'y' if len(failing) == 1 else 'ies'} "
+                f"(round {round_})",
+            )
             requests: dict[str, GenerationRequest] = {}
             for i in failing:
                 problems = [
@@ -201,8 +218,19 @@ class Pipeline:
 
     # --- the flow ----------------------------------------------------------------------------
 
-    def ask(self, question: str, *, target: float = 0.75, evidence: str = "") -> Answer:
-        state = _Question()
+    def ask(
+        self,
+        question: str,
+        *,
+        target: float = 0.75,
+        evidence: str = "",
+        on_stage: OnStage | None = None,
+    ) -> Answer:
+        """Answer ``question``; ``on_stage(stage, message)`` hears each stage as it starts
+        (linking, generating, verifying, repairing, deciding), for progress displays."""
+        stage = on_stage or _quiet
+        state = _Question(stage=stage)
+        stage("linking", "Finding the tables the question is about")
         timings: dict[str, float] = {}
         started = time.perf_counter()
         catalog = self.db.catalog()
@@ -233,6 +261,7 @@ class Pipeline:
             else None
         )
         n = max(1, self.settings.candidates)
+        stage("generating", f"Writing {n} candidate quer{'y' if n == 1 else 'ies'}")
         phase = time.perf_counter()
         texts: list[tuple[str, list[dict[str, str]]]] = []
         examples = [
@@ -261,6 +290,7 @@ class Pipeline:
         phase = time.perf_counter()
         candidates = self._candidates(state, texts, grammar)
         timings["verify_execute_repair"] = _ms(phase)
+        stage("deciding", "Weighing the candidates")
         decision = decide(
             candidates, target=target, relevance=relevance, calibrator=self.calibrator
         )
@@ -317,4 +347,4 @@ def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
-__all__ = ["Answer", "Pipeline", "Settings"]
+__all__ = ["Answer", "OnStage", "Pipeline", "Settings"]

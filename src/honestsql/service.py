@@ -28,7 +28,7 @@ from honestsql.db import Database
 from honestsql.errors import InvalidInput, NotFound
 from honestsql.llm import Backend, NoBackend
 from honestsql.memory import Memory
-from honestsql.pipeline import Answer, Pipeline, Settings
+from honestsql.pipeline import Answer, OnStage, Pipeline, Settings
 from honestsql.policy import Policy
 
 _NOT_LOADED = object()
@@ -146,19 +146,21 @@ class Service:
         target: float = 0.75,
         evidence: str = "",
         audited: bool = True,
+        on_stage: OnStage | None = None,
         **changes: Any,
     ) -> Answer:
         """Answer ``question`` on the named (or given) database; ``changes`` override settings
-        for this question only (``candidates=1``, ``timeout=5``, ...)."""
+        for this question only (``candidates=1``, ``timeout=5``, ...); ``on_stage(stage,
+        message)`` hears each stage as it starts."""
         if not question.strip():
             raise InvalidInput("The question is empty.")
         database = db if isinstance(db, Database) else self.database(db)[1]
         settings = replace(self.settings, **changes) if changes else self.settings
         pipeline = self.pipeline(database, settings, audited=audited)
         if pipeline.backend.thread_safe:
-            return pipeline.ask(question, target=target, evidence=evidence)
+            return pipeline.ask(question, target=target, evidence=evidence, on_stage=on_stage)
         with self._asking:
-            return pipeline.ask(question, target=target, evidence=evidence)
+            return pipeline.ask(question, target=target, evidence=evidence, on_stage=on_stage)
 
     def check(
         self,

@@ -211,8 +211,8 @@ def ask(
             allow_privileged=allow_privileged,
             policy=policy,
         )
-        with service:
-            answer = service.ask(question, target=target, evidence=evidence)
+        with service, show.stages() as on_stage:
+            answer = service.ask(question, target=target, evidence=evidence, on_stage=on_stage)
             answered = answer.decision == "answer"
             if output is not None and answered:
                 done = export.write(

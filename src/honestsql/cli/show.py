@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.markup import escape
@@ -93,3 +96,16 @@ def answer(answer: Any, target: float) -> None:
         out.print(
             f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"
         )
+
+
+@contextmanager
+def stages() -> Iterator[Callable[[str, str], None]]:
+    """A spinner on standard error showing the stage at work (linking, writing 3 queries,
+    checking 2 of 5, ...), only when standard error is a terminal; otherwise silent."""
+    if not sys.stderr.isatty():
+        yield lambda stage, message: None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("Starting…") as status:
+        yield lambda stage, message: status.update(f"{escape(message)}…")

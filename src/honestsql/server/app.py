@@ -21,7 +21,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -35,8 +35,9 @@ from honestsql.export import export
 from honestsql.llm import Backend
 from honestsql.loopback import LOOPBACK_NAMES
 from honestsql.memory import Memory
-from honestsql.pipeline import Settings
+from honestsql.pipeline import OnStage, Settings
 from honestsql.server.chart import render_chart
+from honestsql.server.events import stream_events
 from honestsql.server.gate import RequestGate, envelope
 from honestsql.service import Service
 
@@ -203,15 +204,27 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def ask(body: AskRequest) -> dict[str, Any]:
         return await offload(ask_sync, body)  # type: ignore[no-any-return]
 
-    def ask_sync(body: AskRequest) -> dict[str, Any]:
+    def ask_sync(body: AskRequest, on_stage: OnStage | None = None) -> dict[str, Any]:
         answer = service.ask(
             body.question,
             db=body.db,
             target=body.target,
             evidence=body.evidence,
             candidates=body.candidates,
+            on_stage=on_stage,
         )
         return answer.to_dict()
+
+    @app.post("/api/ask/stream", dependencies=[Depends(authorized)])
+    async def ask_stream(body: AskRequest) -> StreamingResponse:
+        """The same answer as ``/api/ask``, as server-sent events: ``stage`` events
+        (``{"stage", "message"}``) as the work goes, then one ``answer`` event (the answer
+        object) or one ``error`` event (the error envelope)."""
+        return StreamingResponse(
+            stream_events(lambda on_stage: ask_sync(body, on_stage), offload),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.post("/api/export", dependencies=[Depends(authorized)])
     async def export_rows(body: ExportRequest) -> Response:

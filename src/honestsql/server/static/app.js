@@ -135,6 +135,37 @@ function showAnswer(answer, question, db, target) {
   $("feedback-status").textContent = "";
 }
 
+// /api/ask/stream: server-sent events, read from the response body (EventSource only GETs).
+async function askStream(body, onStage) {
+  const response = await fetch("/api/ask/stream", {
+    method: "POST", headers: headers(), body: JSON.stringify(body),
+  });
+  if (response.status === 401) { $("key-row").hidden = false; }
+  if (!response.ok) {
+    const data = await response.json();
+    throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const kind = (block.match(/^event: (.*)$/m) || [])[1];
+      const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "null");
+      if (kind === "stage") onStage(data.message);
+      else if (kind === "answer") return data;
+      else if (kind === "error") throw new Error(data.error.message);
+    }
+  }
+  throw new Error("The answer stream ended early.");
+}
+
 async function ask(event) {
   event.preventDefault();
   const question = $("question").value.trim();
@@ -142,9 +173,13 @@ async function ask(event) {
   const db = $("db").value;
   const target = parseFloat($("target").value) || 0.75;
   $("ask-button").disabled = true;
-  $("status").textContent = "Thinking: writing, checking and running candidate queries…";
+  $("status").textContent = "Starting…";
   try {
-    const answer = await api("/api/ask", { question, db, target });
+    window.stagesSeen = [];
+    const answer = await askStream({ question, db, target }, (message) => {
+      window.stagesSeen.push(message);
+      $("status").textContent = `${message}…`;
+    });
     $("status").textContent = "";
     showAnswer(answer, question, db, target);
   } catch (error) {
