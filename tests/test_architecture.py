@@ -30,9 +30,20 @@ LAYERS: list[set[str]] = [
         "sqltypes",
         "progress",
         "injection",
+        "settings",
     },
     {"cache", "descriptions"},  # files on disk
-    {"db", "guard", "verify", "reads", "check", "demo", "policy", "policy_check", "export"},  # databases and SQL, no model
+    {  # databases and SQL, no model
+        "db",
+        "guard",
+        "verify",
+        "reads",
+        "check",
+        "demo",
+        "policy",
+        "policy_check",
+        "export",
+    },
     {  # the model and the judgement
         "linking",
         "llm",
@@ -43,6 +54,7 @@ LAYERS: list[set[str]] = [
         "decide",
         "memory",
         "audit",
+        "glossary",
     },
     {"pipeline"},  # the flow of one question
     {"service", "honestsql"},  # the front door and the public API

@@ -21,35 +21,14 @@ from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, decide, off_topic
+from honestsql.glossary import Glossary
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
 from honestsql.memory import Memory
+from honestsql.settings import Settings
 
 #: ``Pipeline(calibrator=...)`` left out: load the one for the backend's model.
 _LOAD = object()
-
-
-@dataclass
-class Settings:
-    candidates: int = 5
-    max_repairs: int = 2
-    temperature: float = 0.8
-    timeout: float = 10.0
-    max_rows: int = 1000
-    max_tokens: int = 512
-    #: Characters of schema text the prompt may hold before the schema is cut to the question.
-    schema_budget_chars: int = 24_000
-    redact: bool | None = None  # None: redact exactly when the backend is remote
-    seed: int | None = 0
-    #: When the schema must be cut: add semantic similarity to the linker (the [embeddings] extra).
-    embeddings: bool = False
-    #: Use the shipped (or $HONESTSQL_CALIBRATION) calibrator for the confidence.
-    calibrated: bool = True
-    #: Constrained decoding, where the backend supports it: ``qualified`` (table.column pairs
-    #: that exist, no aliases), ``schema`` (real names, T1-style aliases) or ``none``.
-    grammar: str = "qualified"
-    #: Abstain without asking the model when no word of the question is in the schema.
-    relevance_gate: bool = True
 
 
 #: Hears a stage as it starts: its name and a sentence for people.
@@ -70,6 +49,8 @@ class _Question:
     prompts: list[tuple[list[dict[str, str]], list[str]]] = field(default_factory=list)
     #: Each distinct SQL text is checked (verified, run, grounded) once per question.
     checked: dict[str, CheckResult] = field(default_factory=dict)
+    #: The question asked.
+    text: str = ""
     #: Hears each stage as it starts (``Pipeline.ask(on_stage=...)``).
     stage: OnStage = field(default=lambda stage, message: None)
 
@@ -84,8 +65,11 @@ class Pipeline:
         memory: Memory | None = None,
         *,
         calibrator: Any = _LOAD,
+        glossary: Glossary | None = None,
     ) -> None:
         self.db = db
+        #: Business terms, already verified against ``db`` (``honestsql.glossary``).
+        self.glossary = glossary
         self.backend = backend
         self.settings = settings or Settings()
         self.audit = audit
@@ -142,6 +126,13 @@ class Pipeline:
         candidate.findings = result.errors
         candidate.warnings = result.warnings
         candidate.sql = result.sql or candidate.sql
+        if result.ok and self.glossary is not None:
+            candidate.findings = self.glossary.contradictions(
+                candidate.sql, question.text, self.db.sql_dialect
+            )
+            if candidate.findings:
+                candidate.status = "rejected"
+                return
         if result.ok and result.result is not None:
             candidate.status = "ok"
             candidate.result = result.result
@@ -229,7 +220,9 @@ class Pipeline:
         """Answer ``question``; ``on_stage(stage, message)`` hears each stage as it starts
         (linking, generating, verifying, repairing, deciding), for progress displays."""
         stage = on_stage or _quiet
-        state = _Question(stage=stage)
+        state = _Question(stage=stage, text=question)
+        hint = self.glossary.hint(question) if self.glossary is not None else ""
+        evidence = "; ".join(part for part in (evidence, hint) if part)
         stage("linking", "Finding the tables the question is about")
         timings: dict[str, float] = {}
         started = time.perf_counter()

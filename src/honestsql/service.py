@@ -21,11 +21,13 @@ from typing import Any
 
 import honestsql
 from honestsql import calibration
+from honestsql import glossary as glossary_module
 from honestsql import policy as policy_module
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
 from honestsql.errors import InvalidInput, NotFound
+from honestsql.glossary import Glossary
 from honestsql.llm import Backend, NoBackend
 from honestsql.memory import Memory
 from honestsql.pipeline import Answer, OnStage, Pipeline, Settings
@@ -59,6 +61,7 @@ class Service:
         schemas: list[str] | None = None,
         allow_privileged: bool | None = None,
         policy: str | Path | Policy | None = None,
+        glossary: str | Path | Glossary | None = None,
     ) -> None:
         if isinstance(databases, str | Database):
             databases = {"default": databases}
@@ -75,6 +78,9 @@ class Service:
         self._opened: dict[str, Database] = {
             name: target for name, target in self.targets.items() if isinstance(target, Database)
         }
+        #: Business terms (``honestsql.glossary``), verified against each database on its first use.
+        self.glossary = glossary_module.load(glossary)
+        self._verified: set[int] = set()
         self._factory = backend
         self._backend: Backend | None = None
         self._calibrator: Any = _NOT_LOADED
@@ -129,6 +135,10 @@ class Service:
     ) -> Pipeline:
         backend = self.backend()
         settings = settings or self.settings
+        glossary = self.glossary
+        if glossary is not None and id(database) not in self._verified:
+            glossary.verify(database)
+            self._verified.add(id(database))
         return Pipeline(
             database,
             backend,
@@ -136,6 +146,7 @@ class Service:
             self.audit if audited else None,
             self.memory,
             calibrator=self._calibrator_for(backend, settings),
+            glossary=glossary,
         )
 
     def ask(

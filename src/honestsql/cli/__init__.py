@@ -10,6 +10,7 @@ from honestsql.cli import (  # noqa: E402, F401
     calibrate,
     core,
     evaluation,
+    glossary,
     memory,
     models,
     server,

@@ -46,6 +46,14 @@ PolicyOption = Annotated[
         "AVG/SUM/COUNT. A second layer; database grants are the first.",
     ),
 ]
+GlossaryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--glossary",
+        envvar="HONESTSQL_GLOSSARY",
+        help="Business terms (YAML): each term's meaning as SQL, synonyms, default time columns.",
+    ),
+]
 AllowPrivilegedOption = Annotated[
     bool,
     typer.Option(

@@ -21,6 +21,7 @@ from honestsql.cli.common import (
     CandidatesOption,
     DbOption,
     DescriptionsOption,
+    GlossaryOption,
     JsonOption,
     LlmOption,
     ModelOption,
@@ -167,6 +168,7 @@ def ask(
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
     policy: PolicyOption = None,
+    glossary: GlossaryOption = None,
     output: export.OutputOption = None,
     fmt: export.FormatOption = None,
     as_csv: export.CsvOption = False,
@@ -210,6 +212,7 @@ def ask(
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
             policy=policy,
+            glossary=glossary,
         )
         with service, show.stages() as on_stage:
             answer = service.ask(question, target=target, evidence=evidence, on_stage=on_stage)

@@ -14,6 +14,7 @@ from honestsql.cli.common import (
     ApiKeyOption,
     BaseUrlOption,
     DbOption,
+    GlossaryOption,
     JsonOption,
     LlmOption,
     ModelOption,
@@ -94,6 +95,7 @@ def serve(
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
     policy: PolicyOption = None,
+    glossary: GlossaryOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Serve the HTTP API (/api/...), its OpenAPI docs (/docs) and the web page (/).
@@ -123,6 +125,7 @@ def serve(
         schemas=schema_list(schemas),
         allow_privileged=allow_privileged,
         policy=policy,
+        glossary=glossary,
     )
     try:
         application = create_app(config)
@@ -146,6 +149,7 @@ def mcp(
     schemas: SchemasOption = None,
     allow_privileged: AllowPrivilegedOption = False,
     policy: PolicyOption = None,
+    glossary: GlossaryOption = None,
 ) -> None:
     """Run the MCP tool server on standard input/output (for agents)."""
     try:
@@ -167,6 +171,7 @@ def mcp(
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
             policy=policy,
+            glossary=glossary,
         )
         service.database()[1].catalog()
     except HonestSQLError as exc:

@@ -71,6 +71,8 @@ class ServerConfig:
     allow_privileged: bool | None = None
     #: The access policy for every database served (``honestsql.policy``).
     policy: Path | None = None
+    #: Business terms for every database served (``honestsql.glossary``).
+    glossary: Path | None = None
 
     def service(self) -> Service:
         return Service(
@@ -82,6 +84,7 @@ class ServerConfig:
             schemas=self.schemas,
             allow_privileged=self.allow_privileged,
             policy=self.policy,
+            glossary=self.glossary,
         )
 
 
