@@ -55,6 +55,7 @@ LAYERS: list[set[str]] = [
         "memory",
         "audit",
         "glossary",
+        "conversation",
     },
     {"pipeline"},  # the flow of one question
     {"service", "honestsql"},  # the front door and the public API

@@ -35,7 +35,11 @@ SPLIT = [
 
 
 def split_reply(request):  # type: ignore[no-untyped-def]
-    """Candidates that disagree for questions about "records"; otherwise the server tests' replies."""
+    """Candidates that disagree for questions about "records"; otherwise the server tests'
+    replies. A follow-up (every question after the first continues the page's conversation) is
+    read as it is written."""
+    if request.messages[0]["content"].startswith("You rewrite the last question"):
+        return [request.messages[-1]["content"].rsplit("Last question: ", 1)[1].split("\n")[0]]
     if "records" in request.messages[-1]["content"].rsplit("Question: ", 1)[-1]:
         return SPLIT[:1] if request.n == 1 else SPLIT[1 : 1 + request.n]
     return reply(request)
@@ -137,4 +141,90 @@ def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path)
         page.set_viewport_size({"width": 390, "height": 844})
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 391
         page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=True)
+        browser.close()
+
+
+def _conversation_reply(request):  # type: ignore[no-untyped-def]
+    from .test_conversation import conversational
+
+    text = request.messages[-1]["content"]
+    if request.messages[0]["content"].startswith("You rewrite the last question"):
+        return conversational(request.messages, request.n)
+    if "'revenue' means" in text:
+        defined = (
+            "SELECT SUM(order_items.quantity * products.price) FROM order_items "
+            "JOIN products ON products.id = order_items.product_id"
+        )
+        return [defined] * request.n
+    if "email" in text.rsplit("Question: ", 1)[-1]:
+        return ["SELECT customers.email FROM customers WHERE customers.name = 'Anna'"] * request.n
+    return conversational(request.messages, request.n)
+
+
+def test_conversation_glossary_and_policy_in_a_browser(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    glossary = tmp_path / "glossary.yaml"
+    glossary.write_text(
+        "revenue:\n  sql: SUM(order_items.quantity * products.price)\n  synonyms: [turnover]\n"
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("deny: [customers.email]\n")
+    config = ServerConfig(
+        {"shop": test_databases["sqlite"].url},
+        backend_factory=lambda: ScriptedBackend(_conversation_reply),
+        memory_path=tmp_path / "memory.sqlite",
+        conversations_path=tmp_path / "conversations.sqlite",
+        audit=False,
+        glossary=glossary,
+        policy=policy,
+    )
+    with running(create_app(config)) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(base)
+        page.wait_for_selector("#schema details")
+        page.click("#schema summary:has-text('customers')")
+        assert "email" not in page.inner_text("#schema")  # the denied column is not shown
+
+        def ask(question: str, result: str) -> None:
+            turns = page.evaluate("thread.length")
+            page.fill("#question", question)
+            page.keyboard.press("Enter")
+            page.wait_for_function("(n) => thread.length === n", arg=turns + 1)
+            assert page.inner_text("#result td") == result
+
+        # Three turns: the follow-ups are read in the light of the earlier ones.
+        ask("How many customers live in Germany?", "2")
+        assert page.is_hidden("#thread") and page.is_hidden("#read-as")
+        ask("and in France?", "1")
+        assert page.input_value("#read-as-text") == "How many customers live in France?"
+        ask("only those older than 40?", "1")
+        assert "older than 40" in page.input_value("#read-as-text")
+        turns = page.locator("#thread-list li").all_inner_texts()
+        assert len(turns) == 2 and "How many customers live in Germany?" in turns[0]
+        assert "read as: How many customers live in France?" in turns[1]
+        page.screenshot(path=str(ARTIFACTS / "web-conversation.png"), full_page=True)
+        # A wrong reading is corrected by hand and asked again.
+        page.fill("#read-as-text", "How many customers live in Germany or France?")
+        page.click("#read-as-ask")
+        page.wait_for_function("thread.length === 4")
+        assert page.inner_text("#result td") == "3"
+        assert len(page.locator("#thread-list li").all_inner_texts()) == 3
+
+        # A glossary term: the answer uses the owner's definition of revenue.
+        page.click("#new-conversation")
+        assert page.is_hidden("#thread") and page.is_hidden("#answer")
+        page.fill("#question", "What was our total turnover?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#verdict.answered")
+        assert "order_items.quantity * products.price" in page.inner_text("#sql")
+
+        # A denied column: refused, and the page says why.
+        page.fill("#question", "What is Anna's email address?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#verdict.abstained")
+        assert "The policy denies customers.email" in page.inner_text("#reasons")
+        page.screenshot(path=str(ARTIFACTS / "web-policy.png"), full_page=True)
         browser.close()

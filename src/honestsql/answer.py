@@ -98,6 +98,10 @@ class Answer:
     #: On an abstention: the results the candidates reached, grouped, most supported first,
     #: marked unverified (``--show-candidates`` prints them; a person may mark one right).
     alternatives: list[AlternativeInfo] = field(default_factory=list)
+    #: In a conversation: its id (for the next follow-up) and how the question was read on its
+    #: own (a follow-up rewritten by the model; shown so a wrong reading is visible).
+    conversation: str | None = None
+    standalone_question: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -216,9 +216,12 @@ class Pipeline:
         target: float = 0.75,
         evidence: str = "",
         on_stage: OnStage | None = None,
+        context: str = "",
     ) -> Answer:
         """Answer ``question``; ``on_stage(stage, message)`` hears each stage as it starts
-        (linking, generating, verifying, repairing, deciding), for progress displays."""
+        (linking, generating, verifying, repairing, deciding), for progress displays;
+        ``context`` (a conversation's previous turn) goes to the prompt as a hint but does not
+        count toward the question being about this database."""
         stage = on_stage or _quiet
         state = _Question(stage=stage, text=question)
         hint = self.glossary.hint(question) if self.glossary is not None else ""
@@ -229,6 +232,9 @@ class Pipeline:
         catalog = self.db.catalog()
         dialect = self.db.sql_dialect
         relevance = linking.relevance(question, catalog, evidence)
+        # The conversation's context helps the prompt, never the "is it about this database"
+        # gate: a question about dark matter stays off topic after one about customers.
+        evidence = "; ".join(part for part in (evidence, context) if part)
         redact = (
             self.settings.redact if self.settings.redact is not None else not self.backend.local
         )

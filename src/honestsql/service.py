@@ -13,6 +13,7 @@ service builds the pipeline; nothing else does.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -21,10 +22,12 @@ from typing import Any
 
 import honestsql
 from honestsql import calibration
+from honestsql import conversation as conversation_module
 from honestsql import glossary as glossary_module
 from honestsql import policy as policy_module
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
+from honestsql.conversation import Conversations
 from honestsql.db import Database
 from honestsql.errors import InvalidInput, NotFound
 from honestsql.glossary import Glossary
@@ -60,6 +63,7 @@ class Service:
         descriptions: str | Path | None = None,
         schemas: list[str] | None = None,
         allow_privileged: bool | None = None,
+        conversations: Conversations | None = None,
         policy: str | Path | Policy | None = None,
         glossary: str | Path | Glossary | None = None,
     ) -> None:
@@ -69,6 +73,8 @@ class Service:
         self.settings = settings or Settings()
         self.audit = audit
         self.memory = memory
+        #: Where follow-up questions find the conversation so far (``None``: no follow-ups).
+        self.conversations = conversations
         self._connect_options: dict[str, Any] = {
             "descriptions": descriptions,
             "schemas": schemas,
@@ -158,20 +164,69 @@ class Service:
         evidence: str = "",
         audited: bool = True,
         on_stage: OnStage | None = None,
+        conversation: str | None = None,
+        standalone: str | None = None,
         **changes: Any,
     ) -> Answer:
         """Answer ``question`` on the named (or given) database; ``changes`` override settings
         for this question only (``candidates=1``, ``timeout=5``, ...); ``on_stage(stage,
-        message)`` hears each stage as it starts."""
+        message)`` hears each stage as it starts.
+
+        With a conversation store, the question joins ``conversation`` (a new one when
+        ``None``): a follow-up is first rewritten into a standalone question by the model, or
+        taken as ``standalone`` when the user edited that rewrite."""
         if not question.strip():
             raise InvalidInput("The question is empty.")
+        if self.conversations is None:
+            if conversation is not None or standalone is not None:
+                raise InvalidInput("Follow-up questions need a conversation store.")
+            return self._ask(question, db, target, evidence, audited, on_stage, changes)
+        if conversation is not None and db is None:
+            db = self.conversations.database(conversation)
+        name = db if isinstance(db, Database) else self.database(db)[0]
+        key = name.display_url if isinstance(name, Database) else name
+        history = self.conversations.turns(conversation) if conversation else []
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        if standalone is None or not standalone.strip():
+            if history and on_stage is not None:
+                on_stage("rewriting", "Reading the follow-up in the light of the conversation")
+            with self._one_at_a_time():
+                standalone, usage = conversation_module.standalone(
+                    self.backend(), history, question
+                )
+        hint = conversation_module.context_hint(history)
+        answer = self._ask(standalone, db, target, evidence, audited, on_stage, changes, hint)
+        conversation = conversation or self.conversations.start(key, question)
+        self.conversations.add(conversation, question, standalone, answer)
+        answer.conversation = conversation
+        answer.standalone_question = standalone
+        for part, tokens in usage.items():
+            answer.usage[part] = answer.usage.get(part, 0) + tokens
+        if standalone != question and answer.decision == "abstain" and answer.reasons:
+            answer.reasons[0]["message"] += f" (The follow-up was read as: {standalone!r}.)"
+        return answer
+
+    def _one_at_a_time(self) -> Any:
+        return contextlib.nullcontext() if self.backend().thread_safe else self._asking
+
+    def _ask(
+        self,
+        question: str,
+        db: str | Database | None,
+        target: float,
+        evidence: str,
+        audited: bool,
+        on_stage: OnStage | None,
+        changes: dict[str, Any],
+        context: str = "",
+    ) -> Answer:
         database = db if isinstance(db, Database) else self.database(db)[1]
         settings = replace(self.settings, **changes) if changes else self.settings
         pipeline = self.pipeline(database, settings, audited=audited)
-        if pipeline.backend.thread_safe:
-            return pipeline.ask(question, target=target, evidence=evidence, on_stage=on_stage)
-        with self._asking:
-            return pipeline.ask(question, target=target, evidence=evidence, on_stage=on_stage)
+        with self._one_at_a_time():
+            return pipeline.ask(
+                question, target=target, evidence=evidence, on_stage=on_stage, context=context
+            )
 
     def check(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from honestsql.cli import (  # noqa: E402, F401
     bench,
     calibrate,
+    chat,
     core,
     evaluation,
     glossary,

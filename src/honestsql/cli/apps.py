@@ -21,6 +21,10 @@ app.add_typer(eval_app, name="eval")
 
 calibrate_app = typer.Typer(help="Fit the confidence calibrator.", no_args_is_help=True)
 app.add_typer(calibrate_app, name="calibrate")
+conversations_app = typer.Typer(
+    help="Conversations kept for follow-up questions.", no_args_is_help=True
+)
+app.add_typer(conversations_app, name="conversations")
 glossary_app = typer.Typer(help="Business terms defined as SQL.", no_args_is_help=True)
 app.add_typer(glossary_app, name="glossary")
 memory_app = typer.Typer(help="Verified question/SQL pairs used as examples.", no_args_is_help=True)

@@ -180,14 +180,19 @@ def ask(
             "and marked unverified.",
         ),
     ] = False,
+    follow_up: Annotated[
+        str | None,
+        typer.Option(
+            "--follow-up",
+            help="Continue this conversation (the id an earlier answer printed): the question "
+            "is read in the light of the earlier ones.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with verified, read-only SQL, or abstain and say why."""
-    from honestsql import audit
-    from honestsql.llm.factory import make_backend
-    from honestsql.memory import Memory
+    from honestsql.cli.chat import make_service
     from honestsql.pipeline import Settings
-    from honestsql.service import Service
 
     if not question.strip():
         raise typer.BadParameter("the question is empty")
@@ -200,14 +205,11 @@ def ask(
         embeddings=use_embeddings,
     )
     try:
-        service = Service(
+        service = make_service(
             db,
-            backend=lambda: make_backend(
-                llm, base_url=base_url, model=model, api_key=api_key, guided=guided
-            ),
-            settings=settings,
-            audit=None if (no_audit or not audit.enabled()) else audit.AuditLog(),
-            memory=Memory(),
+            (llm, base_url, model, api_key, guided),
+            settings,
+            audited=not no_audit,
             descriptions=descriptions,
             schemas=schema_list(schemas),
             allow_privileged=allow_privileged,
@@ -215,7 +217,13 @@ def ask(
             glossary=glossary,
         )
         with service, show.stages() as on_stage:
-            answer = service.ask(question, target=target, evidence=evidence, on_stage=on_stage)
+            answer = service.ask(
+                question,
+                target=target,
+                evidence=evidence,
+                on_stage=on_stage,
+                conversation=follow_up,
+            )
             answered = answer.decision == "answer"
             if output is not None and answered:
                 done = export.write(
@@ -241,6 +249,7 @@ def ask(
         show.answer(answer, target)
         if show_candidates and not answered:
             show.alternatives(answer, db, question)
+        show.thread(answer, question)
     raise typer.Exit(0 if answered else 1)
 
 

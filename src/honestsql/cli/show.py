@@ -109,3 +109,14 @@ def stages() -> Iterator[Callable[[str, str], None]]:
 
     with Console(stderr=True).status("Starting…") as status:
         yield lambda stage, message: status.update(f"{escape(message)}…")
+
+
+def thread(answer: Any, question: str) -> None:
+    """How a follow-up was read, and how to continue the conversation."""
+    if answer.standalone_question and answer.standalone_question != question:
+        out.print(f"[bold]Read as:[/] {escape(answer.standalone_question)}")
+    if answer.conversation:
+        out.print(
+            f"[dim]Conversation {answer.conversation}: follow up with "
+            f"--follow-up {answer.conversation}[/]"
+        )

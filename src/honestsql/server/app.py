@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import honestsql
 from honestsql.answer import Answer
 from honestsql.audit import AuditLog
+from honestsql.conversation import Conversations
 from honestsql.errors import HonestSQLError, InvalidInput, Unauthorized
 from honestsql.export import export
 from honestsql.llm import Backend
@@ -61,6 +62,7 @@ class ServerConfig:
     audit: bool = True
     memory_path: Path | None = None
     audit_path: Path | None = None
+    conversations_path: Path | None = None
     #: Requests doing database or model work at the same time.
     workers: int = 2
     #: Host names (besides loopback ones) that requests may name in their Host header when no
@@ -81,6 +83,7 @@ class ServerConfig:
             settings=Settings(timeout=self.max_timeout, max_rows=self.max_rows),
             audit=AuditLog(self.audit_path) if self.audit else None,
             memory=Memory(self.memory_path),
+            conversations=Conversations(self.conversations_path),
             schemas=self.schemas,
             allow_privileged=self.allow_privileged,
             policy=self.policy,
@@ -101,6 +104,11 @@ class AskRequest(BaseModel):
     db: str | None = None
     candidates: int = Field(default=5, ge=1, le=10)
     evidence: str = Field(default="", max_length=4_000)
+    #: Continue this conversation (the ``conversation`` of an earlier answer): the question is
+    #: read in the light of the earlier ones. Without it, a new conversation starts.
+    conversation: str | None = Field(default=None, max_length=64)
+    #: The user's own edit of how a follow-up was read: taken as the question, not rewritten.
+    standalone: str | None = Field(default=None, max_length=2_000)
 
 
 class ExportRequest(BaseModel):
@@ -215,8 +223,30 @@ def create_app(config: ServerConfig) -> FastAPI:
             evidence=body.evidence,
             candidates=body.candidates,
             on_stage=on_stage,
+            conversation=body.conversation,
+            standalone=body.standalone,
         )
         return answer.to_dict()
+
+    @app.get("/api/conversations", dependencies=[Depends(authorized)])
+    async def conversations(db: str | None = None) -> dict[str, Any]:
+        store = service.conversations
+        assert store is not None
+        return {"ok": True, "conversations": await offload(store.list, db)}
+
+    @app.get("/api/conversations/{conversation}", dependencies=[Depends(authorized)])
+    async def conversation_turns(conversation: str) -> dict[str, Any]:
+        store = service.conversations
+        assert store is not None
+        turns = await offload(store.turns, conversation)
+        return {"ok": True, "id": conversation, "turns": [t.to_dict() for t in turns]}
+
+    @app.delete("/api/conversations/{conversation}", dependencies=[Depends(authorized)])
+    async def conversation_delete(conversation: str) -> dict[str, Any]:
+        store = service.conversations
+        assert store is not None
+        await offload(store.delete, conversation)
+        return {"ok": True, "deleted": conversation}
 
     @app.post("/api/ask/stream", dependencies=[Depends(authorized)])
     async def ask_stream(body: AskRequest) -> StreamingResponse:

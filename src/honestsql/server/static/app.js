@@ -120,9 +120,17 @@ function showAnswer(answer, question, db, target) {
     for (const reason of answer.reasons) {
       const item = element("li", reason.message);
       if (reason.clarifying_question) item.append(element("div", reason.clarifying_question, "clarify"));
+      if (reason.problems && reason.problems.length) {
+        const problems = element("ul", undefined, "problems");
+        for (const problem of reason.problems) problems.append(element("li", problem));
+        item.append(problems);
+      }
       reasons.append(item);
     }
   }
+  const rewritten = answer.standalone_question && answer.standalone_question !== question;
+  $("read-as").hidden = !rewritten;
+  if (rewritten) $("read-as-text").value = answer.standalone_question;
   $("sql-block").hidden = !answer.sql;
   if (answer.sql) highlight($("sql"), answer.sql);
   showAlternatives(answer, question, db);
@@ -166,27 +174,73 @@ async function askStream(body, onStage) {
   throw new Error("The answer stream ended early.");
 }
 
-async function ask(event) {
-  event.preventDefault();
-  const question = $("question").value.trim();
-  if (!question) return;
+// The conversation: follow-ups are read in the light of the earlier turns (server side).
+let conversation = null;
+const thread = [];
+
+function renderThread() {
+  const list = $("thread-list");
+  list.replaceChildren();
+  $("thread").hidden = thread.length < 2;
+  for (const turn of thread.slice(0, -1)) {
+    const item = element("li");
+    item.append(element("div", turn.question, "turn-question"));
+    if (turn.read && turn.read !== turn.question) item.append(element("div", `read as: ${turn.read}`, "turn-read"));
+    const rows = turn.answer.rows || [];
+    const shown = turn.answer.decision === "answer"
+      ? (rows.length === 1 && rows[0].length === 1 ? String(rows[0][0]) : `${rows.length} row(s)`)
+      : "I don't know";
+    item.append(element("div", shown, "turn-result"));
+    list.append(item);
+  }
+}
+
+function newConversation() {
+  conversation = null;
+  thread.length = 0;
+  renderThread();
+  $("answer").hidden = true;
+  $("question").value = "";
+  $("question").focus();
+}
+
+async function send(question, standalone) {
   const db = $("db").value;
   const target = parseFloat($("target").value) || 0.75;
   $("ask-button").disabled = true;
   $("status").textContent = "Starting…";
   try {
     window.stagesSeen = [];
-    const answer = await askStream({ question, db, target }, (message) => {
+    const body = { question, db, target, conversation };
+    if (standalone) body.standalone = standalone;
+    const answer = await askStream(body, (message) => {
       window.stagesSeen.push(message);
       $("status").textContent = `${message}…`;
     });
     $("status").textContent = "";
+    conversation = answer.conversation || null;
+    thread.push({ question, read: answer.standalone_question, answer });
+    renderThread();
     showAnswer(answer, question, db, target);
+    $("question").value = "";
   } catch (error) {
     $("status").textContent = `Error: ${error.message}`;
   } finally {
     $("ask-button").disabled = false;
   }
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (question) await send(question);
+}
+
+// The user corrects how a follow-up was read: asked again with that reading.
+async function askReading() {
+  const reading = $("read-as-text").value.trim();
+  const turn = thread[thread.length - 1];
+  if (reading && turn) await send(turn.question, reading);
 }
 
 // The whole result (not just the rows shown) as a file, from /api/export.
@@ -251,6 +305,8 @@ async function start() {
   $("thumbs-up").addEventListener("click", () => feedback("up"));
   $("thumbs-down").addEventListener("click", () => feedback("down"));
   $("download-csv").addEventListener("click", () => download("csv"));
+  $("new-conversation").addEventListener("click", newConversation);
+  $("read-as-ask").addEventListener("click", askReading);
   $("download-json").addEventListener("click", () => download("json"));
   $("copy").addEventListener("click", async () => {
     try { await navigator.clipboard.writeText($("sql").textContent); $("copy").textContent = "Copied"; }

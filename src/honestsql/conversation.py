@@ -1,0 +1,202 @@
+"""Follow-up questions: conversations kept next to the memory, and follow-ups made standalone.
+
+"How many orders did German customers place in 2024?" then "and in 2023?": the model rewrites
+the follow-up into a standalone question from the conversation so far (earlier questions, how
+they were read, their SQL and the shape of their results). The rewrite is shown to the user, so a
+wrong reading is visible, and everything after it is the normal pipeline: the standalone
+question is answered with verified SQL or an honest abstention, with the previous turn's SQL
+offered as a hint. Conversations live in ``conversations.sqlite`` in the data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from honestsql.cache import data_dir
+from honestsql.errors import NotFound
+from honestsql.llm import Backend, GenerationRequest
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+  id TEXT PRIMARY KEY, at REAL NOT NULL, database TEXT NOT NULL, title TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+  conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  turn INTEGER NOT NULL, at REAL NOT NULL, question TEXT NOT NULL, standalone TEXT NOT NULL,
+  decision TEXT NOT NULL, sql TEXT, columns TEXT NOT NULL, row_count INTEGER NOT NULL,
+  PRIMARY KEY (conversation, turn)
+);
+"""
+#: Earlier turns shown to the model when it rewrites a follow-up.
+HISTORY_TURNS = 4
+
+REWRITE = """You rewrite the last question of a conversation about a database so that it can be \
+understood on its own. Keep every condition that still applies from the earlier questions \
+(filters, years, groups), apply what the last question changes, and do not answer it. If it is \
+already standalone, repeat it unchanged. Reply with the rewritten question only, on one line."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    turn: int
+    question: str
+    #: How the question was read on its own (the same text for a first question).
+    standalone: str
+    decision: str
+    sql: str | None
+    columns: list[str]
+    row_count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Conversations:
+    """The conversations kept for follow-up questions, in SQLite next to the memory."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "conversations.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def start(self, database: str, title: str) -> str:
+        conversation = uuid.uuid4().hex[:12]
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO conversations (id, at, database, title) VALUES (?, ?, ?, ?)",
+                (conversation, time.time(), database, title.strip()[:200]),
+            )
+        return conversation
+
+    def database(self, conversation: str) -> str:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT database FROM conversations WHERE id = ?", (conversation,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(
+                f"No conversation {conversation!r}; list them with `honestsql chat --list`."
+            )
+        return str(row[0])
+
+    def turns(self, conversation: str) -> list[Turn]:
+        self.database(conversation)  # a missing conversation is an error, not an empty one
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT turn, question, standalone, decision, sql, columns, row_count FROM turns "
+                "WHERE conversation = ? ORDER BY turn",
+                (conversation,),
+            ).fetchall()
+        return [Turn(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    def add(self, conversation: str, question: str, standalone: str, answer: Any) -> Turn:
+        """Append a turn with what ``answer`` (an ``Answer``) decided."""
+        with self._connect() as conn:
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation,)
+            ).fetchone()
+            turn = Turn(
+                count + 1,
+                question,
+                standalone,
+                answer.decision,
+                answer.sql,
+                [c["name"] for c in answer.columns],
+                len(answer.rows),
+            )
+            conn.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation,
+                    turn.turn,
+                    time.time(),
+                    question,
+                    standalone,
+                    turn.decision,
+                    turn.sql,
+                    json.dumps(turn.columns),
+                    turn.row_count,
+                ),
+            )
+        return turn
+
+    def list(self, database: str | None = None) -> list[dict[str, Any]]:
+        query = (
+            "SELECT c.id, c.at, c.database, c.title, COUNT(t.turn) FROM conversations c "
+            "LEFT JOIN turns t ON t.conversation = c.id "
+            + ("WHERE c.database = ? " if database else "")
+            + "GROUP BY c.id ORDER BY c.at DESC"
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query, (database,) if database else ()).fetchall()
+        return [
+            {"id": r[0], "at": r[1], "database": r[2], "title": r[3], "turns": r[4]} for r in rows
+        ]
+
+    def delete(self, conversation: str) -> None:
+        self.database(conversation)
+        with self._connect() as conn:
+            conn.execute("DELETE FROM turns WHERE conversation = ?", (conversation,))
+            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation,))
+
+
+def rewrite_messages(history: list[Turn], question: str) -> list[dict[str, str]]:
+    """The request that turns a follow-up into a standalone question."""
+    lines = []
+    for turn in history[-HISTORY_TURNS:]:
+        lines.append(f"Question: {turn.standalone}")
+        if turn.sql:
+            shape = ", ".join(turn.columns) or "no columns"
+            lines.append(f"SQL: {turn.sql}")
+            lines.append(f"Result: {turn.row_count} row(s) of {shape}")
+        else:
+            lines.append("Result: not answered")
+    lines.append(f"Last question: {question}")
+    return [
+        {"role": "system", "content": REWRITE},
+        {"role": "user", "content": "\n".join(lines) + "\nRewritten last question:"},
+    ]
+
+
+def standalone(backend: Backend, history: list[Turn], question: str) -> tuple[str, dict[str, int]]:
+    """The follow-up ``question`` made standalone by the model (unchanged with no history), and
+    the tokens it took."""
+    if not history:
+        return question, {"prompt_tokens": 0, "completion_tokens": 0}
+    completion = backend.generate_many(
+        [
+            GenerationRequest(
+                rewrite_messages(history, question), n=1, temperature=0.0, max_tokens=96, seed=0
+            )
+        ]
+    )[0]
+    text = (completion.texts[0] if completion.texts else "").strip()
+    text = text.splitlines()[0].strip().strip('"').strip() if text else ""
+    for prefix in ("Rewritten last question:", "Rewritten question:", "Question:"):
+        if text.lower().startswith(prefix.lower()):
+            text = text[len(prefix) :].strip()
+    usage = {
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+    }
+    return (text or question), usage
+
+
+def context_hint(history: list[Turn]) -> str:
+    """The previous answered turn, offered to the pipeline as a hint for editing its SQL."""
+    for turn in reversed(history):
+        if turn.sql:
+            return f"The previous question ({turn.standalone}) was answered with: {turn.sql}"
+    return ""
