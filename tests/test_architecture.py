@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
         "injection",
         "settings",
     },
-    {"cache", "descriptions"},  # files on disk
+    {"cache", "descriptions", "config_files"},  # files on disk
     {  # databases and SQL, no model
         "db",
         "guard",

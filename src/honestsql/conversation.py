@@ -39,7 +39,15 @@ HISTORY_TURNS = 4
 REWRITE = """You rewrite the last question of a conversation about a database so that it can be \
 understood on its own. Keep every condition that still applies from the earlier questions \
 (filters, years, groups), apply what the last question changes, and do not answer it. If it is \
-already standalone, repeat it unchanged. Reply with the rewritten question only, on one line."""
+already standalone, repeat it unchanged. Reply with the rewritten question only, on one line.
+
+Example:
+Question: How many orders did German customers place in 2024?
+Last question: and in 2023?
+Rewritten last question: How many orders did German customers place in 2023?
+Question: How many orders did German customers place in 2023?
+Last question: only the cancelled ones
+Rewritten last question: How many cancelled orders did German customers place in 2023?"""
 
 
 @dataclass(frozen=True)

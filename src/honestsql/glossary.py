@@ -21,7 +21,6 @@ recomputes revenue its own way does not reach the user with a confidence it has 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-import yaml
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from honestsql import config_files
 from honestsql.check import check
+from honestsql.config_files import first_up
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.findings import Finding
@@ -94,7 +94,7 @@ class Glossary:
             problem = _definition_problem(db, term.sql)
             if problem:
                 raise InvalidInput(
-                    f"{_first_up(self.source)}: the term {term.name!r} ({term.sql}) does not "
+                    f"{first_up(self.source)}: the term {term.name!r} ({term.sql}) does not "
                     "verify against "
                     f"{db.display_url}: {problem}"
                 )
@@ -102,7 +102,7 @@ class Glossary:
             table = catalog.table(table_name)
             if table is None or table.column(column_name) is None:
                 raise InvalidInput(
-                    f"{_first_up(self.source)}: the time column {table_name}.{column_name} is not in "
+                    f"{first_up(self.source)}: the time column {table_name}.{column_name} is not in "
                     f"{db.display_url}."
                 )
         return self
@@ -161,31 +161,21 @@ def load(source: str | Path | Mapping[str, Any] | Glossary | None) -> Glossary |
     """A glossary from a file, a mapping or ``$HONESTSQL_GLOSSARY``; ``None`` when none."""
     if isinstance(source, Glossary):
         return source
-    if source is None:
-        source = os.environ.get(ENV) or None
-        if source is None:
-            return None
-    name = "the glossary"
+    found = config_files.read(source, ENV, "glossary")
+    if found is None:
+        return None
+    source, name = found
     if not isinstance(source, Mapping):
-        path = Path(source)
-        name = f"the glossary {str(path)!r}"
-        try:
-            source = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise InvalidInput(f"Cannot read {name}: {exc.strerror or exc}.") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"{_first_up(name)} is not valid YAML: {exc}") from None
-    if not isinstance(source, Mapping):
-        raise InvalidInput(f"{_first_up(name)} must map terms to their SQL.")
+        raise InvalidInput(f"{first_up(name)} must map terms to their SQL.")
     terms_data = (
         source.get("terms", source) if ("terms" in source or "time_columns" in source) else source
     )
     if not isinstance(terms_data, Mapping):
-        raise InvalidInput(f"{_first_up(name)}: 'terms' must map each term to its SQL.")
+        raise InvalidInput(f"{first_up(name)}: 'terms' must map each term to its SQL.")
     terms = [_term(str(key), value, name) for key, value in terms_data.items()]
     times = source.get("time_columns") or {}
     if not isinstance(times, Mapping) or not all(isinstance(v, str) for v in times.values()):
-        raise InvalidInput(f"{_first_up(name)}: 'time_columns' must map tables to a column name.")
+        raise InvalidInput(f"{first_up(name)}: 'time_columns' must map tables to a column name.")
     return Glossary(terms, {str(k): v for k, v in times.items()}, name)
 
 
@@ -194,12 +184,12 @@ def _term(key: str, value: Any, name: str) -> Term:
         value = {"sql": value}
     if not isinstance(value, Mapping) or not isinstance(value.get("sql"), str):
         raise InvalidInput(
-            f"{_first_up(name)}: the term {key!r} needs its SQL ('{key}: <expression>')."
+            f"{first_up(name)}: the term {key!r} needs its SQL ('{key}: <expression>')."
         )
     unknown = sorted(set(value) - {"sql", "synonyms", "description"})
     if unknown:
         raise InvalidInput(
-            f"{_first_up(name)}: the term {key!r} has unknown keys {', '.join(map(repr, unknown))}; "
+            f"{first_up(name)}: the term {key!r} has unknown keys {', '.join(map(repr, unknown))}; "
             "it takes sql, synonyms and description."
         )
     synonyms = value.get("synonyms") or []
@@ -211,7 +201,3 @@ def _term(key: str, value: Any, name: str) -> Term:
         tuple(str(s).strip() for s in synonyms if str(s).strip()),
         str(value.get("description") or ""),
     )
-
-
-def _first_up(text: str) -> str:
-    return text[:1].upper() + text[1:]

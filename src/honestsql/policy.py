@@ -22,7 +22,6 @@ that names nothing in the database is an error: a misspelled entry would otherwi
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,11 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-import yaml
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from honestsql import policy_check
+from honestsql import config_files, policy_check
 from honestsql.catalog import Catalog, Table
 from honestsql.errors import InvalidInput
 from honestsql.findings import Finding
@@ -84,21 +82,8 @@ def load(source: str | Path | Mapping[str, Any] | Policy | None) -> Policy | Non
     """A policy from a file, a mapping or ``$HONESTSQL_POLICY``; ``None`` when there is none."""
     if isinstance(source, Policy):
         return source
-    if source is None:
-        source = os.environ.get(ENV) or None
-        if source is None:
-            return None
-    if isinstance(source, Mapping):
-        return _from_mapping(source, "the policy")
-    path = Path(source)
-    name = f"the policy file {str(path)!r}"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read {name}: {exc.strerror or exc}.") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{name[0].upper()}{name[1:]} is not valid YAML: {exc}") from None
-    return _from_mapping(data if data is not None else {}, name)
+    found = config_files.read(source, ENV, "policy")
+    return None if found is None else _from_mapping(*found)
 
 
 def _from_mapping(data: Any, name: str) -> Policy:
