@@ -39,7 +39,7 @@ def split_reply(request):  # type: ignore[no-untyped-def]
     replies. A follow-up (every question after the first continues the page's conversation) is
     read as it is written."""
     if request.messages[0]["content"].startswith("You rewrite the last question"):
-        return [request.messages[-1]["content"].rsplit("Last question: ", 1)[1].split("\n")[0]]
+        return [request.messages[-1]["content"].rsplit("Follow-up: ", 1)[1].split("\n")[0]]
     if "records" in request.messages[-1]["content"].rsplit("Question: ", 1)[-1]:
         return SPLIT[:1] if request.n == 1 else SPLIT[1 : 1 + request.n]
     return reply(request)

@@ -47,7 +47,7 @@ def conversational(messages: list[dict[str, str]], n: int) -> list[str]:
     """A scripted model: rewrites follow-ups from READINGS, answers questions from SQL."""
     last = messages[-1]["content"]
     if is_rewrite(messages):
-        follow_up = last.rsplit("Last question: ", 1)[1].split("\n", 1)[0]
+        follow_up = last.rsplit("Follow-up: ", 1)[1].split("\n", 1)[0]
         return [READINGS.get(follow_up, follow_up)]
     question = last.rsplit("Question: ", 1)[-1].split("\n", 1)[0].strip()
     return [SQL.get(question, "ABSTAIN: not in the data")] * n
@@ -75,7 +75,7 @@ def test_follow_ups_are_read_in_the_light_of_the_conversation(
         second = service.ask("and in France?", conversation=first.conversation)
         rewrite = [r for r in model.requests if is_rewrite(r.messages)][0].messages[-1]["content"]
         # The model saw the earlier question, its SQL and the shape of its result.
-        assert "Question: How many customers live in Germany?" in rewrite
+        assert "Previous: How many customers live in Germany?" in rewrite
         assert SQL["How many customers live in Germany?"] in rewrite and "1 row(s)" in rewrite
         assert second.standalone_question == "How many customers live in France?"
         assert second.rows == [[1]] and second.conversation == first.conversation
@@ -183,5 +183,6 @@ def test_generation_request_for_the_rewrite_is_plain() -> None:
 
     history = [Turn(1, "q1", "q1", "abstain", None, [], 0)]
     messages = rewrite_messages(history, "and q2?")
-    assert "Result: not answered" in messages[-1]["content"]
+    assert "Previous SQL: none (it was not answered)" in messages[-1]["content"]
+    assert "Follow-up: and q2?" in messages[-1]["content"]
     assert GenerationRequest(messages).grammar is None

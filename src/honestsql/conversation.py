@@ -37,17 +37,24 @@ CREATE TABLE IF NOT EXISTS turns (
 HISTORY_TURNS = 4
 
 REWRITE = """You rewrite the last question of a conversation about a database so that it can be \
-understood on its own. Keep every condition that still applies from the earlier questions \
-(filters, years, groups), apply what the last question changes, and do not answer it. If it is \
-already standalone, repeat it unchanged. Reply with the rewritten question only, on one line.
+understood on its own. A follow-up continues the question just before it: start from that \
+question and keep all of its conditions (places, years, groups), then add or change only what \
+the follow-up says. A question that is already complete on its own stays unchanged. Do not \
+answer it. Reply with the rewritten question only, on one line.
 
-Example:
-Question: How many orders did German customers place in 2024?
-Last question: and in 2023?
-Rewritten last question: How many orders did German customers place in 2023?
-Question: How many orders did German customers place in 2023?
-Last question: only the cancelled ones
-Rewritten last question: How many cancelled orders did German customers place in 2023?"""
+Examples:
+Previous: How many orders did German customers place in 2024?
+Follow-up: and in 2023?
+Rewritten: How many orders did German customers place in 2023?
+Previous: How many orders did German customers place in 2023?
+Follow-up: only the cancelled ones
+Rewritten: How many cancelled orders did German customers place in 2023?
+Previous: How many customers live in Spain?
+Follow-up: only those older than 30
+Rewritten: How many customers live in Spain and are older than 30?
+Previous: How many customers live in Spain?
+Follow-up: What is the most expensive product?
+Rewritten: What is the most expensive product?"""
 
 
 @dataclass(frozen=True)
@@ -161,20 +168,23 @@ class Conversations:
 
 
 def rewrite_messages(history: list[Turn], question: str) -> list[dict[str, str]]:
-    """The request that turns a follow-up into a standalone question."""
+    """The request that turns a follow-up into a standalone question: the turn just before it
+    (as it was read, its SQL and the shape of its result) and, briefly, the ones before that."""
     lines = []
-    for turn in history[-HISTORY_TURNS:]:
-        lines.append(f"Question: {turn.standalone}")
-        if turn.sql:
-            shape = ", ".join(turn.columns) or "no columns"
-            lines.append(f"SQL: {turn.sql}")
-            lines.append(f"Result: {turn.row_count} row(s) of {shape}")
-        else:
-            lines.append("Result: not answered")
-    lines.append(f"Last question: {question}")
+    earlier = history[-HISTORY_TURNS:-1]
+    if earlier:
+        lines.append("Earlier questions: " + " / ".join(turn.standalone for turn in earlier))
+    previous = history[-1]
+    lines.append(f"Previous: {previous.standalone}")
+    if previous.sql:
+        shape = ", ".join(previous.columns) or "no columns"
+        lines.append(f"Previous SQL: {previous.sql} ({previous.row_count} row(s) of {shape})")
+    else:
+        lines.append("Previous SQL: none (it was not answered)")
+    lines.append(f"Follow-up: {question}")
     return [
         {"role": "system", "content": REWRITE},
-        {"role": "user", "content": "\n".join(lines) + "\nRewritten last question:"},
+        {"role": "user", "content": "\n".join(lines) + "\nRewritten:"},
     ]
 
 
@@ -192,7 +202,7 @@ def standalone(backend: Backend, history: list[Turn], question: str) -> tuple[st
     )[0]
     text = (completion.texts[0] if completion.texts else "").strip()
     text = text.splitlines()[0].strip().strip('"').strip() if text else ""
-    for prefix in ("Rewritten last question:", "Rewritten question:", "Question:"):
+    for prefix in ("Rewritten:", "Rewritten question:", "Question:"):
         if text.lower().startswith(prefix.lower()):
             text = text[len(prefix) :].strip()
     usage = {
