@@ -55,7 +55,7 @@ class _Writer:
         self._names: list[str] = []
 
     def write(self, names: list[str], rows: list[tuple[Any, ...]]) -> None:
-        if self.count == 0 and not self._names:
+        if not self._names:
             self._start(names)
         if self.fmt == "csv":
             self._csv.writerows(["" if v is None else json_value(v) for v in row] for row in rows)

@@ -52,7 +52,7 @@ class _Question:
     #: The question asked.
     text: str = ""
     #: Hears each stage as it starts (``Pipeline.ask(on_stage=...)``).
-    stage: OnStage = field(default=lambda stage, message: None)
+    stage: OnStage = _quiet
 
 
 class Pipeline:
@@ -167,9 +167,7 @@ class Pipeline:
             if not failing:
                 break
             question.stage(
-                "repairing",
-                f"Repairing {len(failing)} failing quer{'y' if len(failing) == 1 else 'ies'} "
-                f"(round {round_})",
+                "repairing", f"Repairing {_queries(len(failing))} that failed (round {round_})"
             )
             requests: dict[str, GenerationRequest] = {}
             for i in failing:
@@ -260,7 +258,7 @@ class Pipeline:
             else None
         )
         n = max(1, self.settings.candidates)
-        stage("generating", f"Writing {n} candidate quer{'y' if n == 1 else 'ies'}")
+        stage("generating", f"Writing {_queries(n, 'candidate ')}")
         phase = time.perf_counter()
         texts: list[tuple[str, list[dict[str, str]]]] = []
         examples = [
@@ -340,6 +338,11 @@ class Pipeline:
 
 def _key(conversation: list[dict[str, str]]) -> str:
     return json.dumps(conversation, sort_keys=True)
+
+
+def _queries(n: int, kind: str = "") -> str:
+    """``1 query``, ``5 candidate queries``: for the stage messages."""
+    return f"{n} {kind}quer{'y' if n == 1 else 'ies'}"
 
 
 def _ms(since: float) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -86,7 +87,8 @@ class Service:
         }
         #: Business terms (``honestsql.glossary``), verified against each database on its first use.
         self.glossary = glossary_module.load(glossary)
-        self._verified: set[int] = set()
+        #: The databases the glossary was verified against (held weakly: an id could be reused).
+        self._verified: weakref.WeakSet[Database] = weakref.WeakSet()
         self._factory = backend
         self._backend: Backend | None = None
         self._calibrator: Any = _NOT_LOADED
@@ -142,9 +144,9 @@ class Service:
         backend = self.backend()
         settings = settings or self.settings
         glossary = self.glossary
-        if glossary is not None and id(database) not in self._verified:
+        if glossary is not None and database not in self._verified:
             glossary.verify(database)
-            self._verified.add(id(database))
+            self._verified.add(database)
         return Pipeline(
             database,
             backend,
@@ -183,8 +185,7 @@ class Service:
             return self._ask(question, db, target, evidence, audited, on_stage, changes)
         if conversation is not None and db is None:
             db = self.conversations.database(conversation)
-        name = db if isinstance(db, Database) else self.database(db)[0]
-        key = name.display_url if isinstance(name, Database) else name
+        key = db.display_url if isinstance(db, Database) else self.database(db)[0]
         history = self.conversations.turns(conversation) if conversation else []
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         if standalone is None or not standalone.strip():

@@ -207,8 +207,7 @@ class Database:
         """Run SQL that already passed the guard, read-only, within ``timeout`` seconds.
 
         With ``sink``, rows are handed to it a batch at a time (to a file, say) and not kept: the
-        result then has no rows, ``streamed`` counts them, and only ``max_rows`` bounds them (not
-        the bytes per result).
+        result then has no rows, and only ``max_rows`` bounds them (not the bytes per result).
 
         Raises :class:`QueryTimeout` when the limit is hit and :class:`ExecutionFailed` when the
         database refuses the query.
@@ -247,10 +246,10 @@ class Database:
                         first.extend(batch)
                     sink(names, batch)
 
-                rows, truncated, cut, handed = (
+                rows, truncated, cut = (
                     _fetch(result, max_rows, hand if sink is not None else None)
                     if names
-                    else ([], False, 0, 0)
+                    else ([], False, 0)
                 )
                 if truncated and streamed:
                     # Unread rows: MySQL's unbuffered cursor would read them all on close.
@@ -287,7 +286,6 @@ class Database:
             elapsed_ms=elapsed_ms,
             sql=sql,
             values_cut=cut,
-            streamed=handed,
         )
 
 
@@ -299,10 +297,11 @@ _TIMEOUT_MESSAGE = (
 
 def _fetch(
     result: Any, max_rows: int, sink: Callable[[list[tuple[Any, ...]]], None] | None = None
-) -> tuple[list[tuple[Any, ...]], bool, int, int]:
+) -> tuple[list[tuple[Any, ...]], bool, int]:
     """At most ``max_rows`` rows and (without a sink) ``MAX_RESULT_BYTES`` bytes, fetched in
     batches (one more row tells whether more exist); values over ``MAX_VALUE_BYTES`` are cut.
-    Returns the rows kept, whether more exist, the values cut and the rows handed to ``sink``."""
+    Returns the rows kept (none with a sink: each batch goes to it), whether more exist and the
+    values cut."""
     rows: list[tuple[Any, ...]] = []
     size = cut = handed = 0
     while handed + len(rows) <= max_rows:
@@ -311,7 +310,7 @@ def _fetch(
             if sink is not None and rows:
                 sink(rows)
                 handed, rows = handed + len(rows), []
-            return rows, False, cut, handed
+            return rows, False, cut
         for raw in batch:
             row = []
             for value in raw:
@@ -324,15 +323,15 @@ def _fetch(
                 row.append(value)
             rows.append(tuple(row))
             if sink is None and size > MAX_RESULT_BYTES:
-                return rows[:max_rows], True, cut, 0
+                return rows[:max_rows], True, cut
         if sink is not None:
             room = max_rows - handed
             sink(rows[:room])
             handed += min(room, len(rows))
             if len(rows) > room:
-                return [], True, cut, handed
+                return [], True, cut
             rows = []
-    return rows[:max_rows], True, cut, handed
+    return rows[:max_rows], True, cut
 
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:

@@ -40,8 +40,6 @@ class QueryResult:
     sql: str = ""
     #: How many values were longer than the byte limit per value and were cut.
     values_cut: int = 0
-    #: Rows handed to a sink instead of kept (``Database.execute(..., sink=...)``).
-    streamed: int = 0
 
     def json_rows(self) -> list[list[Any]]:
         return [[json_value(v) for v in row] for row in self.rows]

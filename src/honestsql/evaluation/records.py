@@ -7,6 +7,7 @@ from, timings and tokens. ``bench ask`` and ``eval run --keep`` write these reco
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,21 @@ def judge_sql(scorer: Scorer | None, example: Any, sql: str | None) -> bool | No
     return scorer.execute_prediction(example, sql)[1]
 
 
+def _verdicts(scorer: Scorer | None, example: Any, candidate: Mapping[str, Any]) -> dict[str, Any]:
+    """A candidate's verdicts: its final SQL (wrong when it did not run) and as first written."""
+    ran = candidate["status"] == "ok"
+    return {
+        "correct": judge_sql(scorer, example, candidate["sql"])
+        if ran
+        else (False if scorer else None),
+        "first_correct": judge_sql(scorer, example, candidate.get("first_sql", candidate["sql"])),
+    }
+
+
+def _chosen_correct(chosen: int | None, candidates: list[dict[str, Any]]) -> bool:
+    return bool(chosen is not None and candidates and candidates[chosen]["correct"])
+
+
 def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
     """Judge a run record's candidates (and its bare query) again against the gold, in place,
     without the model; returns how many verdicts changed."""
@@ -73,14 +89,9 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
         entry[key] = value
 
     for candidate in record["candidates"]:
-        first = candidate.get("first_sql", candidate["sql"])
-        ok = candidate["status"] == "ok"
-        update(candidate, "correct", judge_sql(scorer, example, candidate["sql"]) if ok else False)
-        update(candidate, "first_correct", judge_sql(scorer, example, first))
-    chosen = record.get("chosen")
-    record["chosen_correct"] = bool(
-        chosen is not None and record["candidates"] and record["candidates"][chosen]["correct"]
-    )
+        for key, value in _verdicts(scorer, example, candidate).items():
+            update(candidate, key, value)
+    record["chosen_correct"] = _chosen_correct(record.get("chosen"), record["candidates"])
     if "bare" in record:
         update(record["bare"], "first_correct", judge_sql(scorer, example, record["bare"]["sql"]))
     return changed
@@ -102,9 +113,6 @@ def answer_one(
     )
     seconds = time.perf_counter() - started
 
-    def verdict(sql: str | None) -> bool | None:
-        return judge_sql(scorer, example, sql)
-
     candidates: list[dict[str, Any]] = []
     for candidate in answer.candidates:
         first = candidate.get("first_sql", candidate["sql"])
@@ -117,10 +125,7 @@ def answer_one(
                 "repairs": candidate["repairs"],
                 "errors": [e.get("message") for e in candidate.get("errors", [])],
                 **{k: candidate[k] for k in ("abstain_reason", "ungrounded") if k in candidate},
-                "correct": verdict(candidate["sql"])
-                if candidate["status"] == "ok"
-                else (False if scorer else None),
-                "first_correct": verdict(first) if first is not None else None,
+                **_verdicts(scorer, example, candidate),
             }
         )
     if not candidates and scorer is not None:
@@ -136,7 +141,7 @@ def answer_one(
             relevance_gate=False,
         )
         sql = greedy.candidates[0]["sql"] if greedy.candidates else None
-        bare = {"sql": sql, "first_correct": verdict(sql) if sql is not None else None}
+        bare = {"sql": sql, "first_correct": judge_sql(scorer, example, sql)}
     chosen = answer.chosen
     reason = answer.reasons[0]["code"] if answer.reasons else None
     return {
@@ -151,7 +156,7 @@ def answer_one(
         "rule": reason if reason in RULE_REASONS else None,
         "signals": answer.signals,
         "chosen": chosen,
-        "chosen_correct": bool(chosen is not None and candidates[chosen]["correct"]),
+        "chosen_correct": _chosen_correct(chosen, candidates),
         "candidates": candidates,
         **({"bare": bare} if not candidates and scorer is not None else {}),
         "seconds": round(seconds, 3),
