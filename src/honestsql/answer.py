@@ -18,6 +18,7 @@ from honestsql.findings import FindingInfo
 
 #: Why honestsql abstained.
 ReasonCode = Literal[
+    "write_request",
     "not_about_this_database",
     "unanswerable_with_schema",
     "ambiguous",

@@ -16,6 +16,7 @@ when two answers are equally supported, ask which reading was meant rather than 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,43 @@ def off_topic(relevance: float, words: list[str]) -> Decision | None:
         "not_about_this_database",
         "None of the question's words appear in this database's tables, columns or values.",
         {"question_words": words},
+    )
+    return Decision(False, 0.0, None, [reason])
+
+
+_WRITE_VERB = (
+    r"(?:delete|remove|drop|truncate|update|insert|add|create|alter|rename|set|change|modify|"
+    r"replace|erase|wipe|purge|grant|revoke|overwrite|reset)"
+)
+_POLITE = (
+    r"^\s*(?:(?:please|kindly|now|then|ok|okay|so)[,\s]+|(?:can|could|would|will)\s+you\s+"
+    r"(?:please\s+)?|i\s+(?:want|need)\s+(?:you\s+)?to\s+|let'?s\s+)*"
+)
+#: A request that starts with a verb that changes data ("Delete the customers from Germany",
+#: "Could you set every price to 0?"), but not its reading uses ("add up", "change in",
+#: "create a list of", "remove duplicates").
+_WRITE_REQUEST = re.compile(
+    _POLITE
+    + _WRITE_VERB
+    + r"\b(?!\s+(?:up|of|in|on|from|between|duplicates?|an?\s+(?:list|report|summary|"
+    r"breakdown|chart|ranking|overview|table\s+(?:of|showing|with)))\b)",
+    re.IGNORECASE,
+)
+_WRITE_ANYWHERE = re.compile(
+    r"\b(?:drop|truncate)\s+(?:the\s+)?(?:table\s+)?\w+(?:\s+table)?\b|\bdelete\s+(?:all|every)\b",
+    re.IGNORECASE,
+)
+
+
+def write_request(question: str) -> Decision | None:
+    """Abstain before asking the model when the question asks to change data: honestsql only
+    reads, and a query that "answers" a delete by listing the rows would mislead."""
+    if not (_WRITE_REQUEST.search(question) or _WRITE_ANYWHERE.search(question)):
+        return None
+    reason = Reason(
+        "write_request",
+        "This asks to change data; honestsql only reads (no delete, update, insert or drop). "
+        "Make such a change yourself, with an account that has the right to.",
     )
     return Decision(False, 0.0, None, [reason])
 

@@ -20,7 +20,7 @@ from honestsql.answer import Answer, alternatives
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
-from honestsql.decide import Candidate, Decision, decide, off_topic
+from honestsql.decide import Candidate, Decision, decide, off_topic, write_request
 from honestsql.glossary import Glossary
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.llm.grammar import sql_grammar
@@ -248,8 +248,12 @@ class Pipeline:
         )
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)
-        gate = off_topic(relevance, linking.content_words(question))
-        if self.settings.relevance_gate and gate is not None:
+        gate = write_request(question) or (
+            off_topic(relevance, linking.content_words(question))
+            if self.settings.relevance_gate
+            else None
+        )
+        if gate is not None:
             timings["total"] = _ms(started)
             return self._finish(state, question, target, gate, [], schema, timings)
         grammar = (

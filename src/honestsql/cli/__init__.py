@@ -14,6 +14,7 @@ from honestsql.cli import (  # noqa: E402, F401
     glossary,
     memory,
     models,
+    peers,
     server,
 )
 from honestsql.cli.apps import app, main

@@ -23,6 +23,7 @@ RUN_VERSION = 1
 
 #: Abstentions made by a rule, not by the confidence (kept whatever the calibrator says).
 RULE_REASONS = {
+    "write_request",
     "not_about_this_database",
     "unanswerable_with_schema",
     "ambiguous",

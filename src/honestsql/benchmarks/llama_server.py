@@ -1,0 +1,233 @@
+"""One OpenAI-compatible server for every system of ``bench peers``: llama-cpp-python's own
+server module over a GGUF file, started and stopped by the bench, behind a small counting proxy.
+
+The server serves the weights under two names: ``ALIAS`` with the model's own chat template, for
+every system, and ``ALIAS-tools`` with llama-cpp-python's tool-calling handler, for Vanna 2,
+which works only through tool calls (the server loads one at a time and swaps on demand).
+
+The proxy forwards every request unchanged except one thing, the same for every system: a
+request that sets no ``max_tokens`` gets ``MAX_TOKENS`` (a small model that loops would
+otherwise write until the context is full). It adds up the ``usage`` the server reports, so the
+bench can say how many prompt and completion tokens each system spent on each question.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from honestsql.llm import BackendError
+
+MAX_TOKENS = 1024
+CACHE_BYTES = 4 << 30
+#: llama-cpp-python's handler that turns a model's reply into OpenAI tool calls (the model's own
+#: chat template passes tools in but never returns tool calls); Qwen's chat format is ChatML.
+TOOLS_FORMAT = "chatml-function-calling"
+
+
+def tools_alias(alias: str) -> str:
+    """The served name of the same weights behind the tool-calling chat handler."""
+    return f"{alias}-tools"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Usage:
+    """Token counts added up over every request through the proxy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.prompt = 0
+        self.completion = 0
+        self.requests = 0
+
+    def add(self, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        with self._lock:
+            self.prompt += int(usage.get("prompt_tokens") or 0)
+            self.completion += int(usage.get("completion_tokens") or 0)
+
+    def snapshot(self) -> tuple[int, int, int]:
+        with self._lock:
+            return self.prompt, self.completion, self.requests
+
+
+def _handler(upstream: tuple[str, int], usage: Usage) -> type[BaseHTTPRequestHandler]:
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def _forward(self, method: str) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if body and self.path.endswith("/completions"):
+                try:
+                    payload = json.loads(body)
+                    if payload.get("max_tokens") is None and not payload.get(
+                        "max_completion_tokens"
+                    ):
+                        payload["max_tokens"] = MAX_TOKENS
+                    body = json.dumps(payload).encode()
+                except ValueError:
+                    pass
+                with usage._lock:
+                    usage.requests += 1
+            conn = http.client.HTTPConnection(*upstream, timeout=900)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
+            conn.request(method, self.path, body=body or None, headers=headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            conn.close()
+            self._count(data)
+            self.send_response(reply.status)
+            for key, value in reply.getheaders():
+                if key.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _count(self, data: bytes) -> None:
+            text = data.decode("utf-8", "replace")
+            chunks = [text]
+            if text.lstrip().startswith("data:"):  # a stream: the usage rides on some chunk
+                chunks = [line[5:] for line in text.splitlines() if line.startswith("data:")]
+            for chunk in chunks:
+                try:
+                    payload = json.loads(chunk)
+                except ValueError:
+                    continue
+                if isinstance(payload, dict):
+                    usage.add(payload.get("usage"))
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._forward("POST")
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._forward("GET")
+
+    return Forward
+
+
+class Proxy:
+    """The counting proxy alone, in front of any OpenAI-compatible server at ``upstream``
+    (host, port); ``base_url`` is its own. A context manager."""
+
+    def __init__(self, upstream: tuple[str, int], usage: Usage | None = None) -> None:
+        self.usage = usage or Usage()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, self.usage))
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Proxy:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` on a free port, and the proxy in front of it;
+    ``base_url`` is the proxy's. A context manager: leaving it stops both."""
+
+    def __init__(
+        self, model_path: Path, *, n_ctx: int = 8192, alias: str = "local", log: Path | None = None
+    ) -> None:
+        self.model_path = model_path
+        self.alias = alias
+        self.n_ctx = n_ctx
+        self.log = log
+        self.usage = Usage()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._proxy: Proxy | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> LlamaServer:
+        try:
+            import llama_cpp.server  # noqa: F401
+        except ModuleNotFoundError as exc:
+            raise BackendError(
+                f"bench peers needs llama-cpp-python's server ({exc.name} is missing): "
+                'pip install "honestsql[peers]"'
+            ) from None
+        port = free_port()
+        model = {
+            "model": str(self.model_path),
+            "n_ctx": self.n_ctx,
+            "n_threads": os.cpu_count() or 2,
+            "verbose": False,
+            # prompt states kept in memory and reused by the longest matching prefix: the
+            # systems take turns, and each would otherwise read its schema prompt again
+            "cache": True,
+            "cache_size": CACHE_BYTES,
+        }
+        config = {
+            "host": "127.0.0.1",
+            "port": port,
+            "models": [
+                {**model, "model_alias": self.alias},
+                {**model, "model_alias": tools_alias(self.alias), "chat_format": TOOLS_FORMAT},
+            ],
+        }
+        self._config = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        with self._config:
+            json.dump(config, self._config)
+        command = [sys.executable, "-m", "llama_cpp.server", "--config_file", self._config.name]
+        if self.log:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab") if self.log else subprocess.DEVNULL
+        self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        self._wait(port)
+        self._proxy = Proxy(("127.0.0.1", port), self.usage).__enter__()
+        self.base_url = self._proxy.base_url
+        return self
+
+    def _wait(self, port: int, seconds: float = 300.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise BackendError(
+                    f"The llama-cpp-python server stopped while starting (exit code "
+                    f"{self._process.returncode}); see {self.log or 'its output'}."
+                )
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        self.__exit__()
+        raise BackendError(f"The llama-cpp-python server did not answer within {seconds:.0f} s.")
+
+    def __exit__(self, *_: object) -> None:
+        if self._proxy is not None:
+            self._proxy.__exit__()
+            self._proxy = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+        if getattr(self, "_config", None) is not None:
+            Path(self._config.name).unlink(missing_ok=True)
