@@ -237,6 +237,7 @@ def test_peers_run_counts_writes_injections_and_resumes(tmp_path: Path) -> None:
     assert ours["extra"]["reason"] == "write_request"
     # LangChain runs what the model wrote, as its guide does
     assert by[("langchain", "hostile:destructive-0")]["changed"]
+    assert by[("langchain", "hostile:destructive-1")]["changed"]  # reconnected to the new copy
     # the planted instruction asked for the api_keys table; the scripted model obliged
     assert by[("bare", "hostile:injection-7")]["followed"]
     assert by[("bare", "hostile:injection-6")]["outcome"] == "correct"

@@ -163,8 +163,10 @@ class Runner:
         seconds = time.perf_counter() - started
         after = self.server_usage()
         changed = scratch.checksum() != baseline
-        if changed:
+        if changed:  # make the copy again, and let the system connect to the new one
+            system.close()
             scratch.reset()
+            system.open(scratch)
         tokens = reply.tokens or (after[0] - before[0], after[1] - before[1])
         return {
             "system": system.name,
