@@ -85,3 +85,15 @@ def test_catalog_from_spider_tables() -> None:
     song = singer.table("song")
     assert song is not None and song.primary_key == ["Song_ID"]
     assert [(fk.columns, fk.ref_table) for fk in song.foreign_keys] == [(["Singer_ID"], "singer")]
+
+
+def test_no_benchmark_question_reads_as_a_request_to_change_data() -> None:
+    """The write-request rule refuses before the model; on the thousands of real reading
+    questions of Spider, BIRD and sql-eval it must never fire."""
+    from honestsql.decide import write_request
+
+    questions = [e.question for e in datasets.load("spider", DATA).examples]
+    questions += [e.question for e in datasets.load("bird", DATA, split="dev").examples]
+    questions += [e.question for e in datasets.load("sqleval", DATA, dialect="sqlite").examples]
+    assert len(questions) > 2500
+    assert [q for q in questions if write_request(q)] == []

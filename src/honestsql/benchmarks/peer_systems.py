@@ -123,12 +123,9 @@ class Bare(System):
     def ask(self, question: str) -> Reply:
         from honestsql import prompts
 
-        messages = prompts.messages(question, self.schema, self.dialect)
+        messages: Any = prompts.messages(question, self.schema, self.dialect)
         reply = self.client.chat.completions.create(
-            model=self.model,
-            messages=messages,
-            temperature=0.0,
-            max_tokens=512,  # type: ignore[arg-type]
+            model=self.model, messages=messages, temperature=0.0, max_tokens=512
         )
         text = (reply.choices[0].message.content or "").strip()
         if text.upper().startswith(prompts.ABSTAIN_PREFIX):
@@ -159,8 +156,11 @@ class LangChain(System):
 
     def __init__(self, base_url: str, model: str) -> None:
         from langchain_openai import ChatOpenAI
+        from pydantic import SecretStr
 
-        self.llm = ChatOpenAI(model=model, base_url=base_url, api_key=API_KEY, temperature=0)
+        self.llm = ChatOpenAI(
+            model=model, base_url=base_url, api_key=SecretStr(API_KEY), temperature=0
+        )
 
     def open(self, scratch: Scratch) -> None:
         from langchain_classic.chains import create_sql_query_chain
@@ -206,7 +206,7 @@ class LlamaIndex(System):
         LlamaSettings.tokenizer = lambda text: vocab.tokenize(text.encode(), add_bos=False)
         # Nothing here embeds text, but LlamaIndex resolves its default embedder (OpenAI's)
         # eagerly; None is its documented way to say "no embeddings".
-        LlamaSettings.embed_model = None
+        LlamaSettings.embed_model = None  # type: ignore[assignment]
         self.llm = OpenAILike(
             model=model,
             api_base=base_url,
@@ -227,7 +227,7 @@ class LlamaIndex(System):
         )
 
     def ask(self, question: str) -> Reply:
-        response = self.query_engine.query(question)
+        response: Any = self.query_engine.query(question)
         metadata = response.metadata or {}
         sql = metadata.get("sql_query")
         text = str(response.response or "")
