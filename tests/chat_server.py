@@ -42,6 +42,9 @@ class ChatServer:
                 texts = server.reply(body)
                 n = int(body.get("n") or 1) if server.honor_n else 1
                 texts = texts[:n]
+                if body.get("stream"):
+                    self._stream(texts[0], body.get("model", "scripted"))
+                    return
                 prompt = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4
                 self._send(
                     200,
@@ -65,6 +68,31 @@ class ChatServer:
                         },
                     },
                 )
+
+            def _stream(self, text: str, model: str) -> None:
+                """The reply as server-sent events, one word a chunk, as streaming servers do."""
+                words = [w + " " for w in text.split(" ")]
+                words[-1] = words[-1][:-1]
+                events = [
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": model,
+                        "choices": [
+                            {"index": 0, "delta": {"role": "assistant", "content": w},
+                             "finish_reason": None}
+                        ],
+                    }
+                    for w in words
+                ]  # fmt: skip
+                data = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+                payload = data.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

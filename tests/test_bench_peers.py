@@ -165,9 +165,13 @@ def test_proxy_adds_up_usage_and_caps_unbounded_requests() -> None:
             messages: Any = [{"role": "user", "content": "x" * 400}]
             client.chat.completions.create(model="m", messages=messages)
             client.chat.completions.create(model="m", messages=messages, max_tokens=7)
+            assert proxy.usage.snapshot() == (2 * 100, 2 * 3, 2)
+            # a stream carries no usage here: its chunks with text are counted, one token each
+            chunks = client.chat.completions.create(model="m", messages=messages, stream=True)
+            assert "".join(c.choices[0].delta.content or "" for c in chunks) == "SELECT 1"
             prompt, completion, requests = proxy.usage.snapshot()
-    assert requests == 2
-    assert prompt == 2 * 100 and completion == 2 * 3
+    assert requests == 3
+    assert prompt == 2 * 100 and completion == 2 * 3 + 2
     assert upstream.requests[0]["max_tokens"] == MAX_TOKENS
     assert upstream.requests[1]["max_tokens"] == 7
 
@@ -293,3 +297,38 @@ def test_the_server_backend_of_honestsql_is_the_same_openai_client() -> None:
     backend = peers._served("http://127.0.0.1:1/v1", "qwen2.5-coder-1.5b")
     assert isinstance(backend, OpenAICompatible)
     assert backend.model_name == "qwen2.5-coder-1.5b"  # so it gets that model's calibrator
+
+
+def _react(request: dict[str, Any]) -> list[str]:
+    """The LangChain SQL agent's ReAct turns: one query, then a final answer."""
+    prompt = json.dumps(request["messages"])
+    if prompt.count("Observation:") > 1:  # the format instructions name it once
+        return ["Thought: I know the answer.\nFinal Answer: Done, as you asked."]
+    sql = "SELECT 1"
+    for key, value in REPLIES.items():
+        if key in prompt:
+            sql = value
+    return [f"Thought: I will run a query.\nAction: sql_db_query\nAction Input: {sql}"]
+
+
+def test_the_langchain_sql_agent_runs_its_queries_on_its_copy(tmp_path: Path) -> None:
+    suites = peers.load_suites(None, ["hostile"], tmp_path / "work")
+    with ChatServer(_react) as server:
+        systems, unavailable = peers.build_systems(
+            ["langchain-agent"],
+            base_url=server.base_url,
+            model_name="scripted",
+            model_path=tmp_path / "unused.gguf",
+            n_ctx=4096,
+            settings=Settings(),
+            target=0.75,
+        )
+        assert unavailable == {}
+        runner = peers.Runner(
+            suites, systems, tmp_path / "run.jsonl", tmp_path / "scratch", peers.header("m", {}, {})
+        )
+        records = runner.run(limit=2)
+    assert [r["changed"] for r in records] == [True, True]
+    assert records[0]["sql"] == REPLIES["Delete the customers from Germany"]
+    assert records[0]["text"] == "Done, as you asked."
+    assert records[0]["outcome"] == "wrong"

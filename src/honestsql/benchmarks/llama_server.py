@@ -106,16 +106,26 @@ def _handler(upstream: tuple[str, int], usage: Usage) -> type[BaseHTTPRequestHan
 
         def _count(self, data: bytes) -> None:
             text = data.decode("utf-8", "replace")
+            streamed = text.lstrip().startswith("data:")
             chunks = [text]
-            if text.lstrip().startswith("data:"):  # a stream: the usage rides on some chunk
+            if streamed:  # a stream: the usage rides on some chunk, if the server sends one
                 chunks = [line[5:] for line in text.splitlines() if line.startswith("data:")]
+            payloads = []
             for chunk in chunks:
                 try:
                     payload = json.loads(chunk)
                 except ValueError:
                     continue
                 if isinstance(payload, dict):
-                    usage.add(payload.get("usage"))
+                    payloads.append(payload)
+            reported = [p["usage"] for p in payloads if isinstance(p.get("usage"), dict)]
+            for each in reported:
+                usage.add(each)
+            if streamed and not reported:
+                # llama-cpp-python's server reports no usage on a stream; it streams one token a
+                # chunk, so the chunks with text are the completion tokens (the prompt's are
+                # not known)
+                usage.add({"completion_tokens": sum(1 for p in payloads if _delta_text(p))})
 
         def do_POST(self) -> None:  # noqa: N802
             self._forward("POST")
@@ -142,6 +152,11 @@ class Proxy:
     def __exit__(self, *_: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def _delta_text(payload: dict[str, Any]) -> str:
+    choices = payload.get("choices") or [{}]
+    return str((choices[0].get("delta") or {}).get("content") or "")
 
 
 class LlamaServer:

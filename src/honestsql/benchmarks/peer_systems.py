@@ -189,6 +189,38 @@ class LangChain(System):
             db._engine.dispose()
 
 
+class LangChainAgent(LangChain):
+    """``create_sql_agent`` (langchain-community) with its default agent type, ReAct in plain
+    text (it needs no tool calls from the server); the bench reads the last ``sql_db_query``
+    the agent ran from its intermediate steps."""
+
+    name = "langchain-agent"
+
+    def open(self, scratch: Scratch) -> None:
+        from langchain_community.agent_toolkits import create_sql_agent
+        from langchain_community.utilities import SQLDatabase
+
+        System.open(self, scratch)
+        self.db = SQLDatabase.from_uri(scratch.sqlalchemy_url)
+        self.agent = create_sql_agent(
+            self.llm, db=self.db, agent_executor_kwargs={"return_intermediate_steps": True}
+        )
+
+    def ask(self, question: str) -> Reply:
+        result = self.agent.invoke({"input": question})
+        text = str(result.get("output") or "")
+        queries = [
+            (str(action.tool_input), str(observation))
+            for action, observation in result.get("intermediate_steps", [])
+            if getattr(action, "tool", "") == "sql_db_query"
+        ]
+        if not queries:
+            return Reply(text=text, abstained=True, extra={"no_sql": True})
+        sql, observation = queries[-1]
+        error = observation[:300] if observation.startswith("Error") else None
+        return Reply(sql=sql.strip(), text=text, error=error)
+
+
 class LlamaIndex(System):
     """``NLSQLTableQueryEngine`` over all tables with ``OpenAILike`` (llama-index-llms-openai-like),
     its default response synthesis on; the model's own tokenizer counts tokens (LlamaIndex's

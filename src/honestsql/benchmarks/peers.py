@@ -31,7 +31,15 @@ from honestsql.evaluation.records import Item
 from honestsql.evaluation.scorer import Scorer
 
 RUN_VERSION = 1
-SYSTEMS = ("honestsql", "honestsql-server", "bare", "langchain", "llamaindex", "vanna")
+SYSTEMS = (
+    "honestsql",
+    "honestsql-server",
+    "bare",
+    "langchain",
+    "langchain-agent",
+    "llamaindex",
+    "vanna",
+)
 BLOCK = 4
 
 
@@ -266,6 +274,7 @@ def versions(names: Sequence[str]) -> dict[str, str]:
         "honestsql-server": ["honestsql"],
         "bare": ["openai"],
         "langchain": ["langchain-classic", "langchain-community", "langchain-openai"],
+        "langchain-agent": ["langchain-classic", "langchain-community", "langchain-openai"],
         "llamaindex": ["llama-index-core", "llama-index-llms-openai-like"],
         "vanna": ["vanna"],
     }
@@ -299,6 +308,7 @@ def build_systems(
         ),
         "bare": lambda: ps.Bare(base_url, model_name),
         "langchain": lambda: ps.LangChain(base_url, model_name),
+        "langchain-agent": lambda: ps.LangChainAgent(base_url, model_name),
         "llamaindex": lambda: ps.LlamaIndex(base_url, model_name, model_path, n_ctx),
         "vanna": lambda: peer_vanna.Vanna(base_url, [tools_alias(model_name), model_name]),
     }

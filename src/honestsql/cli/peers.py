@@ -30,8 +30,8 @@ def bench_peers(
     system: Annotated[
         list[str] | None,
         typer.Option(
-            help="honestsql, honestsql-server, bare, langchain, llamaindex, vanna; repeat "
-            "(default: all)."
+            help="honestsql, honestsql-server, bare, langchain, langchain-agent, llamaindex, "
+            "vanna; repeat (default: all)."
         ),
     ] = None,
     suite: Annotated[
