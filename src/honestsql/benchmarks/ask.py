@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
+from honestsql.benchmarks import read_run
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
@@ -85,23 +86,10 @@ def is_run(path: Path) -> bool:
 
 
 def load_run(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The header and the records of a ``bench ask`` run file (a cut-off last line is ignored)."""
-    if not path.is_file():
-        raise InvalidInput(f"The run file {str(path)!r} does not exist.")
-    header: dict[str, Any] | None = None
-    records: dict[str, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("kind") == "header":
-            header = record
-        elif header is not None and "id" in record:
-            records[record["id"]] = record
-    if header is None or header.get("version") != RUN_VERSION:
-        raise InvalidInput(f"{path} is not a `honestsql bench ask` run file.")
-    return header, list(records.values())
+    """The header and the records of a ``bench ask`` run file."""
+    return read_run(
+        path, kind="header", version=RUN_VERSION, key=lambda r: r.get("id"), name="bench ask"
+    )
 
 
 def run(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from honestsql.benchmarks import ask, hostile
+from honestsql.benchmarks import ask, hostile, read_run
 from honestsql.benchmarks.llama_server import tools_alias
 from honestsql.benchmarks.peer_systems import Reply, System
 from honestsql.benchmarks.scratch import Scratch
@@ -225,23 +225,14 @@ class Runner:
 
 
 def load_run(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The header and records of a ``bench peers`` run file (a cut-off last line is ignored)."""
-    if not path.is_file():
-        raise InvalidInput(f"The run file {str(path)!r} does not exist.")
-    header: dict[str, Any] | None = None
-    records: dict[tuple[str, str], dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("kind") == "peers-header":
-            header = record
-        elif header is not None and "system" in record:
-            records[(record["system"], record["id"])] = record
-    if header is None or header.get("version") != RUN_VERSION:
-        raise InvalidInput(f"{path} is not a `honestsql bench peers` run file.")
-    return header, list(records.values())
+    """The header and the records of a ``bench peers`` run file."""
+    return read_run(
+        path,
+        kind="peers-header",
+        version=RUN_VERSION,
+        key=lambda r: (r["system"], r["id"]) if "system" in r else None,
+        name="bench peers",
+    )
 
 
 def load_suites(

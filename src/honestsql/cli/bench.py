@@ -14,9 +14,13 @@ from honestsql.cli.common import (
     BaseUrlOption,
     CandidatesOption,
     DataOption,
+    FreshOption,
     JsonOption,
+    LimitOption,
     LlmOption,
     ModelOption,
+    ReportOnlyOption,
+    RunOption,
     TargetOption,
     fail,
     print_figures,
@@ -168,17 +172,10 @@ def bench_ask(
     api_key: ApiKeyOption = None,
     data: DataOption = None,
     suite: SuiteOption = None,
-    run: Annotated[
-        Path | None,
-        typer.Option(help="Run file (JSON lines) to write and resume; default in the cache."),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option(min=1, help="Only the first N questions of the run order.")
-    ] = None,
-    fresh: Annotated[bool, typer.Option(help="Start the run file again.")] = False,
-    report_only: Annotated[
-        bool, typer.Option(help="Compute the figures from the run file without running a model.")
-    ] = False,
+    run: RunOption = None,
+    limit: LimitOption = None,
+    fresh: FreshOption = False,
+    report_only: ReportOnlyOption = False,
     common_with: Annotated[
         Path | None,
         typer.Option(

@@ -142,6 +142,19 @@ DataOption = Annotated[
 ]
 
 
+RunOption = Annotated[
+    Path | None,
+    typer.Option(help="Run file (JSON lines) to write and resume; default in the cache."),
+]
+LimitOption = Annotated[
+    int | None, typer.Option(min=1, help="Only the first N questions of the run order.")
+]
+FreshOption = Annotated[bool, typer.Option(help="Start the run file again.")]
+ReportOnlyOption = Annotated[
+    bool, typer.Option(help="Compute the figures from the run file without running a model.")
+]
+
+
 def print_figures(name: str, figures: dict[str, Any], as_json: bool) -> None:
     from datetime import date
 

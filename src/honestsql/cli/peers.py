@@ -11,8 +11,12 @@ from honestsql.cli.apps import bench_app
 from honestsql.cli.common import (
     CandidatesOption,
     DataOption,
+    FreshOption,
     JsonOption,
+    LimitOption,
     ModelOption,
+    ReportOnlyOption,
+    RunOption,
     TargetOption,
     fail,
     print_figures,
@@ -38,17 +42,10 @@ def bench_peers(
         list[str] | None,
         typer.Option(help=f"{', '.join(SUITES)}; repeat (default: all)."),
     ] = None,
-    run: Annotated[
-        Path | None,
-        typer.Option(help="Run file (JSON lines) to write and resume; default in the cache."),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option(min=1, help="Only the first N questions of the run order.")
-    ] = None,
-    fresh: Annotated[bool, typer.Option(help="Start the run file again.")] = False,
-    report_only: Annotated[
-        bool, typer.Option(help="Compute the figures from the run file without running a model.")
-    ] = False,
+    run: RunOption = None,
+    limit: LimitOption = None,
+    fresh: FreshOption = False,
+    report_only: ReportOnlyOption = False,
     report: Annotated[
         Path | None,
         typer.Option(help="Write an HTML page with the table and the risk-coverage chart here."),
