@@ -332,3 +332,27 @@ def test_the_langchain_sql_agent_runs_its_queries_on_its_copy(tmp_path: Path) ->
     assert records[0]["sql"] == REPLIES["Delete the customers from Germany"]
     assert records[0]["text"] == "Done, as you asked."
     assert records[0]["outcome"] == "wrong"
+
+
+def test_a_dead_server_stops_the_run_instead_of_failing_the_peers(tmp_path: Path) -> None:
+    class Quiet(peer_systems.System):
+        name = "quiet"
+
+        def ask(self, question: str) -> peer_systems.Reply:
+            return peer_systems.Reply(abstained=True)
+
+    answered = []
+
+    def healthy() -> None:
+        if len(answered) == 2:
+            raise peer_systems.BackendError("The llama-cpp-python server stopped")
+        answered.append(1)
+
+    suites = peers.load_suites(None, ["hostile"], tmp_path / "work")
+    run = tmp_path / "run.jsonl"
+    runner = peers.Runner(
+        suites, [Quiet()], run, tmp_path / "scratch", peers.header("m", {}, {}), healthy=healthy
+    )
+    with pytest.raises(peer_systems.BackendError):
+        runner.run(limit=5)
+    assert len(peers.load_run(run)[1]) == 2  # the third question was not recorded

@@ -30,7 +30,6 @@ from typing import Any
 from honestsql.llm import BackendError
 
 MAX_TOKENS = 1024
-CACHE_BYTES = 4 << 30
 #: llama-cpp-python's handler that turns a model's reply into OpenAI tool calls (the model's own
 #: chat template passes tools in but never returns tool calls); Qwen's chat format is ChatML.
 TOOLS_FORMAT = "chatml-function-calling"
@@ -189,10 +188,6 @@ class LlamaServer:
             "n_ctx": self.n_ctx,
             "n_threads": os.cpu_count() or 2,
             "verbose": False,
-            # prompt states kept in memory and reused by the longest matching prefix: the
-            # systems take turns, and each would otherwise read its schema prompt again
-            "cache": True,
-            "cache_size": CACHE_BYTES,
         }
         config = {
             "host": "127.0.0.1",
@@ -231,6 +226,17 @@ class LlamaServer:
                 time.sleep(0.5)
         self.__exit__()
         raise BackendError(f"The llama-cpp-python server did not answer within {seconds:.0f} s.")
+
+    def check(self) -> None:
+        """Raise if the server has stopped (a question asked of a dead server is not a peer's
+        failure, and must not be recorded as one)."""
+        if self._process is None or self._process.poll() is not None:
+            code = None if self._process is None else self._process.returncode
+            raise BackendError(
+                f"The llama-cpp-python server stopped (exit code {code}; -9 is usually the "
+                f"kernel's out-of-memory killer); see {self.log or 'its output'}. The run "
+                "resumes from the last question recorded."
+            )
 
     def __exit__(self, *_: object) -> None:
         if self._proxy is not None:

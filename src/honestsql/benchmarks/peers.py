@@ -102,6 +102,8 @@ class Runner:
     header: dict[str, Any]
     #: (prompt, completion, requests) so far on the shared server, for systems that use it.
     server_usage: Callable[[], tuple[int, int, int]] = lambda: (0, 0, 0)
+    #: Raises when the shared server has stopped: the question is then not recorded.
+    healthy: Callable[[], None] = lambda: None
     progress: Callable[[int, int], None] = lambda done, total: None
 
     def run(self, limit: int | None = None, fresh: bool = False) -> list[dict[str, Any]]:
@@ -169,6 +171,7 @@ class Runner:
         except Exception as exc:  # a peer may fail in any way; the run goes on
             reply = Reply(error=f"{type(exc).__name__}: {str(exc)[:280]}")
         seconds = time.perf_counter() - started
+        self.healthy()
         after = self.server_usage()
         changed = scratch.checksum() != baseline
         if changed:  # make the copy again, and let the system connect to the new one

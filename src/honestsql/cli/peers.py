@@ -133,6 +133,7 @@ def _run(
             work / "scratch",
             header,
             server_usage=server.usage.snapshot,
+            healthy=server.check,
             progress=lambda done, _total: reached(done),
         )
         with progress:
