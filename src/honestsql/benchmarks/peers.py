@@ -54,17 +54,9 @@ def blocks(items: Sequence[Item]) -> list[list[Item]]:
     """Consecutive questions of one database, at most ``BLOCK`` together."""
     out: list[list[Item]] = []
     for item in items:
-        last = out[-1] if out else None
-        if (
-            last
-            and len(last) < BLOCK
-            and (last[0].suite, last[0].example.db_id)
-            == (
-                item.suite,
-                item.example.db_id,
-            )
-        ):
-            last.append(item)
+        key = (item.suite, item.example.db_id)
+        if out and len(out[-1]) < BLOCK and (out[-1][0].suite, out[-1][0].example.db_id) == key:
+            out[-1].append(item)
         else:
             out.append([item])
     return out
