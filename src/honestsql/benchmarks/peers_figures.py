@@ -143,19 +143,19 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, axis = plt.subplots(figsize=(7, 4.5))
-    for name, row in figures["systems"].items():
+    for index, (name, row) in enumerate(figures["systems"].items()):
         points = row["risk_coverage"]
         if not points:
             continue
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        if len(points) == 1:
-            axis.scatter(xs, ys, s=60, label=name, zorder=3)
-        else:
-            axis.plot(xs, ys, label=name, linewidth=2)
+        color = f"C{index}"
+        if len(points) > 1:  # a confidence: the curve, and where the system answers all it can
+            axis.plot(xs, ys, color=color, linewidth=2)
+        axis.scatter(xs[-1:], ys[-1:], s=60, color=color, label=name, zorder=3)
     axis.set_xlabel("coverage (share of questions answered)")
     axis.set_ylabel("risk (share of answers that are wrong)")
     axis.set_xlim(0, 1)
-    axis.set_ylim(0, 1)
+    axis.set_ylim(-0.02, 1)
     axis.grid(alpha=0.3)
     axis.legend(loc="upper left", fontsize=8)
     axis.set_title(f"Risk-coverage, {figures['model']}, {figures['n']} questions")

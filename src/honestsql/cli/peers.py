@@ -81,9 +81,7 @@ def bench_peers(
     except HonestSQLError as exc:
         fail(exc, as_json)
     if not as_json:
-        from rich.console import Console
-
-        Console(stderr=True).print(peers_figures.table(figures))
+        typer.echo(peers_figures.table(figures), err=True)
     print_figures("peers", figures, as_json)
 
 
