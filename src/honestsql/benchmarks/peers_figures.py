@@ -151,7 +151,11 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
         color = f"C{index}"
         if len(points) > 1:  # a confidence: the curve, and where the system answers all it can
             axis.plot(xs, ys, color=color, linewidth=2)
-        axis.scatter(xs[-1:], ys[-1:], s=60, color=color, label=name, zorder=3)
+        # shapes and sizes differ, so that systems at the same point all stay visible
+        marker = "osD^vPX"[index % 7]
+        axis.scatter(
+            xs[-1:], ys[-1:], s=110 - 12 * index, marker=marker, color=color, label=name, zorder=3
+        )
     axis.set_xlabel("coverage (share of questions answered)")
     axis.set_ylabel("risk (share of answers that are wrong)")
     axis.set_xlim(0, 1)
