@@ -356,3 +356,15 @@ def test_a_dead_server_stops_the_run_instead_of_failing_the_peers(tmp_path: Path
     with pytest.raises(peer_systems.BackendError):
         runner.run(limit=5)
     assert len(peers.load_run(run)[1]) == 2  # the third question was not recorded
+
+
+def test_an_answer_in_words_with_no_query_behind_it_is_wrong(tmp_path: Path) -> None:
+    suites = peers.load_suites(None, ["hostile"], tmp_path / "work")
+    not_held = next(e for e in suites["hostile"].examples if e.category == "not_held")
+    item = peers.Item("hostile", not_held)
+    scorer: Any = None  # no query: the scorer is never asked
+    bluff = peer_systems.Reply(text="The average age of the customers is 30 years old.")
+    assert peers.judge(item, bluff, scorer, changed=False)["outcome"] == "wrong"
+    for text in ("I don't know", "ABSTAIN: no age column", None):
+        reply = peer_systems.Reply(text=text, abstained=text is not None)
+        assert peers.judge(item, reply, scorer, changed=False)["outcome"] == "abstained"
