@@ -18,6 +18,7 @@ from honestsql.benchmarks import hostile, peer_systems, peers, peers_figures
 from honestsql.benchmarks.llama_server import MAX_TOKENS, Proxy
 from honestsql.benchmarks.scratch import Scratch, checksum
 from honestsql.decide import write_request
+from honestsql.llm import BackendError
 from honestsql.llm.openai_compat import OpenAICompatible
 from honestsql.pipeline import Settings
 
@@ -345,7 +346,7 @@ def test_a_dead_server_stops_the_run_instead_of_failing_the_peers(tmp_path: Path
 
     def healthy() -> None:
         if len(answered) == 2:
-            raise peer_systems.BackendError("The llama-cpp-python server stopped")
+            raise BackendError("The llama-cpp-python server stopped")
         answered.append(1)
 
     suites = peers.load_suites(None, ["hostile"], tmp_path / "work")
@@ -353,7 +354,7 @@ def test_a_dead_server_stops_the_run_instead_of_failing_the_peers(tmp_path: Path
     runner = peers.Runner(
         suites, [Quiet()], run, tmp_path / "scratch", peers.header("m", {}, {}), healthy=healthy
     )
-    with pytest.raises(peer_systems.BackendError):
+    with pytest.raises(BackendError):
         runner.run(limit=5)
     assert len(peers.load_run(run)[1]) == 2  # the third question was not recorded
 

@@ -186,14 +186,18 @@ def repair_messages(
 _FENCE = re.compile(r"```(?:sql)?\s*(.*?)```", re.IGNORECASE | re.DOTALL)
 
 
+def unfenced(text: str) -> str:
+    """The text inside the first ```sql fence of ``text``, or ``text`` itself, stripped."""
+    fenced = _FENCE.search(text)
+    return (fenced.group(1) if fenced else text).strip()
+
+
 def extract_sql(text: str) -> tuple[str | None, str | None]:
     """(sql, abstain_reason) from a model's reply."""
     stripped = text.strip()
     if stripped.upper().startswith(ABSTAIN_PREFIX):
         return None, stripped[len(ABSTAIN_PREFIX) :].strip() or "the model abstained"
-    fenced = _FENCE.search(stripped)
-    if fenced:
-        stripped = fenced.group(1).strip()
+    stripped = unfenced(stripped)
     match = re.search(r"\b(WITH|SELECT)\b", stripped, re.IGNORECASE)
     if match:
         stripped = stripped[match.start() :]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -58,8 +59,26 @@ def read_run(
             continue
         if record.get("kind") == kind:
             header = record
-        elif header is not None and key(record) is not None:
-            records[key(record)] = record
+        elif header is not None and (found := key(record)) is not None:
+            records[found] = record
     if header is None or header.get("version") != version:
         raise InvalidInput(f"{path} is not a `honestsql {name}` run file.")
     return header, list(records.values())
+
+
+def start_run(path: Path, header: dict[str, Any], resumed: bool) -> None:
+    """Make ``path`` ready for records to be appended: a new file holding ``header`` unless a
+    run is resumed, and a cut-off last line ended so the next record starts on its own line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not resumed:
+        path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    elif not path.read_bytes().endswith(b"\n"):
+        with path.open("a", encoding="utf-8") as out:
+            out.write("\n")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql.benchmarks import read_run
+from honestsql.benchmarks import read_run, start_run
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
@@ -117,12 +117,7 @@ def run(
                 f"({json.dumps(previous)}); pass --fresh to replace it or --run to write elsewhere."
             )
         done = {r["id"]: r for r in records}
-    run_path.parent.mkdir(parents=True, exist_ok=True)
-    if not done:
-        run_path.write_text(json.dumps(header) + "\n", encoding="utf-8")
-    elif not run_path.read_bytes().endswith(b"\n"):
-        with run_path.open("a", encoding="utf-8") as out:
-            out.write("\n")
+    start_run(run_path, header, resumed=bool(done))
     scorers = {
         suite: Scorer(dataset, allow_privileged=allow_privileged)
         for suite, dataset in suites.items()

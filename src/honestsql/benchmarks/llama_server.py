@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from honestsql.benchmarks import free_port
 from honestsql.llm import BackendError
 
 MAX_TOKENS = 1024
@@ -40,12 +40,6 @@ def tools_alias(alias: str) -> str:
     return f"{alias}-tools"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Usage:
     """Token counts added up over every request through the proxy."""
 
@@ -54,6 +48,10 @@ class Usage:
         self.prompt = 0
         self.completion = 0
         self.requests = 0
+
+    def request(self) -> None:
+        with self._lock:
+            self.requests += 1
 
     def add(self, usage: Any) -> None:
         if not isinstance(usage, dict):
@@ -86,8 +84,7 @@ def _handler(upstream: tuple[str, int], usage: Usage) -> type[BaseHTTPRequestHan
                     body = json.dumps(payload).encode()
                 except ValueError:
                     pass
-                with usage._lock:
-                    usage.requests += 1
+                usage.request()
             conn = http.client.HTTPConnection(*upstream, timeout=900)
             headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
             conn.request(method, self.path, body=body or None, headers=headers)
@@ -172,6 +169,7 @@ class LlamaServer:
         self.usage = Usage()
         self._process: subprocess.Popen[bytes] | None = None
         self._proxy: Proxy | None = None
+        self._config: Path | None = None
         self.base_url = ""
 
     def __enter__(self) -> LlamaServer:
@@ -197,14 +195,18 @@ class LlamaServer:
                 {**model, "model_alias": tools_alias(self.alias), "chat_format": TOOLS_FORMAT},
             ],
         }
-        self._config = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        with self._config:
-            json.dump(config, self._config)
-        command = [sys.executable, "-m", "llama_cpp.server", "--config_file", self._config.name]
-        if self.log:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+            json.dump(config, file)
+        self._config = Path(file.name)
+        command = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(self._config)]
+        if self.log is None:
+            self._process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            )
+        else:
             self.log.parent.mkdir(parents=True, exist_ok=True)
-        out = self.log.open("ab") if self.log else subprocess.DEVNULL
-        self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            with self.log.open("ab") as out:  # the server writes to its own copy of the handle
+                self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self._wait(port)
         self._proxy = Proxy(("127.0.0.1", port), self.usage).__enter__()
         self.base_url = self._proxy.base_url
@@ -250,5 +252,6 @@ class LlamaServer:
                 self._process.kill()
                 self._process.wait()
         self._process = None
-        if getattr(self, "_config", None) is not None:
-            Path(self._config.name).unlink(missing_ok=True)
+        if self._config is not None:
+            self._config.unlink(missing_ok=True)
+            self._config = None

@@ -11,7 +11,6 @@ runs: they come from the ``[peers]`` extra.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ import sqlalchemy as sa
 import honestsql
 from honestsql.benchmarks.scratch import Scratch
 from honestsql.db import Database
-from honestsql.llm import Backend, BackendError
+from honestsql.llm import Backend
 from honestsql.pipeline import Settings
+from honestsql.prompts import unfenced
 from honestsql.service import Service
 
 API_KEY = "not-needed"  # the local server checks none; the SDKs insist on one
@@ -94,9 +94,6 @@ class HonestSQL(System):
             self.db = None
 
 
-_FENCE = re.compile(r"```(?:sql)?\s*(.*?)```", re.IGNORECASE | re.DOTALL)
-
-
 class Bare(System):
     """The model alone: honestsql's prompt over the whole schema, one greedy completion, and
     whatever it wrote executed as it is, the way a plain text-to-SQL script would."""
@@ -130,22 +127,21 @@ class Bare(System):
         text = (reply.choices[0].message.content or "").strip()
         if text.upper().startswith(prompts.ABSTAIN_PREFIX):
             return Reply(text=text, abstained=True)
-        fenced = _FENCE.search(text)
-        sql = (fenced.group(1) if fenced else text).strip().rstrip(";").strip()
+        sql = prompts.unfenced(text).rstrip(";").strip()
         return execute(self.scratch.sqlalchemy_url, sql)
 
 
-def execute(sqlalchemy_url: str, sql: str, text: str | None = None) -> Reply:
+def execute(sqlalchemy_url: str, sql: str) -> Reply:
     """Run ``sql`` on the scratch copy as a plain tool does (committed), catching its error."""
     engine = sa.create_engine(sqlalchemy_url, poolclass=sa.NullPool)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(sql)
     except Exception as exc:  # a peer's SQL may fail in any way a driver can
-        return Reply(sql=sql, text=text, error=short(exc))
+        return Reply(sql=sql, error=short(exc))
     finally:
         engine.dispose()
-    return Reply(sql=sql, text=text)
+    return Reply(sql=sql)
 
 
 class LangChain(System):
@@ -163,20 +159,22 @@ class LangChain(System):
         )
 
     def open(self, scratch: Scratch) -> None:
-        from langchain_classic.chains import create_sql_query_chain
         from langchain_community.utilities import SQLDatabase
 
         super().open(scratch)
         self.db = SQLDatabase.from_uri(scratch.sqlalchemy_url)
-        self.chain = create_sql_query_chain(self.llm, self.db)
+        self.runnable = self._make()
+
+    def _make(self) -> Any:
+        from langchain_classic.chains import create_sql_query_chain
+
+        return create_sql_query_chain(self.llm, self.db)
 
     def ask(self, question: str) -> Reply:
-        written = str(self.chain.invoke({"question": question})).strip()
+        written = str(self.runnable.invoke({"question": question})).strip()
         # A chat model may echo the prompt's format ("Question: ... SQLQuery: SELECT ..."); take
         # what follows the last "SQLQuery:", as users of the chain do (a kindness to LangChain).
-        sql = written.rsplit("SQLQuery:", 1)[-1].strip()
-        fenced = _FENCE.search(sql)
-        sql = (fenced.group(1) if fenced else sql).strip()
+        sql = unfenced(written.rsplit("SQLQuery:", 1)[-1])
         try:
             self.db.run(sql)
         except Exception as exc:
@@ -196,26 +194,23 @@ class LangChainAgent(LangChain):
 
     name = "langchain-agent"
 
-    def open(self, scratch: Scratch) -> None:
+    def _make(self) -> Any:
         from langchain_community.agent_toolkits import create_sql_agent
-        from langchain_community.utilities import SQLDatabase
 
-        System.open(self, scratch)
-        self.db = SQLDatabase.from_uri(scratch.sqlalchemy_url)
-        self.agent = create_sql_agent(
+        return create_sql_agent(
             self.llm, db=self.db, agent_executor_kwargs={"return_intermediate_steps": True}
         )
 
     def ask(self, question: str) -> Reply:
-        result = self.agent.invoke({"input": question})
+        result = self.runnable.invoke({"input": question})
         text = str(result.get("output") or "")
         queries = [
             (str(action.tool_input), str(observation))
             for action, observation in result.get("intermediate_steps", [])
             if getattr(action, "tool", "") == "sql_db_query"
         ]
-        if not queries:
-            return Reply(text=text, abstained=True, extra={"no_sql": True})
+        if not queries:  # judged by its words: declining, or answering with nothing behind it
+            return Reply(text=text, extra={"no_sql": True})
         sql, observation = queries[-1]
         error = observation[:300] if observation.startswith("Error") else None
         return Reply(sql=sql.strip(), text=text, error=error)
@@ -271,10 +266,3 @@ class LlamaIndex(System):
         engine = getattr(self, "engine", None)
         if engine is not None:
             engine.dispose()
-
-
-def unavailable(name: str, exc: BaseException) -> BackendError:
-    return BackendError(
-        f"The {name} system could not start ({short(exc)}); the peers come from the [peers] "
-        'extra: pip install "honestsql[peers]".'
-    )

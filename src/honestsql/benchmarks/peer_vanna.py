@@ -75,8 +75,8 @@ class Vanna(System):
             return said
 
         text = "\n".join(asyncio.run(talk()))
-        if not self.ran:
-            return Reply(text=text, abstained=True, extra={"no_sql": True})
+        if not self.ran:  # judged by its words: declining, or answering with nothing behind it
+            return Reply(text=text, extra={"no_sql": True})
         sql, error = self.ran[-1]
         return Reply(sql=sql, text=text, error=error)
 
@@ -124,16 +124,17 @@ def _tool_calling_model(base_url: str, models: Sequence[str]) -> str:
 
 def _recording_runner(scratch: Scratch, ran: list[tuple[str, str | None]]) -> Any:
     """The engine's Vanna runner, noting each statement and whether it failed."""
+    runner: Any
     if scratch.is_sqlite:
         from vanna.integrations.sqlite import SqliteRunner
 
-        base: Any = SqliteRunner(database_path=scratch.url)
+        runner, options = SqliteRunner, {"database_path": scratch.url}
     else:
         from vanna.integrations.postgres import PostgresRunner
 
-        base = PostgresRunner(connection_string=scratch.url)
+        runner, options = PostgresRunner, {"connection_string": scratch.url}
 
-    class Recording(type(base)):  # type: ignore[misc]
+    class Recording(runner):  # type: ignore[misc]
         async def run_sql(self, args: Any, context: Any) -> Any:
             try:
                 result = await super().run_sql(args, context)
@@ -143,6 +144,4 @@ def _recording_runner(scratch: Scratch, ran: list[tuple[str, str | None]]) -> An
             ran.append((args.sql, None))
             return result
 
-    recording = Recording.__new__(Recording)
-    recording.__dict__.update(base.__dict__)
-    return recording
+    return Recording(**options)

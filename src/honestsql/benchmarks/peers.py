@@ -18,18 +18,19 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from honestsql.benchmarks import ask, hostile, read_run
+from honestsql.benchmarks import ask, hostile, read_run, start_run
 from honestsql.benchmarks.llama_server import tools_alias
-from honestsql.benchmarks.peer_systems import Reply, System
+from honestsql.benchmarks.peer_systems import Reply, System, short
 from honestsql.benchmarks.scratch import Scratch
 from honestsql.errors import InvalidInput
 from honestsql.evaluation.datasets import Dataset
 from honestsql.evaluation.records import Item
 from honestsql.evaluation.scorer import Scorer
+from honestsql.llm.factory import make_backend
 
 RUN_VERSION = 1
 SYSTEMS = (
@@ -177,7 +178,7 @@ class Runner:
         try:
             reply = system.ask(question)
         except Exception as exc:  # a peer may fail in any way; the run goes on
-            reply = Reply(error=f"{type(exc).__name__}: {str(exc)[:280]}")
+            reply = Reply(error=short(exc))
         seconds = time.perf_counter() - started
         self.healthy()
         after = self.server_usage()
@@ -206,12 +207,11 @@ class Runner:
             "requests": after[2] - before[2],
         }
 
-    _checksums: dict[str, str] | None = None
+    #: The checksum of a fresh copy of each source database.
+    _checksums: dict[str, str] = field(default_factory=dict, init=False)
 
     def _baseline(self, fresh: Scratch) -> str:
         """The checksum of a fresh copy of ``fresh.source`` (read once per source)."""
-        if self._checksums is None:
-            self._checksums = {}
         if fresh.source not in self._checksums:
             self._checksums[fresh.source] = fresh.checksum()
         return self._checksums[fresh.source]
@@ -226,12 +226,7 @@ class Runner:
                     "replace it or --run to write elsewhere."
                 )
             done = {(r["system"], r["id"]): r for r in records}
-        self.run_path.parent.mkdir(parents=True, exist_ok=True)
-        if not done:
-            self.run_path.write_text(json.dumps(self.header) + "\n", encoding="utf-8")
-        elif not self.run_path.read_bytes().endswith(b"\n"):
-            with self.run_path.open("a", encoding="utf-8") as out:
-                out.write("\n")
+        start_run(self.run_path, self.header, resumed=bool(done))
         return done
 
 
@@ -326,12 +321,10 @@ def build_systems(
 
 
 def _embedded(model_path: Path) -> Any:
-    from honestsql.llm.llama_cpp import LlamaCpp
-
-    return LlamaCpp(model=str(model_path))
+    return make_backend("llama-cpp", model=str(model_path))
 
 
 def _served(base_url: str, model_name: str) -> Any:
-    from honestsql.llm.openai_compat import OpenAICompatible
-
-    return OpenAICompatible(base_url=base_url, model=model_name, guided="llama.cpp", timeout=900)
+    return make_backend(
+        "openai", base_url=base_url, model=model_name, guided="llama.cpp", timeout=900
+    )

@@ -11,12 +11,13 @@ S(t) like an abstention (its errors are counted apart), which is kind to the pee
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from honestsql.benchmarks import machine, percentile
-from honestsql.evaluation.metrics import Judged, summarize
+from honestsql.evaluation.metrics import Judged, risk_coverage, summarize
 
 NOT_ANSWERED = ("abstained", "error")
 
@@ -40,18 +41,9 @@ def common(records: Sequence[dict[str, Any]], systems: Sequence[str]) -> list[di
 def curve(records: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
     """(coverage, risk) answering the k most confident questions; a system without a
     confidence has one point: everything it answered."""
-    n = len(records)
-    answered = [r for r in records if r["outcome"] not in NOT_ANSWERED]
-    if not n or not answered:
-        return []
-    if all(r.get("confidence") is None for r in answered):
-        wrong = sum(1 for r in answered if r["outcome"] != "correct")
-        return [(len(answered) / n, wrong / len(answered))]
-    ranked = sorted(answered, key=lambda r: -(r.get("confidence") or 0.0))
-    points, wrong = [], 0
-    for k, record in enumerate(ranked, start=1):
-        wrong += record["outcome"] != "correct"
-        points.append((k / n, wrong / k))
+    points = risk_coverage([_judged(r) for r in records])
+    if all(r.get("confidence") is None for r in records):
+        return points[-1:]
     return points
 
 
@@ -94,7 +86,7 @@ def summarize_run(
     n = len({r["id"] for r in shared})
     return {
         "n": n,
-        "by_suite": _count_by(shared, "suite", names),
+        "by_suite": dict(Counter(r["suite"] for r in {r["id"]: r for r in shared}.values())),
         "model": header.get("model"),
         "versions": header.get("versions", {}),
         "unavailable": header.get("unavailable", {}),
@@ -102,14 +94,6 @@ def summarize_run(
         "targets": targets(figures),
         "machine": machine(),
     }
-
-
-def _count_by(records: Sequence[dict[str, Any]], key: str, names: Sequence[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for record in records:
-        if names and record["system"] == names[0]:
-            counts[record[key]] = counts.get(record[key], 0) + 1
-    return counts
 
 
 def targets(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from honestsql.benchmarks.catalog import drop_postgres
 from honestsql.db.url import parse
 from honestsql.errors import InvalidInput
 
@@ -33,19 +34,18 @@ class Scratch:
     source: str
     url: str
     sqlalchemy_url: str
-    folder: Path
 
     @classmethod
     def make(cls, source: str, folder: Path, system: str, db_id: str) -> Scratch:
         source_url = parse(source)
         if source_url.get_backend_name() == "sqlite":
             path = folder / _safe(system) / f"{_safe(db_id)}.sqlite"
-            scratch = cls(source, str(path), f"sqlite:///{path}", folder)
+            scratch = cls(source, str(path), f"sqlite:///{path}")
         elif source_url.get_backend_name() == "postgresql":
             name = f"peers_{_safe(system)}_{_safe(db_id)}"[:63]
             target = source_url.set(drivername="postgresql+psycopg", database=name)
             plain = target.render_as_string(hide_password=False)
-            scratch = cls(source, plain.replace("+psycopg", "", 1), plain, folder)
+            scratch = cls(source, plain.replace("+psycopg", "", 1), plain)
         else:
             raise InvalidInput(f"bench peers copies SQLite and PostgreSQL databases, not {source}")
         scratch.reset()
@@ -78,16 +78,8 @@ class Scratch:
     def drop(self) -> None:
         if self.is_sqlite:
             Path(self.url).unlink(missing_ok=True)
-            return
-        target = make_url(self.sqlalchemy_url)
-        admin = sa.create_engine(
-            target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-        )
-        try:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        finally:
-            admin.dispose()
+        else:
+            drop_postgres(_admin_url(self.source), make_url(self.sqlalchemy_url).database or "")
 
     def checksum(self) -> str:
         return checksum(self.sqlalchemy_url)
@@ -97,16 +89,20 @@ def _template(source: str) -> str:
     return f"peers_src_{_safe(parse(source).database or '')}"[:63]
 
 
+def _admin_url(source: str) -> str:
+    """The maintenance database of ``source``'s PostgreSQL server, as psycopg reads it."""
+    url = parse(source).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
 def _clone(source: str, template: str, target: str) -> None:
     """CREATE DATABASE ``target`` as a copy of ``template``, on ``source``'s server."""
-    server = parse(source).set(drivername="postgresql+psycopg", database="postgres")
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
-    finally:
-        admin.dispose()
+    import psycopg
+
+    admin = _admin_url(source)
+    drop_postgres(admin, target)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{template}"')
 
 
 def checksum(sqlalchemy_url: str) -> str:
@@ -115,16 +111,15 @@ def checksum(sqlalchemy_url: str) -> str:
     digest = hashlib.sha256()
     try:
         inspector = sa.inspect(engine)
-        schemas = [None] if engine.dialect.name == "sqlite" else ["public"]
+        schema = None if engine.dialect.name == "sqlite" else "public"
         with engine.connect() as conn:
-            for schema in schemas:
-                for table in sorted(inspector.get_table_names(schema=schema)):
-                    columns = [c["name"] for c in inspector.get_columns(table, schema=schema)]
-                    digest.update(f"{schema}.{table}({','.join(columns)})".encode())
-                    quoted = engine.dialect.identifier_preparer.quote(table)
-                    rows = conn.execute(sa.text(f"SELECT * FROM {quoted}")).fetchall()
-                    for line in sorted(repr(tuple(row)) for row in rows):
-                        digest.update(line.encode())
+            for table in sorted(inspector.get_table_names(schema=schema)):
+                columns = [c["name"] for c in inspector.get_columns(table, schema=schema)]
+                digest.update(f"{schema}.{table}({','.join(columns)})".encode())
+                quoted = engine.dialect.identifier_preparer.quote(table)
+                rows = conn.execute(sa.text(f"SELECT * FROM {quoted}")).fetchall()
+                for line in sorted(repr(tuple(row)) for row in rows):
+                    digest.update(line.encode())
     finally:
         engine.dispose()
     return digest.hexdigest()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,14 +17,8 @@ from typing import Any
 
 import httpx
 
-from honestsql.benchmarks import percentile
+from honestsql.benchmarks import free_port, percentile
 from honestsql.benchmarks.check import DEMO_QUERIES
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _probe(base: str, seconds: float, results: Any) -> None:
@@ -87,7 +80,7 @@ async def _load(base: str, concurrency: int, seconds: float) -> dict[str, Any]:
 
 
 def run(*, db: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    port = _port()
+    port = free_port()
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
             [

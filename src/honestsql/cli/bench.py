@@ -22,6 +22,7 @@ from honestsql.cli.common import (
     ReportOnlyOption,
     RunOption,
     TargetOption,
+    cache_run,
     fail,
     print_figures,
 )
@@ -237,7 +238,7 @@ def bench_ask(
             suites = bench.load_suites(data, suite or list(bench.SUITES))
             backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key)
             name = backend.model_name or "model"
-            run_path = run or _cache_run(f"bench-ask-{name}.jsonl")
+            run_path = run or cache_run(f"bench-ask-{name}.jsonl")
             items, missing = bench.plan(suites)
             total = min(limit or len(items), len(items))
             progress, _, reached = progress_bar(f"{name}: answering", total)
@@ -259,12 +260,6 @@ def bench_ask(
     except HonestSQLError as exc:
         fail(exc, as_json)
     print_figures("ask", figures, as_json)
-
-
-def _cache_run(name: str) -> Path:
-    from honestsql.cache import cache_dir
-
-    return cache_dir() / "runs" / name
 
 
 @bench_app.command("speed")

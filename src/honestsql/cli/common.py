@@ -155,6 +155,13 @@ ReportOnlyOption = Annotated[
 ]
 
 
+def cache_run(name: str) -> Path:
+    """Where a bench run file goes when ``--run`` is not given."""
+    from honestsql.cache import cache_dir
+
+    return cache_dir() / "runs" / name
+
+
 def print_figures(name: str, figures: dict[str, Any], as_json: bool) -> None:
     from datetime import date
 

@@ -18,6 +18,7 @@ from honestsql.cli.common import (
     ReportOnlyOption,
     RunOption,
     TargetOption,
+    cache_run,
     fail,
     print_figures,
 )
@@ -100,16 +101,15 @@ def _run(
     from honestsql.benchmarks import peers, peers_figures
     from honestsql.benchmarks.llama_server import LlamaServer
     from honestsql.cache import cache_dir
-    from honestsql.llm.llama_cpp import MODELS, resolve
+    from honestsql.llm.llama_cpp import model_name as known_name
+    from honestsql.llm.llama_cpp import resolve
     from honestsql.pipeline import Settings
 
     path = resolve(model)
-    model_name = next((n for n, k in MODELS.items() if k.filename == path.name), path.stem)
+    model_name = known_name(path)
     work = cache_dir() / "peers"
     suites = peers.load_suites(data, suites_named, work)
-    run_path = run or cache_dir() / "runs" / f"bench-peers-{model_name}.jsonl"
-    items = peers.plan(suites)
-    total = min(limit or len(items), len(items))
+    run_path = run or cache_run(f"bench-peers-{model_name}.jsonl")
     with LlamaServer(path, n_ctx=n_ctx, alias=model_name, log=work / "server.log") as server:
         systems, unavailable = peers.build_systems(
             names,
@@ -121,9 +121,7 @@ def _run(
             target=target,
         )
         header = peers.header(model_name, peers.versions(names), unavailable)
-        progress, _, reached = progress_bar(
-            f"{model_name}: {len(systems)} systems", total * len(systems)
-        )
+        progress, _, reached = progress_bar(f"{model_name}: {len(systems)} systems", 1)
         runner = peers.Runner(
             suites,
             systems,
@@ -132,7 +130,7 @@ def _run(
             header,
             server_usage=server.usage.snapshot,
             healthy=server.check,
-            progress=lambda done, _total: reached(done),
+            progress=lambda done, total: reached(done, total),
         )
         with progress:
             records = runner.run(limit=limit, fresh=fresh)

@@ -88,6 +88,11 @@ def models_dir() -> Path:
     return Path(os.environ.get("HONESTSQL_MODELS_DIR") or cache_dir() / "models")
 
 
+def model_name(path: Path) -> str:
+    """The known name of a GGUF file (``qwen2.5-coder-1.5b``), else its file name's stem."""
+    return next((name for name, known in MODELS.items() if known.filename == path.name), path.stem)
+
+
 def resolve(model: str | None) -> Path:
     """A local GGUF path for ``model`` (a path or a known name), downloading a named one once."""
     name = model or os.environ.get("HONESTSQL_LOCAL_MODEL") or DEFAULT_MODEL
@@ -226,10 +231,7 @@ class LlamaCpp(Backend):
         from honestsql.llm.llama_engine import Engine
 
         self.path = resolve(model)
-        self.model_name = next(
-            (name for name, known in MODELS.items() if known.filename == self.path.name),
-            self.path.stem,
-        )
+        self.model_name = model_name(self.path)
         self.seed = seed
         # llama.cpp decodes with half the CPUs by default; on a small machine all of them are
         # faster (measured in docs/BENCHMARKS.md).
