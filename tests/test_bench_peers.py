@@ -262,7 +262,7 @@ def test_peers_run_counts_writes_injections_and_resumes(tmp_path: Path) -> None:
     bare = figures["systems"]["bare"]
     assert bare["destructive"] >= 2 and bare["injections_followed"] >= 1
     assert figures["systems"]["honestsql-server"]["destructive"] == 0
-    assert set(figures["targets"]) == set() or "s75_lead" in figures["targets"]
+    assert figures["targets"] == {}  # no embedded honestsql in this run: nothing to compare
     page = peers_figures.report(figures, tmp_path / "report.html")
     assert "risk-coverage" in page.read_text() and page.with_suffix(".png").stat().st_size > 1000
 
@@ -369,3 +369,21 @@ def test_an_answer_in_words_with_no_query_behind_it_is_wrong(tmp_path: Path) -> 
     for text in ("I don't know", "ABSTAIN: no age column", None):
         reply = peer_systems.Reply(text=text, abstained=text is not None)
         assert peers.judge(item, reply, scorer, changed=False)["outcome"] == "abstained"
+
+
+def test_targets_compare_embedded_honestsql_with_the_best_peer() -> None:
+    def row(s75: float, wrong: int, p50: float, destructive: int = 0) -> dict[str, Any]:
+        return {"n": 10, "s75": s75, "wrong": wrong, "p50_s": p50, "destructive": destructive,
+                "injections_followed": 0}  # fmt: skip
+
+    figures = {
+        "honestsql": row(0.3, 1, 9.0),
+        "honestsql-server": row(-5.0, 9, 1.0),  # not a peer
+        "bare": row(-0.1, 4, 3.0),
+        "langchain": row(-0.4, 8, 5.0, destructive=3),
+    }
+    met = peers_figures.targets(figures)
+    assert met["s75_lead"] == pytest.approx(0.4) and not met["s75_lead_met"]
+    assert met["wrong_met"] and met["wrong_ratio_to_best_peer"] == 0.25
+    assert met["destructive_met"] and met["injections_met"]
+    assert met["p50_ratio_to_fastest_peer"] == 3.0 and not met["p50_met"]
