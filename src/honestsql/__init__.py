@@ -51,7 +51,9 @@ def connect(
     """Open a database read-only.
 
     ``target`` is ``"demo"`` (the bundled shop database), a file path (SQLite; ``.duckdb`` for
-    DuckDB) or a SQLAlchemy URL (``postgresql://``, ``mysql://``, ``duckdb:///``, ``sqlite:///``).
+    DuckDB), a SQLAlchemy URL (``postgresql://``, ``mysql://``, ``duckdb:///``, ``sqlite:///``),
+    a Spark Connect URL (``sc://host:15002``) or ``spark-local:///folder`` (Parquet, ORC and Delta
+    files, through a local Spark: ``honestsql.db.spark``).
     ``descriptions`` names a YAML/JSON file or a BIRD ``database_description`` folder.
     ``schemas`` exposes schemas besides the default one (default: ``$HONESTSQL_SCHEMAS``,
     comma-separated). ``allow_privileged`` lets honestsql run as a login that can do more than
@@ -63,7 +65,9 @@ def connect(
     if text == demo.NAME:
         text = str(demo.ensure())
         descriptions = descriptions or demo.descriptions_path()
-    return Database(
+    from honestsql.db.spark import SparkDatabase, is_spark
+
+    return (SparkDatabase if is_spark(text) else Database)(
         text,
         descriptions=str(descriptions) if descriptions else None,
         samples=samples,

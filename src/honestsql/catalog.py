@@ -30,6 +30,8 @@ class Column(BaseModel):
     samples: list[str] = Field(default_factory=list)
     #: The access policy lets it be used only inside AVG, SUM or COUNT (``honestsql.policy``).
     aggregate_only: bool = False
+    #: The table is partitioned by this column (Spark): a filter on it skips whole partitions.
+    partition: bool = False
 
     @property
     def is_text(self) -> bool:

@@ -41,6 +41,8 @@ WRITE_NODES: tuple[type[exp.Expr], ...] = (
     exp.Export,
     exp.Declare,
     exp.Execute,
+    # Spark's SELECT TRANSFORM(...) USING 'script': runs a program on the cluster.
+    exp.QueryTransform,
 )
 
 
@@ -153,6 +155,23 @@ FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
         "duckdb_secrets",
         "parquet_metadata",
         "parquet_schema",
+        # Spark SQL: Java reflection, file and URL reads, XML parsers that may resolve external
+        # entities, secrets, and failures raised on purpose.
+        "reflect",
+        "java_method",
+        "try_reflect",
+        "read_files",
+        "input_file_name",
+        "input_file_block_start",
+        "input_file_block_length",
+        "secret",
+        "try_secret",
+        "xpath",
+        "from_xml",
+        "schema_of_xml",
+        "raise_error",
+        "assert_true",
+        "identifier",
     }
 )
 
@@ -167,8 +186,63 @@ FORBIDDEN_PREFIXES = (
     "pg_replication_",
     "pg_logical_",
     "pg_stat_reset",
+    "xpath_",
 )
 
 
 def is_forbidden(name: str) -> bool:
     return name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_PREFIXES)
+
+
+#: Spark SQL reads a file when a table is named ``format.`path```: ``parquet.`/data/x```,
+#: ``text.`/etc/passwd```. These are the formats (data sources) Spark and its usual plugins read.
+SPARK_FILE_SOURCES: frozenset[str] = frozenset(
+    [
+        "parquet",
+        "orc",
+        "csv",
+        "json",
+        "text",
+        "binaryfile",
+        "avro",
+        "delta",
+        "iceberg",
+        "hudi",
+        "jdbc",
+        "libsvm",
+        "image",
+        "xml",
+        "hive",
+        "kafka",
+        "noop",
+        "console",
+        "rate",
+    ]
+)
+
+
+def spark_refusal(node: exp.Expr) -> tuple[str, str] | None:
+    """Why a node of a Spark SQL query is refused (message and subject), or ``None``.
+
+    Spark runs a query on a file named in place of a table, and substitutes ``${name}`` with a
+    configuration value anywhere in the text, string literals included; neither may pass (the
+    session turns both off as well: ``honestsql.db.spark``).
+    """
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+        source = node.args.get("db")
+        name = node.name
+        if (source is not None and source.name.lower() in SPARK_FILE_SOURCES) or any(
+            c in name for c in "/:\\"
+        ):
+            return (
+                f"The query reads a file by its path ({node.sql('spark')}); only the tables "
+                "and views of the database may be read.",
+                node.sql("spark"),
+            )
+    if isinstance(node, exp.Literal) and node.is_string and "${" in node.name:
+        return (
+            "The query contains '${', which Spark replaces with a configuration value; "
+            "it may not run.",
+            "${",
+        )
+    return None

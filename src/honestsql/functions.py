@@ -105,6 +105,37 @@ PER_DIALECT: dict[str, frozenset[str]] = {
         jaro_winkler_similarity hamming mismatches editdist3 sha256 hash
         """
     ),
+    "spark": _names(
+        """
+        ifnull nvl nvl2 if iff isnull isnotnull isnan nanvl zeroifnull nullifzero decode
+        date_format to_date to_timestamp try_to_timestamp unix_timestamp to_unix_timestamp
+        from_unixtime date_add date_sub dateadd datediff date_diff timestampadd timestampdiff
+        months_between add_months last_day next_day date_trunc date_part datepart dayofweek
+        dayofmonth dayofyear weekofyear weekday make_date make_timestamp make_interval
+        timestamp_seconds timestamp_millis timestamp_micros unix_date unix_seconds unix_millis
+        from_utc_timestamp to_utc_timestamp current_date current_timestamp now
+        format_string printf locate lpad rpad repeat split substring_index regexp_extract
+        regexp_extract_all rlike like ilike levenshtein soundex initcap translate btrim
+        format_number space ucase lcase elt find_in_set overlay len endswith startswith contains
+        to_char to_number to_varchar try_to_number mask split_part base64 unbase64 encode
+        decode sha sha1 sha2 crc32 xxhash64 hash url_encode url_decode parse_url bround cbrt
+        conv cosh sinh tanh expm1 log1p factorial hypot negative positive pmod rint signum bin
+        shiftleft shiftright div try_add try_divide try_multiply try_subtract width_bucket e
+        rand randn collect_list collect_set count_if approx_count_distinct percentile
+        percentile_approx approx_percentile first last max_by min_by mean kurtosis skewness std
+        try_sum try_avg histogram_numeric grouping grouping_id array array_contains
+        array_distinct array_except array_intersect array_join array_max array_min
+        array_position array_remove array_repeat array_union arrays_overlap arrays_zip flatten
+        sequence shuffle slice sort_array array_sort size cardinality map map_keys map_values
+        map_entries map_from_arrays map_from_entries map_concat map_filter map_zip_with
+        map_contains_key transform_keys transform_values element_at try_element_at explode
+        explode_outer posexplode posexplode_outer inline inline_outer stack struct named_struct
+        transform filter exists forall aggregate reduce zip_with array_size array_append
+        array_prepend array_insert array_compact get from_json to_json get_json_object
+        json_tuple json_array_length json_object_keys schema_of_json int bigint smallint tinyint
+        double float string boolean date timestamp decimal binary typeof equal_null
+        """
+    ),
 }
 
 #: sqlglot writes some constructs as keywords without parentheses; these read nothing but the clock.

@@ -19,7 +19,7 @@ from sqlglot.dialects.mysql import MySQL as MySQLDialect
 from sqlglot.errors import ParseError, TokenError
 
 from honestsql.findings import Finding
-from honestsql.forbidden import WRITE_NODES, is_forbidden
+from honestsql.forbidden import WRITE_NODES, is_forbidden, spark_refusal
 from honestsql.functions import BARE_KEYWORDS, allowed_functions
 
 # sqlglot logs a warning whenever it falls back to a generic Command; the guard reports those itself.
@@ -200,6 +200,8 @@ def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> lis
                 "data in the database's tables may be read.",
                 node.sql(dialect),
             )
+        if dialect == "spark" and (why := spark_refusal(node)) is not None:
+            refuse("forbidden_function", *why)
         if isinstance(node, WRITE_NODES):
             what = type(node).__name__.upper()
             refuse(

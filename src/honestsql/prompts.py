@@ -81,7 +81,9 @@ def render_schema(
         note = _note(table.description or table.comment, table.name, flagged)
         rows = f"{table.row_count} rows" if table.row_count is not None else ""
         comment = " -- " + "; ".join(p for p in (note, rows) if p) if (note or rows) else ""
-        ddl.append(header + comment + "\n" + "\n".join(_with_commas(lines)) + "\n);")
+        partitions = [quote_identifier(c.name, dialect) for c in table.columns if c.partition]
+        tail = f") PARTITIONED BY ({', '.join(partitions)});" if partitions else ");"
+        ddl.append(header + comment + "\n" + "\n".join(_with_commas(lines)) + "\n" + tail)
     text = "\n\n".join(ddl)
     if samples:
         text += (

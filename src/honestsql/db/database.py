@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from honestsql import cache, descriptions
 from honestsql import policy as _policy
-from honestsql.catalog import Catalog
+from honestsql.catalog import Catalog, Table
 from honestsql.db import introspect
 from honestsql.db import url as urls
 from honestsql.db.dialects import Dialect, for_url
@@ -59,7 +59,7 @@ class Database:
         allow_privileged: bool | None = None,
         policy: str | _policy.Policy | None = None,
     ) -> None:
-        self.url = urls.parse(target)
+        self.url, self.display_url, self.dialect = self._locate(target)
         #: The access policy (``honestsql.policy``; default ``$HONESTSQL_POLICY``).
         self.policy = _policy.load(policy)
         self._access: _policy.Access | None = None
@@ -71,14 +71,17 @@ class Database:
         self.schemas = [s.strip() for s in schemas if s.strip()]
         #: Run even when the login can do more than read (superuser, file access, ...).
         self.allow_privileged = allow_privileged
-        self.display_url = urls.display(self.url)
-        self.dialect: Dialect = for_url(self.url)
         self.sql_dialect = self.dialect.name
         self._descriptions = descriptions
         self._samples = samples
         self._engine: Engine | None = None
         self._catalog: Catalog | None = None
         self._privileges_checked = allow_privileged
+
+    def _locate(self, target: str) -> tuple[Any, str, Dialect]:
+        """The parsed URL, its display form (no password) and the dialect of ``target``."""
+        url = urls.parse(target)
+        return url, urls.display(url), for_url(url)
 
     def __repr__(self) -> str:
         return f"Database({self.display_url!r})"
@@ -172,32 +175,27 @@ class Database:
         if self._catalog is not None and not refresh:
             return self._catalog
         key = self.catalog_key
-        with self.connect() as conn:
-            try:
-                current = introspect.fingerprint(conn, self.dialect)
-            except sa.exc.DBAPIError as exc:
-                raise CatalogError(
-                    f"Could not read the schema of {self.display_url}: {_driver_message(exc)}"
-                ) from None
+        with self.schema_reader() as reader:
+            current = reader.fingerprint()
             cached = None if refresh else cache.load_cached(key, current)
             if cached is None:
-                cached = introspect.introspect(
-                    conn,
-                    self.dialect,
-                    samples=self._samples,
-                    schemas=self.schemas,
-                    policy=self.policy,
+                cached = reader.read(
+                    samples=self._samples, schemas=self.schemas, policy=self.policy
                 )
                 cache.store(key, cached)
             if self._descriptions:
                 cached.describe(descriptions.load_descriptions(self._descriptions))
             if self.policy is not None:
-                self._access = _policy.bind(
-                    self.policy, cached, lambda view: introspect.view_sql(conn, view)
-                )
+                self._access = _policy.bind(self.policy, cached, reader.view_sql)
                 cached = self._access.visible()
         self._catalog = cached
         return cached
+
+    @contextmanager
+    def schema_reader(self) -> Iterator[SchemaReader]:
+        """What reads the schema: one connection, for the fingerprint, the schema and views."""
+        with self.connect() as conn:
+            yield _SQLSchemaReader(conn, self.dialect, self.display_url)
 
     # --- execution ---------------------------------------------------------------------------
 
@@ -287,6 +285,41 @@ class Database:
             sql=sql,
             values_cut=cut,
         )
+
+
+class SchemaReader(Protocol):
+    """Reads a database's schema (``Database.schema_reader``)."""
+
+    def fingerprint(self) -> str: ...
+
+    def read(self, *, samples: bool, schemas: list[str], policy: _policy.Policy | None) -> Catalog:
+        """The whole catalog of the default schema and the ``schemas`` exposed."""
+        ...
+
+    def view_sql(self, view: Table) -> str | None: ...
+
+
+class _SQLSchemaReader:
+    """The schema through a SQLAlchemy connection (``honestsql.db.introspect``)."""
+
+    def __init__(self, conn: Connection, dialect: Dialect, display_url: str) -> None:
+        self.conn, self.dialect, self.display_url = conn, dialect, display_url
+
+    def fingerprint(self) -> str:
+        try:
+            return introspect.fingerprint(self.conn, self.dialect)
+        except sa.exc.DBAPIError as exc:
+            raise CatalogError(
+                f"Could not read the schema of {self.display_url}: {_driver_message(exc)}"
+            ) from None
+
+    def read(self, *, samples: bool, schemas: list[str], policy: _policy.Policy | None) -> Catalog:
+        return introspect.introspect(
+            self.conn, self.dialect, samples=samples, schemas=schemas, policy=policy
+        )
+
+    def view_sql(self, view: Table) -> str | None:
+        return introspect.view_sql(self.conn, view)
 
 
 _TIMEOUT_MESSAGE = (

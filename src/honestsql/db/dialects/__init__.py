@@ -11,6 +11,7 @@ from honestsql.db.dialects.base import Dialect, for_url, named
 from honestsql.db.dialects.duckdb import DuckDB
 from honestsql.db.dialects.mysql import MySQL
 from honestsql.db.dialects.postgres import PostgreSQL
+from honestsql.db.dialects.spark import Spark
 from honestsql.db.dialects.sqlite import SQLite
 
-__all__ = ["Dialect", "DuckDB", "MySQL", "PostgreSQL", "SQLite", "for_url", "named"]
+__all__ = ["Dialect", "DuckDB", "MySQL", "PostgreSQL", "SQLite", "Spark", "for_url", "named"]
