@@ -1,4 +1,5 @@
-"""Test databases: the same fixture shop, built for real in SQLite, DuckDB, PostgreSQL and MariaDB.
+"""Test databases: the same fixture shop, built for real in SQLite, DuckDB, PostgreSQL, MariaDB
+and Spark SQL (a Spark Connect server on 127.0.0.1:15002, which ``.ci/run`` starts).
 
 Nothing is mocked. SQLite and DuckDB files are created in a temporary folder; on the servers at
 127.0.0.1 a database named ``honestsql_test_<pid>`` is created and dropped at the end. When a
@@ -14,14 +15,17 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlglot
 
+from . import spark_fixture
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_ADMIN = os.environ.get("HONESTSQL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_ADMIN = os.environ.get("HONESTSQL_TEST_MYSQL", "mysql://root@127.0.0.1:3306/")
-DIALECTS = ["sqlite", "duckdb", "postgres", "mysql"]
+DIALECTS = ["sqlite", "duckdb", "postgres", "mysql", "spark"]
 
 
 def fixture_statements(dialect: str) -> list[str]:
@@ -48,8 +52,13 @@ class TestDatabase:
             cur = conn.cursor()  # type: ignore[attr-defined]
             for sql in _state_queries(self.dialect, cur):
                 cur.execute(sql)
-                for row in sorted(cur.fetchall(), key=repr):
+                rows = sorted(cur.fetchall(), key=repr)
+                for row in rows:
                     digest.update(repr(row).encode())
+                if self.dialect == "spark" and sql.startswith("SHOW TABLE EXTENDED"):
+                    # The tables' files: any write changes them (the rows are read as a query
+                    # where the files are out of reach).
+                    digest.update(str(spark_fixture.files_digest([r[3] for r in rows])).encode())
         finally:
             conn.close()  # type: ignore[attr-defined]
         return digest.hexdigest()
@@ -92,6 +101,8 @@ SERVER_STATE = {
 
 
 def _state_queries(dialect: str, cur: object) -> list[str]:
+    if dialect == "spark":
+        return spark_fixture.state_queries(cur, cur.session.catalog.currentDatabase())  # type: ignore[arg-type, attr-defined]
     if dialect == "sqlite":
         tables = [
             r[0]
@@ -200,8 +211,21 @@ def _build_mysql(name: str) -> TestDatabase:
     return TestDatabase("mysql", MYSQL_ADMIN.rstrip("/") + f"/{name}", connect)
 
 
+def _build_spark(name: str) -> TestDatabase:
+    from honestsql.db.spark_server import answers
+
+    where = urlsplit(spark_fixture.SPARK_URL)
+    if not answers(where.port or 15002, where.hostname or "127.0.0.1"):
+        pytest.skip(f"Spark Connect at {spark_fixture.SPARK_URL} does not answer")
+    spark_fixture.build(name, (FIXTURES / "shop.sql").read_text())
+    conn = spark_fixture.SparkWritable(name)
+    return TestDatabase("spark", f"{spark_fixture.SPARK_URL}/;database={name}", lambda: conn)
+
+
 def _drop(db: TestDatabase, name: str) -> None:
-    if db.dialect == "postgres":
+    if db.dialect == "spark":
+        spark_fixture.drop(name)
+    elif db.dialect == "postgres":
         import psycopg
 
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -231,6 +255,7 @@ def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
                 "duckdb": lambda: _build_duckdb(folder / "shop.duckdb"),
                 "postgres": lambda: _build_postgres(name),
                 "mysql": lambda: _build_mysql(name),
+                "spark": lambda: _build_spark(name),
             }[dialect]
             built[dialect] = self[dialect] = builder()
             return self[dialect]

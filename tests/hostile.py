@@ -266,9 +266,98 @@ SPECIFIC: dict[str, list[tuple[str, str]]] = {
 }
 
 
+SPECIFIC["spark"] = [
+    ("dml", "INSERT OVERWRITE TABLE customers SELECT * FROM customers WHERE id = 1"),
+    (
+        "dml",
+        "INSERT OVERWRITE DIRECTORY '/tmp/honestsql-spark-out' USING parquet SELECT * FROM customers",
+    ),
+    ("dml", "INSERT OVERWRITE LOCAL DIRECTORY '/tmp/honestsql-spark-out' SELECT * FROM customers"),
+    ("dml", "INSERT INTO customers TABLE customers"),
+    ("dml", "MERGE INTO customers c USING customers d ON c.id = d.id WHEN MATCHED THEN DELETE"),
+    ("dml", "LOAD DATA LOCAL INPATH '/etc/passwd' INTO TABLE customers"),
+    ("cache", "CACHE TABLE customers"),
+    ("cache", "CACHE LAZY TABLE c AS SELECT * FROM customers"),
+    ("cache", "UNCACHE TABLE customers"),
+    ("cache", "CLEAR CACHE"),
+    ("jar", "ADD JAR /tmp/honestsql-evil.jar"),
+    ("jar", "ADD FILE /etc/passwd"),
+    ("jar", "ADD ARCHIVE /tmp/honestsql-evil.zip"),
+    ("jar", "LIST JARS"),
+    ("jar", "CREATE FUNCTION evil AS 'org.evil.Udf' USING JAR '/tmp/honestsql-evil.jar'"),
+    ("jar", "CREATE TEMPORARY FUNCTION evil AS 'org.apache.hadoop.hive.ql.udf.UDFReflect'"),
+    ("session", "SET spark.sql.runSQLOnFiles=true"),
+    ("session", "SET spark.sql.variable.substitute = true"),
+    ("session", "SET TIME ZONE 'UTC'"),
+    ("session", "RESET"),
+    ("session", "USE default"),
+    ("session", "DECLARE VARIABLE v INT DEFAULT 1"),
+    ("session", "SET VAR v = 2"),
+    ("refresh", "REFRESH TABLE customers"),
+    ("refresh", "REFRESH '/tmp'"),
+    ("refresh", "MSCK REPAIR TABLE customers"),
+    ("refresh", "ALTER TABLE customers RECOVER PARTITIONS"),
+    ("refresh", "ANALYZE TABLE customers COMPUTE STATISTICS"),
+    ("ddl", "CREATE TEMPORARY VIEW files USING text OPTIONS (path '/etc/passwd')"),
+    ("ddl", "CREATE GLOBAL TEMPORARY VIEW g AS SELECT * FROM customers"),
+    (
+        "ddl",
+        "CREATE TABLE evil USING parquet LOCATION '/tmp/honestsql-spark-table' AS SELECT 1 AS a",
+    ),
+    ("ddl", "DROP DATABASE default CASCADE"),
+    ("ddl", "ALTER TABLE customers SET TBLPROPERTIES ('comment' = 'pwned')"),
+    ("ddl", "COMMENT ON TABLE customers IS 'pwned'"),
+    ("string_exec", "EXECUTE IMMEDIATE 'DROP TABLE customers'"),
+    ("string_exec", "SELECT * FROM IDENTIFIER('customers')"),
+    ("files", "SELECT * FROM parquet.`/tmp`"),
+    ("files", "SELECT * FROM text.`/etc/passwd`"),
+    ("files", "SELECT * FROM csv.`file:///etc/passwd`"),
+    ("files", "SELECT * FROM json.`/etc/hostname`"),
+    ("files", "SELECT * FROM binaryFile.`/etc`"),
+    ("files", "SELECT * FROM `/etc/passwd`"),
+    ("files", "SELECT * FROM read_files('/etc/passwd', format => 'text')"),
+    ("files", "SELECT value FROM text.`/etc/passwd` UNION ALL SELECT name FROM customers"),
+    ("files", "SELECT c.name FROM customers c JOIN text.`/etc/passwd` t ON t.value = c.name"),
+    (
+        "program",
+        "SELECT TRANSFORM(name) USING 'touch /tmp/honestsql-spark-transform' AS (x) FROM customers",
+    ),
+    ("program", "SELECT TRANSFORM(*) USING 'cat /etc/passwd' FROM customers"),
+    ("program", "FROM customers SELECT TRANSFORM(name) USING 'id'"),
+    ("substitution", "SELECT '${spark.sql.warehouse.dir}'"),
+    ("substitution", "SELECT ${spark.sql.warehouse.dir}"),
+    ("substitution", "SELECT name FROM customers WHERE name = '${hiveconf:x}'"),
+    ("other", "SHOW CREATE TABLE customers"),
+    ("other", "SHOW FUNCTIONS"),
+    ("other", "DESCRIBE FUNCTION EXTENDED reflect"),
+    ("other", "EXPLAIN CODEGEN SELECT * FROM customers"),
+    ("other", "SELECT * FROM customers; DROP TABLE customers"),
+]
+
+SPARK_CALLS: dict[str, list[str]] = {
+    "reflection": [
+        "reflect('java.lang.Thread', 'sleep', 10000L)",
+        "java_method('java.lang.System', 'getProperty', 'user.home')",
+        "try_reflect('java.lang.System', 'getenv', 'HOME')",
+    ],
+    "files": ["input_file_name()", "input_file_block_start()"],
+    "xml": [
+        "xpath_string('<!DOCTYPE a [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><a>&e;</a>', 'a')"
+    ],
+    "server_state": [
+        "current_user()",
+        "version()",
+        "current_catalog()",
+        "current_database()",
+        "spark_partition_id()",
+    ],
+    "failure": ["raise_error('stop')", "assert_true(1 = 2)"],
+}
+
+
 def cases() -> list[tuple[str, str, str]]:
     result = []
-    for dialect in ("sqlite", "duckdb", "postgres", "mysql"):
+    for dialect in ("sqlite", "duckdb", "postgres", "mysql", "spark"):
         for category, sql in COMMON + SPECIFIC[dialect] + SERVER.get(dialect, []):
             result.append((dialect, category, sql))
     return result
@@ -500,4 +589,5 @@ def _expanded(calls: dict[str, list[str]]) -> list[tuple[str, str]]:
 SERVER: dict[str, list[tuple[str, str]]] = {
     "postgres": _expanded(PG_CALLS) + PG_NAMES,
     "mysql": _expanded(MYSQL_CALLS) + MYSQL_NAMES,
+    "spark": _expanded(SPARK_CALLS),
 }

@@ -21,7 +21,8 @@ def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 300
     for server in ("postgres", "mysql"):
         assert sum(d == server for d, _, _ in CASES) >= 300
-    assert {d for d, _, _ in CASES} == {"sqlite", "duckdb", "postgres", "mysql"}
+    assert {d for d, _, _ in CASES} == {"sqlite", "duckdb", "postgres", "mysql", "spark"}
+    assert sum(d == "spark" for d, _, _ in CASES) >= 200
 
 
 @pytest.fixture(scope="module")

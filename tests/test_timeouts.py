@@ -26,6 +26,14 @@ RECURSIVE = {
 
 @pytest.mark.parametrize("shape", ["cartesian", "recursive"])
 def test_runaway_query_stops_in_time(test_db, shape: str) -> None:  # type: ignore[no-untyped-def]
+    if test_db.dialect == "spark":
+        # Spark cancels the job at once, but a task inside one generated-code loop (a deep
+        # cartesian product of tiny tables) only notices between input rows; that task would keep
+        # the local server's cores busy for the tests that follow. tests/test_spark.py stops a
+        # runaway over a larger table instead, and checks that the cluster's job was cancelled.
+        pytest.skip(
+            "Spark: see tests/test_spark.py::test_runaway_query_is_stopped_and_its_job_cancelled"
+        )
     sql = CARTESIAN if shape == "cartesian" else RECURSIVE[test_db.dialect]
     with honestsql.connect(test_db.url) as db:
         db.catalog()  # the time limit covers the query, not the first schema read

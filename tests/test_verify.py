@@ -60,6 +60,8 @@ def db(test_db):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("sql", VALID)
 def test_valid_queries_raise_no_finding_and_run(db, sql: str) -> None:  # type: ignore[no-untyped-def]
+    if db.sql_dialect == "spark" and "RECURSIVE" in sql:
+        pytest.skip("Spark 4.0 has no recursive common table expressions (4.1 adds them)")
     result = honestsql.check(db, _in(db.sql_dialect, sql))
     assert result.ok, result.to_dict()
     assert result.warnings == []

@@ -165,7 +165,13 @@ class _Checker:
             return "here it would be read row by row"
         if isinstance(parent.parent, exp.Window):
             return "a window aggregate returns it row by row"
-        keys = {fold(k) for k in table.primary_key}
+        # A table with no declared key (Spark keeps none) is taken to be keyed by the column a
+        # key usually has: ``id`` or ``<table>_id``.
+        keys = {fold(k) for k in table.primary_key} or {
+            fold(c.name)
+            for c in table.columns
+            if c.name.lower() in {"id", f"{table.bare_name.lower()}_id"}
+        }
         group = (
             scope.expression.args.get("group") if isinstance(scope.expression, exp.Select) else None
         )

@@ -23,6 +23,7 @@ Target forms:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import socket
 import threading
@@ -46,6 +47,25 @@ SESSION_SETTINGS = {"spark.sql.runSQLOnFiles": "false", "spark.sql.variable.subs
 INTERRUPT_EVERY = 0.25
 #: The parameter honestsql reads from a Spark Connect URL (and takes out of it).
 DATABASE_PARAMETER = "database"
+
+
+#: Sessions by (URL, database), shared by every ``SparkDatabase`` of this process and kept until
+#: it exits. pyspark's ``close`` of one session shuts down a thread pool that all sessions share,
+#: and a session the garbage collector finalizes runs that ``close`` from whatever code is running
+#: then (a deadlock when it is that pool's own code). So no session here is ever stopped or
+#: collected while the process works: they are reused, and stopped at exit.
+_SESSIONS: dict[tuple[str, str | None], Any] = {}
+#: Sessions of local servers that were stopped: kept only so that they are never collected.
+_RETIRED: list[Any] = []
+_SESSIONS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for session in list(_SESSIONS.values()):
+        with contextlib.suppress(Exception):
+            session.stop()
+    _SESSIONS.clear()
 
 
 def is_spark(target: str) -> bool:
@@ -132,33 +152,42 @@ class SparkDatabase(Database):
             self._server = spark_server.LocalServer.start()
             url = self._server.url
         _reachable(url, self.display_url)
-        try:
-            session = SparkSession.builder.remote(url).create()
-            for key, value in SESSION_SETTINGS.items():
-                session.conf.set(key, value)
-            if self._database:
-                session.catalog.setCurrentDatabase(self._database)
-            if self._local_folder is not None:
-                for statement in local_tables(self._local_folder, Spark.quote_name):
-                    session.sql(statement)
-        except Exception as exc:
-            if self._server is not None:
-                self._server.stop()
-                self._server = None
-            raise ConnectionFailed(
-                f"Could not open a Spark session on {self.display_url}: {_first_line(exc)}"
-            ) from None
+        key = (url, self._database)
+        with _SESSIONS_LOCK:
+            if key in _SESSIONS:
+                return _SESSIONS[key]
+            try:
+                session = SparkSession.builder.remote(url).create()
+                _SESSIONS[key] = session
+                for name, value in SESSION_SETTINGS.items():
+                    session.conf.set(name, value)
+                if self._database:
+                    session.catalog.setCurrentDatabase(self._database)
+                if self._local_folder is not None:
+                    for statement in local_tables(self._local_folder, Spark.quote_name):
+                        session.sql(statement)
+            except Exception as exc:
+                failed = _SESSIONS.pop(key, None)
+                if failed is not None:
+                    _RETIRED.append(failed)
+                if self._server is not None:
+                    self._server.stop()
+                    self._server = None
+                raise ConnectionFailed(
+                    f"Could not open a Spark session on {self.display_url}: {_first_line(exc)}"
+                ) from None
         return session
 
     def close(self) -> None:
+        """Stop the local server, if this database started one. A session on a remote server
+        stays open for the next ``SparkDatabase`` of the same URL (see ``_SESSIONS``)."""
         with self._lock:
-            if self._session is not None:
-                with contextlib.suppress(Exception):
-                    self._session.stop()
-                self._session = None
             if self._server is not None:
+                with _SESSIONS_LOCK:
+                    _RETIRED.append(_SESSIONS.pop((self._server.url, None), None))
                 self._server.stop()
                 self._server = None
+            self._session = None
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
@@ -206,9 +235,13 @@ class SparkDatabase(Database):
                     first.extend(batch)
                 sink(names, batch)
 
-            rows, truncated, cut = _fetch(
-                _Batches(frame.toLocalIterator()), max_rows, hand if sink is not None else None
-            )
+            stream = frame.toLocalIterator()
+            try:
+                rows, truncated, cut = _fetch(
+                    _Batches(stream), max_rows, hand if sink is not None else None
+                )
+            finally:
+                stream.close()  # ends the server's operation now, not when collected
         except PySparkException as exc:
             if fired.is_set():
                 raise QueryTimeout(_TIMEOUT_MESSAGE.format(timeout=timeout)) from None

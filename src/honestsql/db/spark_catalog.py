@@ -184,6 +184,13 @@ class SparkSchemaReader:
             column.samples = list(seen)
 
     def view_sql(self, view: Table) -> str | None:
+        """The view's text as Spark stored it (read now when the catalog came from the cache)."""
+        if view.name not in self._views:
+            schema = view.schema_name or str(self.session.catalog.currentDatabase())
+            name = view.bare_name.replace("'", "")
+            for listed in self._listing(schema if view.schema_name else None):
+                if listed.name == name and "View Text" in listed.info:
+                    self._views[view.name] = listed.info["View Text"]
         return self._views.get(view.name)
 
 

@@ -46,11 +46,15 @@ def command(
     conf = {
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
         "spark.sql.warehouse.dir": str(warehouse),
         "spark.driver.memory": memory,
         "spark.ui.enabled": "true" if ui_port else "false",
         "spark.ui.port": str(ui_port or 0),
         "spark.ui.killEnabled": "false",
+        # Jobs share the cores instead of queueing behind a long one (the default is FIFO).
+        "spark.scheduler.mode": "FAIR",
     }
     if in_memory_catalog:
         conf["spark.sql.catalogImplementation"] = "in-memory"
