@@ -153,6 +153,8 @@ HARMLESS_STRINGS = [
     ("postgres", "SELECT $q$;DROP TABLE customers;$q$ AS v", ";DROP TABLE customers;"),
     ("mysql", 'SELECT "a\\"; DROP TABLE customers; -- " AS v', 'a"; DROP TABLE customers; -- '),
     ("mysql", "SELECT 'a\\'; DELETE FROM customers; -- ' AS v", "a'; DELETE FROM customers; -- "),
+    ("spark", "SELECT 'a\\'; DELETE FROM customers; -- ' AS v", "a'; DELETE FROM customers; -- "),
+    ("spark", 'SELECT "b\\"; DROP TABLE customers; -- " AS v', 'b"; DROP TABLE customers; -- '),
 ]
 
 

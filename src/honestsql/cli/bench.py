@@ -29,30 +29,49 @@ from honestsql.cli.common import (
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.progress import progress_bar
 
+SparkUrlOption = Annotated[
+    str, typer.Option(help="The Spark Connect server to build on (--target spark).")
+]
+
 
 @bench_app.command("catalog")
 def bench_catalog(
     tables: Annotated[int, typer.Option(min=1, help="Tables to create.")] = 2000,
     columns: Annotated[int, typer.Option(min=2, help="Columns per table.")] = 20,
     target: Annotated[
-        str, typer.Option(help="Where to build the schema: sqlite (a temp file) or postgres.")
+        str,
+        typer.Option(
+            help="Where to build the schema: sqlite (a temp file), postgres or spark "
+            "(a scratch database on --spark-url)."
+        ),
     ] = "sqlite",
     admin_url: Annotated[
         str, typer.Option(help="PostgreSQL URL allowed to CREATE/DROP a scratch database.")
     ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    spark_url: SparkUrlOption = "sc://127.0.0.1:15002",
     as_json: JsonOption = False,
 ) -> None:
     """Time building the catalog of a wide schema (cold) and loading it from the cache (warm)."""
-    if target not in {"sqlite", "postgres"}:
-        raise typer.BadParameter("--target must be sqlite or postgres")
+    if target not in {"sqlite", "postgres", "spark"}:
+        raise typer.BadParameter("--target must be sqlite, postgres or spark")
     from honestsql.benchmarks import catalog as bench
+    from honestsql.benchmarks import spark
 
     progress, advance, _ = progress_bar(f"creating {tables} tables", tables)
     try:
         with progress:
-            figures = bench.run(
-                tables=tables, columns=columns, target=target, admin_url=admin_url, progress=advance
-            )
+            if target == "spark":
+                figures = spark.catalog(
+                    url=spark_url, tables=tables, columns=columns, progress=advance
+                )
+            else:
+                figures = bench.run(
+                    tables=tables,
+                    columns=columns,
+                    target=target,
+                    admin_url=admin_url,
+                    progress=advance,
+                )
     except HonestSQLError as exc:
         fail(exc, as_json)
     print_figures("catalog", figures, as_json)
@@ -104,15 +123,34 @@ def bench_check(
     cli_runs: Annotated[
         int, typer.Option(min=0, help="Whole `honestsql check` processes to time.")
     ] = 10,
+    target: Annotated[
+        str,
+        typer.Option(help="demo (SQLite), or spark: the demo shop in a scratch database there."),
+    ] = "demo",
+    spark_url: SparkUrlOption = "sc://127.0.0.1:15002",
+    rows: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="With --target spark: also generate a table of this many rows and time a "
+            "capped query on it against Spark's own time (0: skip).",
+        ),
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Median latency of check() (guard + verify + execute) on typical queries."""
     from honestsql.benchmarks import check as bench
+    from honestsql.benchmarks import spark
 
+    if target not in {"demo", "spark"}:
+        raise typer.BadParameter("--target must be demo or spark")
     progress, advance, _ = progress_bar("checking", runs)
     try:
         with progress:
-            figures = bench.run(db_target=db, runs=runs, cli_runs=cli_runs, progress=advance)
+            if target == "spark":
+                figures = spark.check(url=spark_url, runs=runs, rows=rows, progress=advance)
+            else:
+                figures = bench.run(db_target=db, runs=runs, cli_runs=cli_runs, progress=advance)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     except HonestSQLError as exc:
