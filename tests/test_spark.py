@@ -188,3 +188,31 @@ def test_a_folder_of_parquet_files_through_a_local_server(tmp_path: Path) -> Non
     finally:
         db.close()
     assert db._server is None  # the local server was stopped
+
+
+def test_ask_on_spark_prompts_in_spark_sql_and_repairs(spark) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline runs unchanged: the prompt names Spark SQL and shows the partitioning, a
+    hallucinated column is repaired before anything runs, the answer is verified and executed."""
+    from honestsql.llm.openai_compat import OpenAICompatible
+    from honestsql.pipeline import Pipeline
+    from honestsql.settings import Settings
+
+    from .chat_server import ChatServer, is_repair
+
+    good = "SELECT COUNT(*) FROM visits WHERE day = '2024-01-02'"
+    bad = "SELECT COUNT(*) FROM visits WHERE visit_day = '2024-01-02'"
+
+    def reply(request: dict[str, Any]) -> list[str]:
+        if is_repair(request):
+            return [good]
+        return [bad] if request.get("temperature", 0) == 0 else [bad] * 4
+
+    with ChatServer(reply) as server, honestsql.connect(spark.url) as db:
+        backend = OpenAICompatible(base_url=server.base_url, model="scripted", max_retries=1)
+        answer = Pipeline(db, backend, Settings(candidates=5, calibrated=False)).ask(
+            "How many visits were there on 2 January 2024?", target=0.5
+        )
+        prompt = " ".join(m["content"] for m in server.requests[0]["messages"])
+    assert answer.decision == "answer" and answer.rows == [[1]], answer
+    assert "visit_day" not in (answer.sql or "")
+    assert "one Spark SQL query" in prompt and re.search(r"PARTITIONED BY \(`?day`?\);", prompt)

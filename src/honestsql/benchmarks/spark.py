@@ -58,8 +58,8 @@ def _demo_statements(database: str) -> list[str]:
         for node in list(tree.find_all(sqlglot.exp.ColumnConstraint)):
             if not isinstance(node.args.get("kind"), sqlglot.exp.NotNullColumnConstraint):
                 node.pop()
-        for node in list(tree.find_all(sqlglot.exp.PrimaryKey, sqlglot.exp.ForeignKey)):
-            node.pop()
+        for key in list(tree.find_all(sqlglot.exp.PrimaryKey, sqlglot.exp.ForeignKey)):
+            key.pop()
         for table in tree.find_all(sqlglot.exp.Table):
             table.set("db", sqlglot.exp.to_identifier(database))
         sql = tree.sql(dialect="spark", comments=False)

@@ -15,20 +15,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from honestsql import cache, descriptions
 from honestsql import policy as _policy
-from honestsql.catalog import Catalog, Table
+from honestsql.catalog import Catalog
 from honestsql.db import introspect
 from honestsql.db import url as urls
 from honestsql.db.dialects import Dialect, for_url
 from honestsql.db.result import QueryResult, ResultColumn, column_types
 from honestsql.errors import (
-    CatalogError,
     ConnectionFailed,
     ExecutionFailed,
     MissingDriver,
@@ -114,7 +113,7 @@ class Database:
             conn = self.engine.connect()
         except sa.exc.DBAPIError as exc:
             raise ConnectionFailed(
-                f"Could not connect to {self.display_url}: {_driver_message(exc)} "
+                f"Could not connect to {self.display_url}: {urls.driver_message(exc)} "
                 "Check the host, port, database name, user and password."
             ) from None
         # no_parameters: SQL without parameters goes to the driver alone, so a '%' in it is not
@@ -137,7 +136,7 @@ class Database:
             reasons = self.dialect.privileges(conn)
         except sa.exc.DBAPIError as exc:
             conn.rollback()
-            reasons = [f"its privileges could not be read ({_driver_message(exc)})"]
+            reasons = [f"its privileges could not be read ({urls.driver_message(exc)})"]
         if reasons:
             raise PrivilegedLogin(
                 f"The login for {self.display_url} can do more than read: {'; '.join(reasons)}. "
@@ -192,10 +191,10 @@ class Database:
         return cached
 
     @contextmanager
-    def schema_reader(self) -> Iterator[SchemaReader]:
+    def schema_reader(self) -> Iterator[introspect.SchemaReader]:
         """What reads the schema: one connection, for the fingerprint, the schema and views."""
         with self.connect() as conn:
-            yield _SQLSchemaReader(conn, self.dialect, self.display_url)
+            yield introspect.SQLSchemaReader(conn, self.dialect, self.display_url)
 
     # --- execution ---------------------------------------------------------------------------
 
@@ -217,8 +216,9 @@ class Database:
                 cleanup = self.dialect.begin_read_only(conn, timeout)
                 cancel = self.dialect.canceller(conn, self.engine)
             except sa.exc.DBAPIError as exc:
+                why = urls.driver_message(exc)
                 raise ConnectionFailed(
-                    f"Could not start a read-only transaction on {self.display_url}: {_driver_message(exc)}"
+                    f"Could not start a read-only transaction on {self.display_url}: {why}"
                 ) from None
 
             def on_deadline() -> None:
@@ -264,7 +264,7 @@ class Database:
                 if fired.is_set() or elapsed >= timeout * 0.95:
                     raise QueryTimeout(_TIMEOUT_MESSAGE.format(timeout=timeout)) from None
                 raise ExecutionFailed(
-                    f"The database could not run the query: {_driver_message(exc)}"
+                    f"The database could not run the query: {urls.driver_message(exc)}"
                 ) from None
             finally:
                 watchdog.cancel()
@@ -285,41 +285,6 @@ class Database:
             sql=sql,
             values_cut=cut,
         )
-
-
-class SchemaReader(Protocol):
-    """Reads a database's schema (``Database.schema_reader``)."""
-
-    def fingerprint(self) -> str: ...
-
-    def read(self, *, samples: bool, schemas: list[str], policy: _policy.Policy | None) -> Catalog:
-        """The whole catalog of the default schema and the ``schemas`` exposed."""
-        ...
-
-    def view_sql(self, view: Table) -> str | None: ...
-
-
-class _SQLSchemaReader:
-    """The schema through a SQLAlchemy connection (``honestsql.db.introspect``)."""
-
-    def __init__(self, conn: Connection, dialect: Dialect, display_url: str) -> None:
-        self.conn, self.dialect, self.display_url = conn, dialect, display_url
-
-    def fingerprint(self) -> str:
-        try:
-            return introspect.fingerprint(self.conn, self.dialect)
-        except sa.exc.DBAPIError as exc:
-            raise CatalogError(
-                f"Could not read the schema of {self.display_url}: {_driver_message(exc)}"
-            ) from None
-
-    def read(self, *, samples: bool, schemas: list[str], policy: _policy.Policy | None) -> Catalog:
-        return introspect.introspect(
-            self.conn, self.dialect, samples=samples, schemas=schemas, policy=policy
-        )
-
-    def view_sql(self, view: Table) -> str | None:
-        return introspect.view_sql(self.conn, view)
 
 
 _TIMEOUT_MESSAGE = (
@@ -365,11 +330,3 @@ def _fetch(
                 return [], True, cut
             rows = []
     return rows[:max_rows], True, cut
-
-
-def _driver_message(exc: sa.exc.DBAPIError) -> str:
-    """The driver's own words, first line only, with credentials removed."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    first = text[0] if text else exc.__class__.__name__
-    first = first.strip().rstrip(".")
-    return urls.redact(first) + "."

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from honestsql.cache import CACHE_VERSION
 from honestsql.catalog import Catalog, Table
+from honestsql.db.url import driver_message
 from honestsql.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -122,3 +123,36 @@ def view_sql(conn: Connection, view: Table) -> str | None:
         conn.rollback()
         return None
     return str(text) if text else None
+
+
+class SchemaReader(Protocol):
+    """Reads a database's schema (``Database.schema_reader``)."""
+
+    def fingerprint(self) -> str: ...
+
+    def read(self, *, samples: bool, schemas: list[str], policy: Policy | None) -> Catalog:
+        """The whole catalog of the default schema and the ``schemas`` exposed."""
+        ...
+
+    def view_sql(self, view: Table) -> str | None: ...
+
+
+class SQLSchemaReader:
+    """The schema through a SQLAlchemy connection (``honestsql.db.introspect``)."""
+
+    def __init__(self, conn: Connection, dialect: Dialect, display_url: str) -> None:
+        self.conn, self.dialect, self.display_url = conn, dialect, display_url
+
+    def fingerprint(self) -> str:
+        try:
+            return fingerprint(self.conn, self.dialect)
+        except sa.exc.DBAPIError as exc:
+            raise CatalogError(
+                f"Could not read the schema of {self.display_url}: {driver_message(exc)}"
+            ) from None
+
+    def read(self, *, samples: bool, schemas: list[str], policy: Policy | None) -> Catalog:
+        return introspect(self.conn, self.dialect, samples=samples, schemas=schemas, policy=policy)
+
+    def view_sql(self, view: Table) -> str | None:
+        return view_sql(self.conn, view)

@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from honestsql.db.database import _TIMEOUT_MESSAGE, Database, SchemaReader, Sink, _fetch
+from honestsql.db.database import _TIMEOUT_MESSAGE, Database, Sink, _fetch
 from honestsql.db.dialects import Dialect, Spark
+from honestsql.db.introspect import SchemaReader
 from honestsql.db.result import QueryResult, ResultColumn, column_types
 from honestsql.db.spark_catalog import SparkSchemaReader, local_tables
 from honestsql.errors import ConnectionFailed, ExecutionFailed, MissingDriver, QueryTimeout

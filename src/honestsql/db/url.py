@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from honestsql.db.dialects import Dialect
 from honestsql.errors import ConnectionFailed
@@ -59,3 +59,11 @@ def parse(target: str) -> URL:
 def display(url: URL) -> str:
     """The URL as text with any password hidden."""
     return url.render_as_string(hide_password=True)
+
+
+def driver_message(exc: DBAPIError) -> str:
+    """The driver's own words, first line only, with credentials removed."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = text[0] if text else exc.__class__.__name__
+    first = first.strip().rstrip(".")
+    return redact(first) + "."

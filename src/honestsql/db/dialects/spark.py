@@ -17,7 +17,7 @@ class Spark(Dialect):
 
     name = "spark"
     display_name = "Spark SQL"
-    prompt_name = "Spark SQL"
+    prompt_name = "Spark"
     schemes = ("sc", "spark-local")
     extra = "spark"
     #: Spark resolves identifiers case-insensitively (``spark.sql.caseSensitive`` is off).
