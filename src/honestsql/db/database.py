@@ -236,29 +236,13 @@ class Database:
                     conn = conn.execution_options(stream_results=True, max_row_buffer=FETCH_BATCH)
                 result = conn.exec_driver_sql(sql)
                 names = list(result.keys()) if result.returns_rows else []
-                first: list[tuple[Any, ...]] = []
-
-                def hand(batch: list[tuple[Any, ...]]) -> None:
-                    assert sink is not None
-                    if not first:
-                        first.extend(batch)
-                    sink(names, batch)
-
-                rows, truncated, cut = (
-                    _fetch(result, max_rows, hand if sink is not None else None)
-                    if names
-                    else ([], False, 0)
-                )
+                rows, truncated, cut, columns = read_rows(result, names, max_rows, sink)
                 if truncated and streamed:
                     # Unread rows: MySQL's unbuffered cursor would read them all on close.
                     with contextlib.suppress(Exception):
                         self.dialect.stop_unread(cancel)
                 with contextlib.suppress(sa.exc.DBAPIError):
                     result.close()
-                columns = [
-                    ResultColumn(n, t)
-                    for n, t in zip(names, column_types(rows or first, len(names)), strict=True)
-                ]
             except sa.exc.DBAPIError as exc:
                 elapsed = time.perf_counter() - started
                 if fired.is_set() or elapsed >= timeout * 0.95:
@@ -291,6 +275,26 @@ _TIMEOUT_MESSAGE = (
     "The query ran longer than its {timeout:g} s limit and was stopped. "
     "Narrow it (filters, LIMIT, fewer joins) or allow more time with --timeout."
 )
+
+
+def read_rows(
+    result: Any, names: list[str], max_rows: int, sink: Sink | None
+) -> tuple[list[tuple[Any, ...]], bool, int, list[ResultColumn]]:
+    """The rows of a result (anything with ``fetchmany``) under the caps, with whether more
+    exist, the values cut and the typed columns; with ``sink``, rows go to it a batch at a time."""
+    first: list[tuple[Any, ...]] = []
+
+    def hand(batch: list[tuple[Any, ...]]) -> None:
+        assert sink is not None
+        if not first:
+            first.extend(batch)
+        sink(names, batch)
+
+    rows, truncated, cut = (
+        _fetch(result, max_rows, hand if sink is not None else None) if names else ([], False, 0)
+    )
+    types = column_types(rows or first, len(names))
+    return rows, truncated, cut, [ResultColumn(n, t) for n, t in zip(names, types, strict=True)]
 
 
 def _fetch(

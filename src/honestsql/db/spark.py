@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from honestsql.db.database import _TIMEOUT_MESSAGE, Database, Sink, _fetch
+from honestsql.db.database import _TIMEOUT_MESSAGE, Database, Sink, read_rows
 from honestsql.db.dialects import Dialect, Spark
 from honestsql.db.introspect import SchemaReader
-from honestsql.db.result import QueryResult, ResultColumn, column_types
+from honestsql.db.result import QueryResult
 from honestsql.db.spark_catalog import SparkSchemaReader, local_tables
 from honestsql.errors import ConnectionFailed, ExecutionFailed, MissingDriver, QueryTimeout
 
@@ -228,19 +228,9 @@ class SparkDatabase(Database):
         try:
             frame = session.sql(sql).limit(max_rows + 1)
             names = list(frame.columns)
-            first: list[tuple[Any, ...]] = []
-
-            def hand(batch: list[tuple[Any, ...]]) -> None:
-                assert sink is not None
-                if not first:
-                    first.extend(batch)
-                sink(names, batch)
-
             stream = frame.toLocalIterator()
             try:
-                rows, truncated, cut = _fetch(
-                    _Batches(stream), max_rows, hand if sink is not None else None
-                )
+                rows, truncated, cut, columns = read_rows(_Batches(stream), names, max_rows, sink)
             finally:
                 stream.close()  # ends the server's operation now, not when collected
         except PySparkException as exc:
@@ -253,10 +243,6 @@ class SparkDatabase(Database):
         elapsed_ms = (time.perf_counter() - started) * 1000
         if fired.is_set():
             raise QueryTimeout(_TIMEOUT_MESSAGE.format(timeout=timeout))
-        columns = [
-            ResultColumn(n, t)
-            for n, t in zip(names, column_types(rows or first, len(names)), strict=True)
-        ]
         return QueryResult(
             columns=columns,
             rows=rows,
