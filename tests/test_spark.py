@@ -216,3 +216,28 @@ def test_ask_on_spark_prompts_in_spark_sql_and_repairs(spark) -> None:  # type: 
     assert answer.decision == "answer" and answer.rows == [[1]], answer
     assert "visit_day" not in (answer.sql or "")
     assert "one Spark SQL query" in prompt and re.search(r"PARTITIONED BY \(`?day`?\);", prompt)
+
+
+def test_http_api_serves_a_spark_database(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``serve`` works unchanged: schema (with partitions) and guarded checks over HTTP."""
+    from fastapi.testclient import TestClient
+
+    from honestsql.server import ServerConfig, create_app
+
+    from .scripted_backend import ScriptedBackend
+
+    config = ServerConfig(
+        {"lake": spark.url},
+        backend_factory=lambda: ScriptedBackend(lambda request: ["ABSTAIN: none"]),
+        memory_path=tmp_path / "memory.sqlite",
+        audit_path=tmp_path / "audit.sqlite",
+    )
+    client = TestClient(create_app(config), base_url="http://localhost")
+    schema = client.get("/api/schema").json()
+    assert schema["name"] == "lake"
+    visits = next(t for t in schema["tables"] if t["name"] == "visits")
+    assert [c["name"] for c in visits["columns"] if c.get("partition")] == ["day"]
+    ok = client.post("/api/check", json={"sql": "SELECT COUNT(*) FROM customers"}).json()
+    assert ok["ok"] and ok["rows"] == [[5]]
+    refused = client.post("/api/check", json={"sql": "SELECT * FROM text.`/etc/passwd`"}).json()
+    assert not refused["ok"] and refused["errors"][0]["kind"] == "forbidden_function"
