@@ -241,3 +241,21 @@ def test_http_api_serves_a_spark_database(spark, tmp_path: Path) -> None:  # typ
     assert ok["ok"] and ok["rows"] == [[5]]
     refused = client.post("/api/check", json={"sql": "SELECT * FROM text.`/etc/passwd`"}).json()
     assert not refused["ok"] and refused["errors"][0]["kind"] == "forbidden_function"
+
+
+def test_policy_reads_a_view_written_over_several_lines(spark) -> None:  # type: ignore[no-untyped-def]
+    """A view's whole text is read (``SHOW CREATE TABLE``), not just its first line: a view
+    reading a denied column on its third line is denied; one that does not is allowed."""
+    conn = spark.connect_writable()
+    conn.execute("CREATE VIEW buyers AS\nSELECT c.id,\n       c.email\nFROM customers c")
+    conn.execute("CREATE VIEW buyer_ids AS\nSELECT c.id\nFROM customers c")
+    try:
+        with honestsql.connect(spark.url, policy={"deny": ["customers.email"]}) as db:
+            denied = honestsql.check(db, "SELECT id FROM buyers")
+            allowed = honestsql.check(db, "SELECT COUNT(*) FROM buyer_ids")
+        assert [e.kind for e in denied.errors] == ["denied"]
+        assert "reads customers.email" in denied.errors[0].message
+        assert allowed.ok and allowed.result is not None and allowed.result.rows == [(5,)]
+    finally:
+        conn.execute("DROP VIEW IF EXISTS buyers")
+        conn.execute("DROP VIEW IF EXISTS buyer_ids")

@@ -65,7 +65,6 @@ class SparkSchemaReader:
 
     def __init__(self, session: Any, display_url: str) -> None:
         self.session, self.display_url = session, display_url
-        self._views: dict[str, str] = {}
 
     def _sql(self, text: str) -> list[Any]:
         from pyspark.errors import PySparkException
@@ -125,8 +124,6 @@ class SparkSchemaReader:
     def _table(self, database: str, schema: str | None, listed: _Listed) -> Table:
         owner = schema or database
         source = f"{_quote(owner)}.{_quote(listed.name)}"
-        if listed.is_view and "View Text" in listed.info:
-            self._views[(f"{schema}." if schema else "") + listed.name] = listed.info["View Text"]
         try:
             columns = self.session.catalog.listColumns(source)
         except Exception:  # a temporary view: its columns come from its plan
@@ -184,14 +181,14 @@ class SparkSchemaReader:
             column.samples = list(seen)
 
     def view_sql(self, view: Table) -> str | None:
-        """The view's text as Spark stored it (read now when the catalog came from the cache)."""
-        if view.name not in self._views:
-            schema = view.schema_name or str(self.session.catalog.currentDatabase())
-            name = view.bare_name.replace("'", "")
-            for listed in self._listing(schema if view.schema_name else None):
-                if listed.name == name and "View Text" in listed.info:
-                    self._views[view.name] = listed.info["View Text"]
-        return self._views.get(view.name)
+        """The view's ``CREATE VIEW`` statement as Spark shows it (its whole text, however many
+        lines), or ``None`` when it cannot be read."""
+        source = ".".join(_quote(p) for p in _source_parts(view))
+        try:
+            rows = self.session.sql(f"SHOW CREATE TABLE {source}").collect()
+        except Exception:  # the policy then denies the view: the safe side
+            return None
+        return str(rows[0][0]) if rows else None
 
 
 @dataclass
