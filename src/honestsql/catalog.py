@@ -49,6 +49,10 @@ class Table(BaseModel):
     columns: list[Column]
     primary_key: list[str] = Field(default_factory=list)
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    #: Column sets declared UNIQUE (constraints and unique indexes), besides the primary key.
+    unique: list[list[str]] = Field(default_factory=list)
+    #: The tables this one inherits from or is a partition of (PostgreSQL), nearest first.
+    inherits: list[str] = Field(default_factory=list)
     comment: str | None = None
     description: str | None = None
     row_count: int | None = None

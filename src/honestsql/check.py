@@ -133,7 +133,7 @@ def check(
         return done("rejected", errors, warnings=warnings, sql=guarded.executable_sql)
     if db.dialect.qualify_names:
         guarded = guarded.with_expression(
-            qualify_tables(guarded.expression, catalog), db.sql_dialect
+            qualify_tables(guarded.expression, catalog, db.sql_dialect), db.sql_dialect
         )
     if not execute:
         return done(

@@ -42,10 +42,13 @@ class GuardedStatement:
         return f"{self.explain} {self.sql}" if self.explain else self.sql
 
     def with_expression(self, expression: exp.Query, dialect: str) -> GuardedStatement:
-        """The same statement after a rewrite by honestsql itself (never by the user)."""
-        return GuardedStatement(
-            expression, expression.sql(dialect=generator(dialect), comments=False), self.explain
-        )
+        """The same statement after a rewrite by honestsql itself (never by the user); a
+        rewrite that would not read back as itself raises (it is a bug, never run)."""
+        sql = expression.sql(dialect=generator(dialect), comments=False)
+        problem = round_trip_problem(expression, sql, dialect)
+        if problem is not None:
+            raise ValueError(problem.message)
+        return GuardedStatement(expression, sql, self.explain)
 
 
 def function_name(node: exp.Func) -> str:
@@ -155,7 +158,33 @@ def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
     if findings:
         return findings
     executable = statement.sql(dialect=generator(dialect), comments=False)
+    changed = round_trip_problem(statement, executable, dialect)
+    if changed is not None:
+        return [changed]
     return GuardedStatement(expression=statement, sql=executable, explain=explain)
+
+
+def round_trip_problem(statement: exp.Expr, executable: str, dialect: str) -> Finding | None:
+    """What is checked must be what runs: the SQL written from the checked tree must read back
+    as the same tree. When sqlglot would drop or rewrite a construct (PostgreSQL's ``IGNORE
+    NULLS`` is dropped, for one), the statement is refused rather than run altered."""
+    try:
+        again = sqlglot.parse_one(executable, read=dialect)
+    except (ParseError, TokenError):
+        again = None
+    expected = statement
+    if any(True for _ in statement.find_all(exp.RawString)):
+        expected = statement.copy()  # a dollar-quoted string is written as a plain one
+        for raw in list(expected.find_all(exp.RawString)):
+            raw.replace(exp.Literal.string(raw.this))
+    if again == expected:
+        return None
+    return Finding(
+        "syntax",
+        f"honestsql cannot run this statement exactly as it was checked in "
+        f"{dialect} (it would run as: {executable[:200]}); write it in plain {dialect} SQL.",
+        subject="round trip",
+    )
 
 
 _WORD = re.compile(r"[A-Za-z_]+")

@@ -62,13 +62,14 @@ class Policy:
         Works on names alone, before the policy is matched with the schema, so sampling never
         reads what the policy hides, under either reading of ``a.b``."""
         denied = [fold(e) for e in self.deny]
-        if any(_names(entry, table.name) for entry in denied):
+        names = [table.name, *table.inherits]  # a partition or child holds its parent's rows
+        if any(_names(entry, name) for entry in denied for name in names):
             return None
         restricted = denied + [fold(e) for e in self.aggregate_only]
         return {
             c.name
             for c in table.columns
-            if any(_names(entry, f"{table.name}.{c.name}") for entry in restricted)
+            if any(_names(entry, f"{name}.{c.name}") for entry in restricted for name in names)
         }
 
 
@@ -191,6 +192,7 @@ def bind(policy: Policy, catalog: Catalog, view_sql: Callable[[Table], str | Non
     for entry in policy.aggregate_only:
         table, column = _column(catalog, entry, policy.source, "aggregate_only")
         access.aggregate_only.setdefault(fold(table), set()).add(fold(column))
+    _inherit(access, catalog)
     views = [t for t in catalog.tables if t.is_view and fold(t.name) not in access.denied_tables]
     parsed: dict[str, exp.Expr | None] = {
         t.name: _view_query(view_sql(t), catalog.dialect) for t in views
@@ -212,6 +214,19 @@ def bind(policy: Policy, catalog: Catalog, view_sql: Callable[[Table], str | Non
                 access.denied_views[view.name] = reason
                 changed = True
     return access
+
+
+def _inherit(access: Access, catalog: Catalog) -> None:
+    """Partitions and inheritance children hold rows of their parents: what the policy says of
+    a parent it says of them (PostgreSQL)."""
+    for table in catalog.tables:
+        key = fold(table.name)
+        for parent in map(fold, table.inherits):
+            if parent in access.denied_tables:
+                access.denied_tables.add(key)
+            for rules in (access.denied_columns, access.aggregate_only):
+                if parent in rules:
+                    rules.setdefault(key, set()).update(rules[parent])
 
 
 def _table(catalog: Catalog, entry: str) -> Table | None:

@@ -5,7 +5,6 @@ subqueries), and the text values it compares text columns with.
 from __future__ import annotations
 
 from sqlglot import exp
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from honestsql.catalog import Catalog, Column, Table
 from honestsql.sqltypes import type_family
@@ -17,9 +16,8 @@ def text_literals(
 ) -> list[tuple[Table, Column, str]]:
     """(table, column, value) for every text literal a query compares a text column with by
     equality or IN: values that should exist in the data for the answer to be meaningful."""
-    tree = normalize_identifiers(expression.copy(), dialect=dialect)
     verifier = Verifier(catalog, dialect)
-    verifier.check_columns(tree)
+    tree = verifier.resolve(expression).tree
     found: list[tuple[Table, Column, str]] = []
     for node in tree.find_all(exp.EQ, exp.In):
         column = node.this if isinstance(node.this, exp.Column) else None
@@ -42,14 +40,9 @@ def referenced(
 ) -> tuple[set[str], set[tuple[str, str]]]:
     """The catalog tables and (table, column) pairs a query uses, resolved through aliases,
     CTEs and subqueries."""
-    tree = normalize_identifiers(expression.copy(), dialect=dialect)
     verifier = Verifier(catalog, dialect)
-    verifier.check_columns(tree)
-    tables = {
-        t.name
-        for node in tree.find_all(exp.Table)
-        if (t := catalog.resolve(node.name, node.db, node.catalog)) is not None
-    }
+    resolution = verifier.resolve(expression)
+    tables = {t.name for _, t in resolution.tables if t is not None}
     columns = {
         (verifier.resolved_tables[key].name, column.name)
         for key, column in verifier.resolved.items()

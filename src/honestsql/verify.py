@@ -1,55 +1,23 @@
 """Schema-grounded verification without any LLM: does this query mean something in this database?
 
-Works on sqlglot's scopes: every table must exist (or be a CTE), every column must resolve to
-exactly one source in its scope (or an enclosing one, for correlated subqueries), and literals
+Reads the scope resolver (``honestsql.resolve``): every table must exist (or be a CTE visible
+where it is named), every column must resolve to exactly one source in its scope (or an
+enclosing one, for correlated subqueries), a reference that cannot be placed is an error, and literals
 compared with columns should fit the column's type. Findings are structured data with
 suggestions of the closest real names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlglot import exp
-from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope
 
 from honestsql.catalog import Catalog, Column, Table
 from honestsql.findings import Finding
+from honestsql.resolve import ColumnRef, Reference, Resolution, Source, resolve, visible_cte
 from honestsql.sqltypes import literal_problem
 from honestsql.suggest import closest, table_column_texts
-
-#: Stands for a source whose columns are not known (a VALUES list, a table function, a
-#: subquery with ``SELECT *`` over an unknown table): any column name is accepted from it.
-WILDCARD: frozenset[str] = frozenset({"*"})
-_ROWID = frozenset({"rowid", "oid", "_rowid_"})
-
-
-@dataclass
-class _Source:
-    """What a name in a FROM clause stands for."""
-
-    alias: str
-    table: Table | None = None
-    names: frozenset[str] = WILDCARD
-    #: Columns every table has without declaring them (SQLite's ``rowid``).
-    implicit: frozenset[str] = frozenset()
-
-    def has(self, column: str, case_sensitive: bool) -> bool:
-        if self.table is not None:
-            return column.lower() in self.implicit or (
-                self.table.column(column, case_sensitive=case_sensitive) is not None
-            )
-        if self.names is WILDCARD:
-            return True
-        if case_sensitive:
-            return column in self.names
-        return column.lower() in {n.lower() for n in self.names}
-
-    @property
-    def known(self) -> bool:
-        return self.table is not None or self.names is not WILDCARD
 
 
 class Verifier:
@@ -63,20 +31,24 @@ class Verifier:
         #: The same, with the table each resolved column belongs to.
         self.resolved_tables: dict[int, Table] = {}
 
+    def resolve(self, expression: exp.Expr) -> Resolution:
+        """Resolve ``expression`` (a copy of it) and check every reference; the resolution's
+        ``tree`` is the copy the node ids of ``resolved`` refer to."""
+        resolution = resolve(expression, self.catalog, self.dialect)
+        self.findings.extend(resolution.problems)
+        self.check_tables(resolution)
+        self.check_columns(resolution)
+        return resolution
+
     # --- tables ------------------------------------------------------------------------------
 
-    def check_tables(self, tree: exp.Expr) -> None:
-        ctes = {self._fold(cte.alias_or_name) for cte in tree.find_all(exp.CTE)}
+    def check_tables(self, resolution: Resolution) -> None:
         reported: set[str] = set()
-        for table in tree.find_all(exp.Table):
-            if not isinstance(table.this, exp.Identifier):
-                continue  # a table function; the guard has already judged it
+        for table, found in resolution.tables:
+            if found is not None:
+                continue
             name = table.name
-            if not table.db and not table.catalog and self._fold(name) in ctes:
-                continue
             shown = ".".join(p for p in (table.catalog, table.db, name) if p)
-            if self.catalog.resolve(name, table.db, table.catalog) is not None:
-                continue
             if shown in reported:
                 continue
             reported.add(shown)
@@ -101,61 +73,18 @@ class Verifier:
 
     # --- columns -----------------------------------------------------------------------------
 
-    def _fold(self, name: str) -> str:
-        return name if self.case_sensitive else name.lower()
-
-    def _sources(self, scope: Scope) -> dict[str, _Source]:
-        result: dict[str, _Source] = {}
-        for alias, source in scope.sources.items():
-            if isinstance(source, exp.Table):
-                table = (
-                    self.catalog.resolve(source.name, source.db, source.catalog)
-                    if isinstance(source.this, exp.Identifier)
-                    else None
-                )
-                implicit = _ROWID if self.dialect == "sqlite" else frozenset()
-                result[self._fold(alias)] = _Source(alias, table=table, implicit=implicit)
-            elif isinstance(source, Scope):
-                result[self._fold(alias)] = _Source(alias, names=_output_names(source))
-            else:
-                result[self._fold(alias)] = _Source(alias)
-        return result
-
-    def check_columns(self, tree: exp.Expr) -> None:
-        try:
-            scopes = list(traverse_scope(tree))
-        except OptimizeError:
-            return  # sqlglot cannot scope it; the database will judge
-        sources_of = {id(scope): self._sources(scope) for scope in scopes}
-        for scope in scopes:
-            if isinstance(scope.expression, exp.SetOperation):
+    def check_columns(self, resolution: Resolution) -> None:
+        for ref in resolution.columns:
+            if isinstance(ref.scope.expression, exp.SetOperation) and not ref.node.table:
                 continue  # ORDER BY of a UNION names its output columns
-            for column in scope.columns:
-                if isinstance(column.this, exp.Star):
-                    continue
-                if column.find_ancestor(exp.Select, exp.SetOperation) is not scope.expression:
-                    continue  # belongs to a nested scope, checked there
-                self._check_column(column, scope, sources_of)
+            self._check_column(ref, resolution)
 
-    def _visible(
-        self, scope: Scope, sources_of: dict[int, dict[str, _Source]]
-    ) -> list[dict[str, _Source]]:
-        chain = []
-        current: Scope | None = scope
-        while current is not None:
-            chain.append(sources_of.get(id(current)) or self._sources(current))
-            current = current.parent
-        return chain
-
-    def _check_column(
-        self, column: exp.Column, scope: Scope, sources_of: dict[int, dict[str, _Source]]
-    ) -> None:
+    def _check_column(self, ref: ColumnRef, resolution: Resolution) -> None:
+        column = ref.node
         name = column.name
-        chain = self._visible(scope, sources_of)
+        chain = resolution.chain(ref.scope)
         if column.table:
-            qualifier = self._fold(column.table)
-            source = next((level[qualifier] for level in chain if qualifier in level), None)
-            if source is None:
+            if not ref.references:
                 known = self.catalog.table(column.table)
                 hint = (
                     f" Add it to the query (JOIN {known.name} ON ...) or take the value from a "
@@ -175,46 +104,43 @@ class Verifier:
                     )
                 )
                 return
-            if source.has(name, self.case_sensitive):
-                self._remember(column, source)
+            source = ref.references[0].source
+            if source.may_have(name, self.case_sensitive):
+                self._remember(column, ref.references[0])
                 return
             self._unknown_column(column, [source], qualified=True)
             return
-        for level in chain:
-            matches = [s for s in level.values() if s.has(name, self.case_sensitive)]
-            definite = [s for s in matches if s.known]
+        if ref.references:
+            definite = [r for r in ref.references if r.source.known]
             if (
                 len(definite) > 1
-                and not _joined_using(scope, name)
-                and len(matches) == len(definite)
+                and len(definite) == len(ref.references)
+                and not _joined_using(ref.scope, name)
             ):
                 self.findings.append(
                     Finding(
                         "ambiguous_column",
                         f"Column {name!r} is in more than one table of this query "
-                        f"({', '.join(s.alias for s in definite)}); qualify it.",
-                        suggestions=[f"{s.alias}.{name}" for s in definite],
+                        f"({', '.join(r.source.alias for r in definite)}); qualify it.",
+                        suggestions=[f"{r.source.alias}.{name}" for r in definite],
                         subject=name,
                     )
                 )
                 return
-            if matches:
-                if len(definite) == 1:
-                    self._remember(column, definite[0])
-                return
-        if self._fold(name) in {self._fold(n) for n in _select_aliases(scope)}:
+            if len(definite) == 1:
+                self._remember(column, definite[0])
+            return
+        if ref.alias or ref.whole_rows:
             return
         self._unknown_column(column, list(chain[0].values()), qualified=False)
 
-    def _remember(self, column: exp.Column, source: _Source) -> None:
-        if source.table is not None:
-            found = source.table.column(column.name, case_sensitive=self.case_sensitive)
-            if found is not None:
-                self.resolved[id(column)] = found
-                self.resolved_tables[id(column)] = source.table
+    def _remember(self, column: exp.Column, reference: Reference) -> None:
+        if reference.source.table is not None and reference.column is not None:
+            self.resolved[id(column)] = reference.column
+            self.resolved_tables[id(column)] = reference.source.table
 
     def _unknown_column(
-        self, column: exp.Column, in_scope: list[_Source], *, qualified: bool
+        self, column: exp.Column, in_scope: list[Source], *, qualified: bool
     ) -> None:
         name = column.name
         local: dict[str, list[str]] = {}
@@ -284,33 +210,6 @@ class Verifier:
                         )
 
 
-def _output_names(scope: Scope) -> frozenset[str]:
-    expression = scope.expression
-    holder = expression.parent
-    while isinstance(holder, exp.SetOperation):  # a recursive CTE: SELECT ... UNION ALL ...
-        holder = holder.parent
-    alias = holder.args.get("alias") if isinstance(holder, exp.Subquery | exp.CTE) else None
-    if isinstance(alias, exp.TableAlias) and alias.columns:
-        return frozenset(c.name for c in alias.columns)
-    while isinstance(expression, exp.SetOperation):
-        expression = expression.left
-    if not isinstance(expression, exp.Select):
-        return WILDCARD
-    if any(
-        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
-        for e in expression.expressions
-    ):
-        return WILDCARD
-    return frozenset(expression.named_selects)
-
-
-def _select_aliases(scope: Scope) -> list[str]:
-    expression = scope.expression
-    if isinstance(expression, exp.Select):
-        return [e.alias for e in expression.expressions if isinstance(e, exp.Alias)]
-    return []
-
-
 def _joined_using(scope: Scope, name: str) -> bool:
     expression = scope.expression
     if not isinstance(expression, exp.Select):
@@ -329,27 +228,28 @@ def _joined_using(scope: Scope, name: str) -> bool:
 
 def verify(expression: exp.Expr, catalog: Catalog, dialect: str) -> list[Finding]:
     """Check a parsed query against the catalog; returns errors first, then warnings."""
-    tree = normalize_identifiers(expression.copy(), dialect=dialect)
     verifier = Verifier(catalog, dialect)
-    verifier.check_tables(tree)
-    verifier.check_columns(tree)
-    verifier.check_types(tree)
+    resolution = verifier.resolve(expression)
+    verifier.check_types(resolution.tree)
     return sorted(verifier.findings, key=lambda f: f.severity != "error")
 
 
-def qualify_tables(expression: exp.Query, catalog: Catalog) -> exp.Query:
-    """A copy of a verified query in which every table of the default schema carries the schema
-    name, so the database resolves each name to exactly the table that was verified
-    (PostgreSQL searches ``pg_catalog`` before the search path for unqualified names)."""
+def qualify_tables(expression: exp.Query, catalog: Catalog, dialect: str) -> exp.Query:
+    """A copy of a verified query in which every base table of the default schema carries the
+    schema name, so the database resolves each name to exactly the table that was verified
+    (PostgreSQL searches ``pg_catalog`` before the search path for unqualified names). A name
+    is left alone only where a CTE of that name is visible, as the resolver decides."""
     tree = expression.copy()
     if not catalog.default_schema:
         return tree
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    for table in tree.find_all(exp.Table):
+    normalized = normalize_identifiers(tree.copy(), dialect=dialect)
+    for table, folded in zip(list(tree.walk()), list(normalized.walk()), strict=True):
         if (
-            isinstance(table.this, exp.Identifier)
+            isinstance(table, exp.Table)
+            and isinstance(folded, exp.Table)
+            and isinstance(table.this, exp.Identifier)
             and not table.db
-            and table.name.lower() not in ctes
+            and visible_cte(folded) is None
         ):
             table.set("db", exp.to_identifier(catalog.default_schema, quoted=True))
     return tree

@@ -104,6 +104,7 @@ class Dialect:
         columns = inspector.get_multi_columns(schema=schema, kind=kinds.ANY, scope=scope)
         pks = inspector.get_multi_pk_constraint(schema=schema, kind=kinds.TABLE, scope=scope)
         fks = inspector.get_multi_foreign_keys(schema=schema, kind=kinds.TABLE, scope=scope)
+        unique = _unique_sets(inspector, schema, kinds.TABLE, scope)
         try:
             comments: dict[Any, Any] = dict(
                 inspector.get_multi_table_comment(schema=schema, kind=kinds.ANY, scope=scope)
@@ -144,6 +145,7 @@ class Dialect:
                         )
                         for fk in fks.get(key) or []
                     ],
+                    unique=unique.get(key, []),
                     comment=(comments.get(key) or {}).get("text") or None,
                 )
             )
@@ -165,6 +167,26 @@ class Dialect:
     def least_privilege_hint(self) -> str:
         """The statements that create a login which can only read."""
         return ""
+
+
+def _unique_sets(inspector: Any, schema: str | None, kind: Any, scope: Any) -> dict[Any, Any]:
+    """Column sets declared UNIQUE, by (schema, table): constraints and unique indexes."""
+    found: dict[Any, list[list[str]]] = {}
+    readers = (
+        (inspector.get_multi_unique_constraints, "column_names", None),
+        (inspector.get_multi_indexes, "column_names", "unique"),
+    )
+    for read, names, flag in readers:
+        try:
+            entries = read(schema=schema, kind=kind, scope=scope)
+        except (NotImplementedError, sa.exc.SQLAlchemyError):
+            continue
+        for key, items in dict(entries).items():
+            for item in items or []:
+                columns = [c for c in item.get(names) or [] if c]
+                if columns and (flag is None or item.get(flag)) and columns not in found.get(key, []):
+                    found.setdefault(key, []).append(columns)
+    return found
 
 
 def _type_text(sa_type: Any) -> str:

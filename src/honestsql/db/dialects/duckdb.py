@@ -76,14 +76,18 @@ class DuckDB(Dialect):
             ).fetchall()
         }
         pks: dict[str, list[str]] = {}
+        unique: dict[str, list[list[str]]] = {}
         fks: dict[str, list[ForeignKey]] = {}
         for table, kind, cols, ref_table, ref_cols in conn.exec_driver_sql(
             "SELECT table_name, constraint_type, constraint_column_names, referenced_table, "
             f"referenced_column_names FROM duckdb_constraints() WHERE {where} "
-            "AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') ORDER BY table_name, constraint_index"
+            "AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY', 'UNIQUE') "
+            "ORDER BY table_name, constraint_index"
         ).fetchall():
             if kind == "PRIMARY KEY":
                 pks[table] = list(cols)
+            elif kind == "UNIQUE":
+                unique.setdefault(table, []).append(list(cols))
             else:
                 fks.setdefault(table, []).append(
                     ForeignKey(columns=list(cols), ref_table=ref_table, ref_columns=list(ref_cols))
@@ -112,6 +116,7 @@ class DuckDB(Dialect):
                 columns=cols,
                 primary_key=pks.get(name, []),
                 foreign_keys=fks.get(name, []),
+                unique=unique.get(name, []),
                 comment=comments.get(name) or None,
                 is_view=name in views,
             )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from honestsql.catalog import Table
 from honestsql.db.dialects.base import Dialect
 
 
@@ -32,6 +33,40 @@ class PostgreSQL(Dialect):
         "WHERE n.nspname = current_schema() AND a.attnum > 0 AND NOT a.attisdropped "
         "AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
     )
+
+    def read_tables(self, conn: Connection, schema: str | None = None) -> list[Table]:
+        """The base reading, plus what PostgreSQL adds: materialized views are views (their
+        definitions are checked like a view's), and each table knows the tables it inherits
+        from or is a partition of (a policy that denies a table denies its children)."""
+        tables = super().read_tables(conn, schema)
+        where = "n.nspname = current_schema()" if schema is None else "n.nspname = %(schema)s"
+        rows = conn.exec_driver_sql(
+            "SELECT c.relname, c.relkind, p.relname, pn.nspname = n.nspname "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
+            "LEFT JOIN pg_class p ON p.oid = i.inhparent "
+            "LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace "
+            f"WHERE {where} AND c.relkind IN ('r', 'p', 'm', 'f') ORDER BY c.relname, i.inhseqno",
+            {"schema": schema} if schema else {},
+        ).fetchall()
+        prefix = f"{schema}." if schema else ""
+        by_name = {t.bare_name: t for t in tables}
+        for name, kind, parent, same_schema in rows:
+            table = by_name.get(name)
+            if table is None:
+                continue
+            if kind == "m":
+                table.is_view = True
+            if parent is not None:
+                table.inherits.append(prefix + parent if same_schema else parent)
+        by_full = {t.name: t for t in tables}
+        for table in tables:  # every ancestor, nearest first (partitions of partitions)
+            for ancestor in table.inherits:
+                above = by_full.get(ancestor)
+                for name in above.inherits if above is not None else []:
+                    if name not in table.inherits and name != table.name:
+                        table.inherits.append(name)
+        return tables
 
     def begin_read_only(self, conn: Connection, timeout: float) -> Callable[[], None] | None:
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
