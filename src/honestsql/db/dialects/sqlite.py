@@ -13,6 +13,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
+from honestsql.catalog import Table
 from honestsql.db.dialects.base import Dialect
 from honestsql.errors import ConnectionFailed
 
@@ -43,6 +44,28 @@ class SQLite(Dialect):
         "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
     )
     estimated_row_counts = False
+
+    def read_tables(self, conn: Connection, schema: str | None = None) -> list[Table]:
+        """The base reading, plus UNIQUE columns declared inline (SQLAlchemy skips SQLite's
+        automatic indexes, which is where ``login TEXT UNIQUE`` lives)."""
+        tables = super().read_tables(conn, schema)
+        for table in tables:
+            if table.is_view:
+                continue
+            rows = conn.exec_driver_sql(
+                "SELECT il.name, ii.name FROM pragma_index_list(?) il "
+                "JOIN pragma_index_info(il.name) ii WHERE il.\"unique\" AND il.origin != 'pk' "
+                "ORDER BY il.name, ii.seqno",
+                (table.bare_name,),
+            ).fetchall()
+            sets: dict[str, list[str]] = {}
+            for index, column in rows:
+                if column is not None:
+                    sets.setdefault(index, []).append(column)
+            for columns in sets.values():
+                if columns not in table.unique:
+                    table.unique.append(columns)
+        return tables
 
     def current_names(self, conn: Connection) -> tuple[str, str]:
         return "", "main"
