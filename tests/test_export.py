@@ -95,6 +95,32 @@ def test_a_refused_query_writes_nothing(test_databases: Any, tmp_path: Path) -> 
         format_for(None, "xlsx")
 
 
+def test_output_never_follows_a_planted_link(test_databases: Any, tmp_path: Path) -> None:
+    import os
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "out.csv"
+    # The old predictable partial name, planted as a link to another file.
+    (tmp_path / ".out.csv.partial").symlink_to(victim)
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        done = export(db, "SELECT id FROM countries ORDER BY 1", target)
+        assert done.ok and done.rows == 4
+        assert victim.read_text() == "keep me"
+        assert target.read_text().splitlines()[0] == "id" and not target.is_symlink()
+        assert not [
+            p for p in tmp_path.iterdir() if p.name.endswith(".partial") and not p.is_symlink()
+        ]
+        link = tmp_path / "link.csv"
+        link.symlink_to(victim)
+        fifo = tmp_path / "fifo.csv"
+        os.mkfifo(fifo)
+        for refused in (link, fifo, tmp_path):
+            with pytest.raises(InvalidInput, match="not a regular file"):
+                export(db, "SELECT 1", refused, fmt="csv")
+        assert victim.read_text() == "keep me"
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "honestsql", *args], capture_output=True, text=True, timeout=120

@@ -130,8 +130,11 @@ ROW_BY_ROW = {
 AGGREGATES_ALLOWED = [
     ("SELECT dept_id, AVG(salary) FROM employees GROUP BY dept_id ORDER BY dept_id", 3),
     ("SELECT SUM(salary), COUNT(salary) FROM employees", 1),
-    ("SELECT d.name, AVG(e.salary) FROM departments d JOIN employees e ON e.dept_id = d.id "
-     "GROUP BY d.name", 3),
+    (
+        "SELECT d.name, AVG(e.salary) FROM departments d JOIN employees e ON e.dept_id = d.id "
+        "GROUP BY d.name",
+        3,
+    ),
     ("SELECT name, COUNT(salary) FROM employees GROUP BY name HAVING SUM(salary) > 0", 5),
 ]
 
@@ -196,7 +199,28 @@ def test_postgres_children_and_materialized_views_of_denied_data(test_databases:
         finally:
             db.close()
     finally:
-        for name in ("MATERIALIZED VIEW mv_names", "MATERIALIZED VIEW mv_emails",
-                     "TABLE notes_old", "TABLE notes", "TABLE pay"):
+        for name in (
+            "MATERIALIZED VIEW mv_names",
+            "MATERIALIZED VIEW mv_emails",
+            "TABLE notes_old",
+            "TABLE notes",
+            "TABLE pay",
+        ):
             conn.execute(f"DROP {name}")
         conn.close()
+
+
+def test_a_100_kb_statement_is_answered_within_its_timeout(test_databases: Any) -> None:
+    import time
+
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        for n in (7_000, 12_000):
+            sql = "SELECT id FROM customers WHERE " + " OR ".join(f"id = {i}" for i in range(n))
+            assert len(sql) > 90_000 or n == 7_000
+            started = time.perf_counter()
+            result = honestsql.check(db, sql[:100_000].rsplit(" OR ", 1)[0], timeout=10.0)
+            assert time.perf_counter() - started < 10.0
+            assert not result.ok and result.errors
+        too_many = "SELECT 1 WHERE " + " OR ".join("1 = 1" for _ in range(9_000))
+        result = honestsql.check(db, too_many)
+        assert result.status == "rejected" and "terms" in result.errors[0].message

@@ -217,3 +217,23 @@ def test_fuzz_never_answers_5xx_and_memory_stays_bounded(config: ServerConfig) -
     assert len([s for s in statuses if 400 <= s < 500]) >= 3, statuses  # it did reach the checks
     assert statuses.get(200, 0) > 100, statuses  # and valid requests got through
     assert grown < 150, f"RSS grew by {grown:.0f} MB over the fuzz run"
+
+
+@pytest.mark.parametrize(
+    ("header", "host"),
+    [
+        ("localhost", "localhost"),
+        ("127.0.0.1:8000", "127.0.0.1"),
+        ("[::1]:8000", "::1"),
+        ("[::1]", "::1"),
+        ("[::1]evil.example", ""),
+        ("localhost:80@evil", ""),
+        ("localhost:80:81", ""),
+        ("localhost evil", ""),
+        ("", ""),
+    ],
+)
+def test_host_headers_are_parsed_strictly(header: str, host: str) -> None:
+    from honestsql.server.gate import _host_name
+
+    assert _host_name(header) == host

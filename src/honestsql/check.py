@@ -15,6 +15,9 @@ from honestsql.guard import MAX_SQL_CHARS, TOO_DEEP, GuardedStatement, guard
 from honestsql.reads import text_literals
 from honestsql.verify import qualify_tables, verify
 
+#: The most syntax-tree nodes one statement may have: resolving and checking grow with it.
+MAX_TERMS = 25_000
+
 #: Text values of one query whose presence is probed (``ground``).
 MAX_PROBES = 5
 
@@ -113,9 +116,22 @@ def check(
         text = validate_sql_text(sql, max_chars)
     except InvalidInput as exc:
         return done("rejected", [_finding(exc)])
+    deadline = started + timeout
     guarded = guard(text, db.sql_dialect)
     if not isinstance(guarded, GuardedStatement):
         return done("rejected", guarded)
+    terms = sum(1 for _ in guarded.expression.walk())
+    if terms > MAX_TERMS:
+        return done(
+            "rejected",
+            [
+                Finding(
+                    "invalid_input",
+                    f"The SQL has {terms:,} terms; honestsql checks at most {MAX_TERMS:,}. "
+                    "Split it into smaller queries (a long OR chain reads better as IN (...)).",
+                )
+            ],
+        )
     try:
         catalog = db.catalog()
     except HonestSQLError as exc:
@@ -139,8 +155,16 @@ def check(
         return done(
             "ok", [], warnings=warnings, sql=guarded.executable_sql, expression=guarded.expression
         )
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return done(
+            "error",
+            [Finding("timeout", f"Checking the query took longer than its {timeout:g} s limit.")],
+            warnings=warnings,
+            sql=guarded.executable_sql,
+        )
     try:
-        result = db.execute(guarded.executable_sql, timeout=timeout, max_rows=max_rows)
+        result = db.execute(guarded.executable_sql, timeout=remaining, max_rows=max_rows)
     except HonestSQLError as exc:
         return done("error", [_finding(exc)], warnings=warnings, sql=guarded.executable_sql)
     return done(

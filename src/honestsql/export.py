@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -185,20 +186,32 @@ def export(
             raise InvalidInput(
                 "Parquet needs pyarrow: pip install 'honestsql[parquet]' (or export CSV/JSON)."
             ) from None
-    partial = path.with_name(f".{path.name}.partial")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InvalidInput(
+            f"Cannot write {shown}: it exists and is not a regular file (a link, a folder, a "
+            "FIFO or a device); choose another name."
+        )
+    partial: Path | None = None
     try:
+        # A new file with a random name, created exclusively (mkstemp: O_CREAT | O_EXCL, mode
+        # 0600) in the target's folder: a link planted under a predictable name is never
+        # followed, and the rename replaces the target atomically.
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        partial = Path(name)
         out: IO[Any] = (
-            partial.open("wb")
+            os.fdopen(handle, "wb")
             if kind == "parquet"
-            else partial.open("w", newline="", encoding="utf-8")
+            else os.fdopen(handle, "w", newline="", encoding="utf-8")
         )
         with out:
             result, writer = _run(db, verdict.sql, out, kind, timeout, max_rows)
         os.replace(partial, path)
+        partial = None
     except OSError as exc:
         raise InvalidInput(f"Cannot write {shown}: {exc.strerror or exc}.") from None
     finally:
-        partial.unlink(missing_ok=True)
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     return Exported(shown, kind, writer.count, result.truncated, verdict.sql, [])
 
 

@@ -338,7 +338,9 @@ class _Resolver:
                         "table's; qualify it with the table or its alias only.",
                         column.sql(self.dialect),
                     )
-                ref.references.append(Reference(source, source.column(name, self.case_sensitive), depth))
+                ref.references.append(
+                    Reference(source, source.column(name, self.case_sensitive), depth)
+                )
                 return ref
             return ref  # an unknown qualifier: verification reports it
         ref.alias = _fold(name, self.case_sensitive) in {
@@ -346,9 +348,7 @@ class _Resolver:
         }
         for depth, level in enumerate(chain):
             matches = [s for s in level.values() if s.may_have(name, self.case_sensitive)]
-            wholes = [
-                s for alias, s in level.items() if alias == _fold(name, self.case_sensitive)
-            ]
+            wholes = [s for alias, s in level.items() if alias == _fold(name, self.case_sensitive)]
             ref.whole_rows.extend(wholes)
             if matches:
                 ref.references = [

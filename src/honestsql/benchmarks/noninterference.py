@@ -90,8 +90,7 @@ def statements(dialect: str, copy: str) -> list[str]:
         return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
     script.append(
-        "INSERT INTO departments VALUES "
-        + ", ".join(f"({i}, {text(n)})" for i, n in _DEPARTMENTS)
+        "INSERT INTO departments VALUES " + ", ".join(f"({i}, {text(n)})" for i, n in _DEPARTMENTS)
     )
     script.append(
         "INSERT INTO employees VALUES "
@@ -101,8 +100,7 @@ def statements(dialect: str, copy: str) -> list[str]:
         )
     )
     script.append(
-        "INSERT INTO payroll VALUES "
-        + ", ".join(f"({e}, {text(i)}, {a})" for e, i, a in payroll)
+        "INSERT INTO payroll VALUES " + ", ".join(f"({e}, {text(i)}, {a})" for e, i, a in payroll)
     )
     if dialect in ("postgres", "duckdb"):
         script.append("CREATE SCHEMA hidden")
@@ -276,10 +274,14 @@ class Generator:
                 f"SELECT {self.rng.choice(['COUNT', 'SUM', 'AVG'])}({self.column(t)}) FROM {t} "
                 f"GROUP BY {self.rng.choice(['1', self.column(t), 'ROLLUP (' + self.column(t) + ')'])}"
             ),
-            lambda: f"SELECT {self.column(t)} FROM {t} UNION SELECT {self.column(t)} FROM {self.table()}",
-            lambda: f"SELECT x FROM ({self.query(depth + 1)}) AS q{depth} (x)"
-            if depth < 2
-            else f"SELECT {self.column(t)} FROM {t}",
+            lambda: (
+                f"SELECT {self.column(t)} FROM {t} UNION SELECT {self.column(t)} FROM {self.table()}"
+            ),
+            lambda: (
+                f"SELECT x FROM ({self.query(depth + 1)}) AS q{depth} (x)"
+                if depth < 2
+                else f"SELECT {self.column(t)} FROM {t}"
+            ),
             lambda: (
                 f"SELECT {a}.{self.column(t)}, (SELECT {self.rng.choice(['SUM', 'COUNT'])}"
                 f"(i.{self.column('employees')}) FROM employees i WHERE i.id = {a}.{_TABLES.get(t, ['id'])[0]}) "
@@ -295,7 +297,9 @@ class Generator:
                     f"{self.rng.choice(_AGGREGATES)}({self.column(t)}) OVER () IS NOT NULL"
                 )
             )
-            shapes.append(lambda: f"SELECT {self.column(t)}, SUM({self.column(t)}) FROM {t} GROUP BY ALL")
+            shapes.append(
+                lambda: f"SELECT {self.column(t)}, SUM({self.column(t)}) FROM {t} GROUP BY ALL"
+            )
         if self.dialect in ("postgres", "duckdb", "mysql"):
             shapes.append(
                 lambda: (
@@ -365,7 +369,13 @@ def observed(db: Any, sql: str, names: tuple[str, str]) -> dict[str, Any]:
 
 
 def compare(
-    dialect: str, a: Any, b: Any, queries: list[str], names: tuple[str, str], *, progress: Any = None
+    dialect: str,
+    a: Any,
+    b: Any,
+    queries: list[str],
+    names: tuple[str, str],
+    *,
+    progress: Any = None,
 ) -> Outcome:
     outcome = Outcome(dialect)
     for sql in queries:
@@ -435,10 +445,10 @@ def build(dialect: str, folder: Path, *, pg_admin: str, mysql_host: str = "127.0
             path = folder / copy / "fixture.duckdb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
-            conn = duckdb.connect(str(path))
+            duck = duckdb.connect(str(path))
             for statement in statements("duckdb", copy):
-                conn.execute(statement)
-            conn.close()
+                duck.execute(statement)
+            duck.close()
             paths.append(path)
         return Copies(
             dialect,
@@ -456,9 +466,9 @@ def build(dialect: str, folder: Path, *, pg_admin: str, mysql_host: str = "127.0
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
                 admin.execute(f'CREATE DATABASE "{name}"')
         for name, copy in zip(names, "ab", strict=True):
-            with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
+            with psycopg.connect(f"{base}/{name}", autocommit=True) as pg:
                 for statement in statements("postgres", copy):
-                    conn.execute(statement)
+                    pg.execute(statement)
 
         def drop_pg() -> None:
             with psycopg.connect(pg_admin, autocommit=True) as admin:
@@ -479,7 +489,9 @@ def build(dialect: str, folder: Path, *, pg_admin: str, mysql_host: str = "127.0
     admin.close()
 
     def drop_mysql() -> None:
-        conn = pymysql.connect(host=mysql_host, port=3306, user="root", password="", autocommit=True)
+        conn = pymysql.connect(
+            host=mysql_host, port=3306, user="root", password="", autocommit=True
+        )
         with conn.cursor() as cur:
             for name in names:
                 cur.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -80,9 +81,14 @@ class RequestGate:
         await self.app(scope, replay, send)
 
 
+_HOST = re.compile(r"^(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9.-]+))(?::[0-9]{1,5})?$")
+
+
 def _host_name(header: str) -> str:
-    """The host part of a Host header, without the port (``[::1]:8000`` -> ``::1``)."""
-    text = header.strip().lower()
-    if text.startswith("["):
-        return text[1 : text.find("]")] if "]" in text else text
-    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+    """The host part of a Host header, without the port (``[::1]:8000`` -> ``::1``); empty
+    (never allowed) when the header is not exactly a name or bracketed address with an optional
+    port: ``[::1]evil.example`` and ``localhost:80@evil`` name no host."""
+    match = _HOST.match(header.strip().lower())
+    if match is None:
+        return ""
+    return match.group("v6") or match.group("name") or ""

@@ -184,7 +184,11 @@ def _unique_sets(inspector: Any, schema: str | None, kind: Any, scope: Any) -> d
         for key, items in dict(entries).items():
             for item in items or []:
                 columns = [c for c in item.get(names) or [] if c]
-                if columns and (flag is None or item.get(flag)) and columns not in found.get(key, []):
+                if (
+                    columns
+                    and (flag is None or item.get(flag))
+                    and columns not in found.get(key, [])
+                ):
                     found.setdefault(key, []).append(columns)
     return found
 

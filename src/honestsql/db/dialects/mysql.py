@@ -87,7 +87,7 @@ class MySQL(Dialect):
         database = self.url.database or "mydb"
         return (
             "CREATE USER 'honestsql_reader'@'%' IDENTIFIED BY '...';\n"
-            f"GRANT SELECT ON `{database}`.* TO 'honestsql_reader'@'%';"
+            f"GRANT SELECT, SHOW VIEW ON `{database}`.* TO 'honestsql_reader'@'%';"
         )
 
     def tables_case_sensitive(self, conn: Connection) -> bool:
