@@ -9,6 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,17 @@ def test_http_export(test_databases: Any, tmp_path: Path) -> None:
     assert response.status_code == 422 and response.json()["error"]["kind"] == "not_read_only"
     response = client.post("/api/export", json={"sql": ORDERS, "format": "xlsx"})
     assert response.status_code == 422 and response.json()["error"]["kind"] == "invalid_input"
+
+
+def test_http_export_has_a_byte_cap(test_databases: Any, tmp_path: Path) -> None:
+    config = ServerConfig(
+        {"shop": test_databases["sqlite"].url}, audit=False, memory_path=tmp_path / "m.sqlite"
+    )
+    config.max_export_bytes = 600
+    client = TestClient(create_app(config), base_url="http://localhost")
+    big = "SELECT o.id, o.total, c.name FROM orders o CROSS JOIN countries c"
+    response = client.post("/api/export", json={"sql": big, "format": "csv"})
+    assert response.status_code == 422 and "cap of 600 bytes" in response.json()["error"]["message"]
+    small = client.post("/api/export", json={"sql": "SELECT code FROM countries", "format": "csv"})
+    assert small.status_code == 200 and len(small.text.splitlines()) == 5
+    assert not list(Path(tempfile.gettempdir()).glob("honestsql-export-*.csv.*.partial"))

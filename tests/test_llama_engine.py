@@ -97,6 +97,21 @@ def test_a_corrupt_state_file_is_read_again_not_trusted(
     assert result.prompt_tokens == cold.prompt_tokens and result.texts == cold.texts
 
 
+def test_a_state_file_without_this_user_s_signature_is_not_loaded(
+    backend: LlamaCpp, tiny_model: Path
+) -> None:
+    asked = request("How many rows are in t1?")
+    cold = backend.generate(asked)
+    (state,) = Path(backend.engine.state_dir or "").glob("*.state")
+    assert state.stat().st_mode & 0o777 == 0o600
+    assert state.parent.stat().st_mode & 0o777 == 0o700
+    planted = bytearray(state.read_bytes())  # same size and tokens, one byte of state changed
+    planted[-100] ^= 0xFF
+    state.write_bytes(bytes(planted))
+    again = LlamaCpp(model=str(tiny_model), n_ctx=4096)
+    assert again.generate(asked).prompt_tokens == cold.prompt_tokens  # read again, not loaded
+
+
 def test_candidates_decoded_together_each_follow_the_grammar(backend: LlamaCpp) -> None:
     greedy, sampled = backend.generate_many(
         [

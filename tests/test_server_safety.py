@@ -237,3 +237,11 @@ def test_host_headers_are_parsed_strictly(header: str, host: str) -> None:
     from honestsql.server.gate import _host_name
 
     assert _host_name(header) == host
+
+
+def test_health_in_key_mode_says_nothing_without_the_key(config: ServerConfig) -> None:
+    config.api_key = "k"
+    client = TestClient(create_app(config), base_url="http://localhost")
+    assert client.get("/api/health").json() == {"ok": True, "status": "ok"}
+    full = client.get("/api/health", headers={"X-API-Key": "k"}).json()
+    assert full["databases"] and full["version"]

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from honestsql.cache import data_dir
+from honestsql.cache import data_dir, private_file
 
 #: Numbered steps from an empty file to today's layout; never edit one, only append.
 MIGRATIONS: tuple[str, ...] = (
@@ -71,7 +71,7 @@ def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) ->
 class AuditLog:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._connect() as conn:
             migrate(conn)
 

@@ -33,6 +33,31 @@ def data_dir() -> Path:
     return Path(configured) if configured else Path(platformdirs.user_data_dir("honestsql"))
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only this user can enter: created 0700 (parents too), and narrowed
+    to 0700 when it already exists and is this user's."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError:
+        pass
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path`` as a file only this user can read: created 0600 in a private folder (SQLite's
+    journal and WAL files take the database file's mode), narrowed to 0600 when it exists."""
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        pass
+    return path
+
+
 def cache_path(key: str, kind: str = "catalogs") -> Path:
     return cache_dir() / kind / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
@@ -40,9 +65,12 @@ def cache_path(key: str, kind: str = "catalogs") -> Path:
 def write_cache(path: Path, data: bytes) -> None:
     """Write a cache file atomically; a cache that cannot be written is not an error."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
+        tmp.unlink(missing_ok=True)
+        handle = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         tmp.replace(path)
     except OSError:
         pass

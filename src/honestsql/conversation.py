@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from honestsql.cache import data_dir
+from honestsql.cache import data_dir, private_file
 from honestsql.errors import NotFound
 from honestsql.llm import Backend, GenerationRequest
 
@@ -77,7 +77,7 @@ class Conversations:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "conversations.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._connect() as conn:
             conn.executescript(SCHEMA)
 

@@ -47,15 +47,24 @@ def format_for(path: Path | None, given: str | None = None) -> str:
 class _Writer:
     """Writes batches of rows in one format; ``close`` finishes the file."""
 
-    def __init__(self, out: IO[Any], fmt: str) -> None:
+    def __init__(self, out: IO[Any], fmt: str, max_bytes: int | None = None) -> None:
         self.out = out
         self.fmt = fmt
+        self.max_bytes = max_bytes
         self.count = 0
         self._csv: Any = None
         self._parquet: Any = None
         self._names: list[str] = []
 
     def write(self, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+        self._write(names, rows)
+        if self.max_bytes is not None and self.out.tell() > self.max_bytes:
+            raise InvalidInput(
+                f"The export passed its cap of {self.max_bytes:,} bytes after {self.count:,} "
+                "rows; narrow the query (fewer columns or rows) or export it from the CLI."
+            )
+
+    def _write(self, names: list[str], rows: list[tuple[Any, ...]]) -> None:
         if not self._names:
             self._start(names)
         if self.fmt == "csv":
@@ -162,6 +171,7 @@ def export(
     fmt: str | None = None,
     timeout: float = 60.0,
     max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int | None = None,
 ) -> Exported:
     """Check ``sql`` and stream its rows to ``path`` (``None`` or ``-``: standard output).
 
@@ -204,7 +214,7 @@ def export(
             else os.fdopen(handle, "w", newline="", encoding="utf-8")
         )
         with out:
-            result, writer = _run(db, verdict.sql, out, kind, timeout, max_rows)
+            result, writer = _run(db, verdict.sql, out, kind, timeout, max_rows, max_bytes)
         os.replace(partial, path)
         partial = None
     except OSError as exc:
@@ -216,9 +226,15 @@ def export(
 
 
 def _run(
-    db: Database, sql: str, out: IO[Any], kind: str, timeout: float, max_rows: int
+    db: Database,
+    sql: str,
+    out: IO[Any],
+    kind: str,
+    timeout: float,
+    max_rows: int,
+    max_bytes: int | None = None,
 ) -> tuple[Any, _Writer]:
-    writer = _Writer(out, kind)
+    writer = _Writer(out, kind, max_bytes)
     result = db.execute(sql, timeout=timeout, max_rows=max_rows, sink=writer.write)
     writer.close([c.name for c in result.columns])
     return result, writer

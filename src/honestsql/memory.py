@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from honestsql.cache import data_dir
+from honestsql.cache import data_dir, private_file
+from honestsql.errors import InvalidInput
 
 MEMORY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS verified (
@@ -46,7 +47,7 @@ class Memory:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "memory.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._connect() as conn:
             conn.executescript(MEMORY_SCHEMA)
 
@@ -54,6 +55,16 @@ class Memory:
         return sqlite3.connect(self.path, timeout=10)
 
     def add(self, database: str, question: str, sql: str) -> int:
+        """Keep a verified pair. A question or SQL that reads like instructions to a model is
+        refused: pairs are shown to the model as examples later."""
+        from honestsql.injection import looks_like_instructions
+
+        for what, text in (("question", question), ("SQL", sql)):
+            if looks_like_instructions(text):
+                raise InvalidInput(
+                    f"The {what} reads like instructions to a model, so it is not kept as a "
+                    "verified example; rephrase it as a plain question about the data."
+                )
         with self._connect() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO verified (at, database, question, sql) VALUES (?, ?, ?, ?)",

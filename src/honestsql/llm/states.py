@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import hmac
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,10 +36,47 @@ def path_for(directory: Path, fingerprint: str, tokens: Sequence[int]) -> Path:
     return directory / f"{fingerprint}-{digest}.state"
 
 
+def _key() -> bytes:
+    """This user's secret for signing state files (``state-key`` in the data folder, 0600)."""
+    from honestsql.cache import data_dir, private_dir
+
+    path = private_dir(data_dir()) / "state-key"
+    try:
+        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    key = os.urandom(32)
+    with os.fdopen(handle, "wb") as out:
+        out.write(key)
+    return key
+
+
+def _signature(path: Path) -> str:
+    mac = hmac.new(_key(), digestmod=hashlib.sha256)
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            mac.update(block)
+    return mac.hexdigest()
+
+
+def _signature_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sig")
+
+
+def signed(path: Path) -> bool:
+    """Whether ``path`` carries this user's signature: a state file is loaded into the model's
+    memory only then (one another user planted, or one cut short, never is)."""
+    try:
+        expected = _signature_path(path).read_text().strip()
+        return hmac.compare_digest(expected, _signature(path))
+    except OSError:
+        return False
+
+
 def load(engine: Any, path: Path, tokens: Sequence[int]) -> bool:
     """Load sequence 0 of ``engine``'s context from ``path``; False (and sequence 0 empty) when
-    the file is missing, unreadable or holds other tokens."""
-    if not path.is_file():
+    the file is missing, unsigned, unreadable or holds other tokens."""
+    if not path.is_file() or not signed(path):
         return False
     lib = engine.lib
     lib.llama_memory_seq_rm(engine.memory, 0, -1, -1)
@@ -59,14 +97,19 @@ def save(engine: Any, path: Path, tokens: Sequence[int], family: str) -> None:
     files matching ``family`` to the budget."""
     if path.exists():
         return
+    from honestsql.cache import private_dir
+
     lib = engine.lib
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     partial = path.with_suffix(f".{os.getpid()}.partial")
     array = (lib.llama_token * len(tokens))(*tokens)
     written = lib.llama_state_seq_save_file(
         engine.ctx, str(partial).encode(), 0, array, len(tokens)
     )
     if written:
+        partial.chmod(0o600)
+        _signature_path(partial).write_text(_signature(partial))
+        os.replace(_signature_path(partial), _signature_path(path))
         os.replace(partial, path)
         prune(path.parent, family, DISK_STATES_BYTES)
     else:
@@ -80,3 +123,4 @@ def prune(directory: Path, pattern: str, budget: int) -> None:
         used += path.stat().st_size
         if index > 0 and used > budget:
             path.unlink(missing_ok=True)
+            _signature_path(path).unlink(missing_ok=True)

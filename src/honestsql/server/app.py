@@ -58,6 +58,8 @@ class ServerConfig:
     api_key: str | None = None
     max_body_bytes: int = 256 * 1024
     max_timeout: float = 30.0
+    #: The most bytes one ``/api/export`` file may have.
+    max_export_bytes: int = 256 * 1024 * 1024
     max_rows: int = 1000
     audit: bool = True
     memory_path: Path | None = None
@@ -181,7 +183,13 @@ def create_app(config: ServerConfig) -> FastAPI:
         return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
 
     @app.get("/api/health")
-    async def health() -> dict[str, Any]:
+    async def health(request: Request) -> dict[str, Any]:
+        """Liveness for anyone; with a key set, the version and database names only for a
+        request that carries it."""
+        try:
+            authorized(request)
+        except Unauthorized:
+            return {"ok": True, "status": "ok"}
         return {
             "ok": True,
             "status": "ok",
@@ -281,7 +289,14 @@ def create_app(config: ServerConfig) -> FastAPI:
         os.close(handle)
         path = Path(name)
         try:
-            done = export(database_, body.sql, path, fmt=body.format, timeout=config.max_timeout)
+            done = export(
+                database_,
+                body.sql,
+                path,
+                fmt=body.format,
+                timeout=config.max_timeout,
+                max_bytes=config.max_export_bytes,
+            )
         except BaseException:
             path.unlink(missing_ok=True)
             raise
