@@ -36,6 +36,8 @@ LAYERS: list[set[str]] = [
     {  # databases and SQL, no model
         "db",
         "guard",
+        "resolve",
+        "resolution",
         "verify",
         "reads",
         "check",

@@ -105,10 +105,10 @@ def test_output_never_follows_a_planted_link(test_databases: Any, tmp_path: Path
     # The old predictable partial name, planted as a link to another file.
     (tmp_path / ".out.csv.partial").symlink_to(victim)
     with honestsql.connect(test_databases["sqlite"].url) as db:
-        done = export(db, "SELECT id FROM countries ORDER BY 1", target)
+        done = export(db, "SELECT code FROM countries ORDER BY 1", target)
         assert done.ok and done.rows == 4
         assert victim.read_text() == "keep me"
-        assert target.read_text().splitlines()[0] == "id" and not target.is_symlink()
+        assert target.read_text().splitlines()[0] == "code" and not target.is_symlink()
         assert not [
             p for p in tmp_path.iterdir() if p.name.endswith(".partial") and not p.is_symlink()
         ]

@@ -44,7 +44,7 @@ def test_every_door_gets_the_memory(shop_url: str, tmp_path: Path) -> None:
         answer = service.ask(QUESTION, candidates=2)
     assert answer.decision == "answer" and answer.rows == [[2]]
     prompt = backend.requests[0].messages[-1]["content"]
-    assert "Example question: How many customers live in France?" in prompt
+    assert '{"question": "How many customers live in France?"' in prompt
 
 
 def test_settings_change_for_one_question_only(shop_url: str) -> None:

@@ -166,8 +166,7 @@ def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
 
 def round_trip_problem(statement: exp.Expr, executable: str, dialect: str) -> Finding | None:
     """What is checked must be what runs: the SQL written from the checked tree must read back
-    as the same tree. When sqlglot would drop or rewrite a construct (PostgreSQL's ``IGNORE
-    NULLS`` is dropped, for one), the statement is refused rather than run altered."""
+    as the same tree, else (sqlglot drops PostgreSQL's ``IGNORE NULLS``) it is refused."""
     try:
         again = sqlglot.parse_one(executable, read=dialect)
     except (ParseError, TokenError):

@@ -11,9 +11,13 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from honestsql.cache import data_dir, private_file
 from honestsql.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from honestsql.db import Database
 
 MEMORY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS verified (
@@ -123,3 +127,19 @@ class Memory:
         scored = [s for s in scored if s[0] >= min_score]
         scored.sort(key=lambda s: (-s[0], s[1].id))
         return [pair for _, pair in scored[:k]]
+
+    def examples(self, db: Database, question: str) -> list[tuple[str, str]]:
+        """Verified pairs like ``question`` to show the model, each checked again now: against
+        today's schema and access policy (a pair that no longer passes is not shown), and
+        screened as untrusted text (a pair stored before screening existed may carry
+        instructions)."""
+        from honestsql.check import check
+        from honestsql.injection import looks_like_instructions
+
+        found = []
+        for pair in self.similar(db.display_url, question):
+            if looks_like_instructions(pair.question) or looks_like_instructions(pair.sql):
+                continue
+            if check(db, pair.sql, execute=False).ok:
+                found.append((pair.question, pair.sql))
+        return found

@@ -82,20 +82,6 @@ class Pipeline:
 
     # --- stages ------------------------------------------------------------------------------
 
-    def _examples(self, question: str) -> list[tuple[str, str]]:
-        """Verified pairs like ``question``, each checked again now: against today's schema and
-        access policy (a pair that no longer passes is not shown), and screened as untrusted
-        text (a pair stored before screening existed may carry instructions)."""
-        from honestsql.injection import looks_like_instructions
-
-        found = []
-        for pair in self.memory.similar(self.db.display_url, question) if self.memory else []:
-            if looks_like_instructions(pair.question) or looks_like_instructions(pair.sql):
-                continue
-            if check(self.db, pair.sql, execute=False).ok:
-                found.append((pair.question, pair.sql))
-        return found
-
     def _request(
         self,
         messages: list[dict[str, str]],
@@ -279,7 +265,7 @@ class Pipeline:
         stage("generating", f"Writing {_queries(n, 'candidate ')}")
         phase = time.perf_counter()
         texts: list[tuple[str, list[dict[str, str]]]] = []
-        examples = self._examples(question)
+        examples = self.memory.examples(self.db, question) if self.memory else []
         first = prompts.messages(
             question, schema, dialect, evidence=evidence, variant=0, examples=examples
         )
