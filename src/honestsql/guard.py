@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL as MySQLDialect
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from honestsql.findings import Finding
 from honestsql.forbidden import WRITE_NODES, is_forbidden, spark_refusal
@@ -36,6 +36,8 @@ class GuardedStatement:
     expression: exp.Query
     sql: str
     explain: str | None = None
+    #: Syntax-tree nodes of the statement (``check`` refuses statements with too many).
+    terms: int = 0
 
     @property
     def executable_sql(self) -> str:
@@ -44,10 +46,9 @@ class GuardedStatement:
     def with_expression(self, expression: exp.Query, dialect: str) -> GuardedStatement:
         """The same statement after a rewrite by honestsql itself (never by the user); a
         rewrite that would not read back as itself raises (it is a bug, never run)."""
-        sql = expression.sql(dialect=generator(dialect), comments=False)
-        problem = round_trip_problem(expression, sql, dialect)
-        if problem is not None:
-            raise ValueError(problem.message)
+        sql = executable_sql(expression, dialect)
+        if isinstance(sql, Finding):
+            raise ValueError(sql.message)
         return GuardedStatement(expression, sql, self.explain)
 
 
@@ -154,36 +155,31 @@ def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
                 subject=kind,
             )
         ]
-    findings = _refusals(statement, dialect, allowed_functions(dialect))
+    findings, terms = _refusals(statement, dialect, allowed_functions(dialect))
     if findings:
         return findings
-    executable = statement.sql(dialect=generator(dialect), comments=False)
-    changed = round_trip_problem(statement, executable, dialect)
-    if changed is not None:
-        return [changed]
-    return GuardedStatement(expression=statement, sql=executable, explain=explain)
+    executable = executable_sql(statement, dialect)
+    if isinstance(executable, Finding):
+        return [executable]
+    return GuardedStatement(expression=statement, sql=executable, explain=explain, terms=terms)
 
 
-def round_trip_problem(statement: exp.Expr, executable: str, dialect: str) -> Finding | None:
-    """What is checked must be what runs: the SQL written from the checked tree must read back
-    as the same tree, else (sqlglot drops PostgreSQL's ``IGNORE NULLS``) it is refused."""
+def executable_sql(statement: exp.Expr, dialect: str) -> str | Finding:
+    """The SQL honestsql runs for a checked tree: written by sqlglot without comments. What is
+    checked must be what runs: where sqlglot's generator would drop or rewrite a construct it
+    cannot write in ``dialect`` (PostgreSQL has no ``IGNORE NULLS``), it reports it and the
+    statement is refused rather than run altered (tests also read statements back)."""
     try:
-        again = sqlglot.parse_one(executable, read=dialect)
-    except (ParseError, TokenError):
-        again = None
-    expected = statement
-    if any(True for _ in statement.find_all(exp.RawString)):
-        expected = statement.copy()  # a dollar-quoted string is written as a plain one
-        for raw in list(expected.find_all(exp.RawString)):
-            raw.replace(exp.Literal.string(raw.this))
-    if again == expected:
-        return None
-    return Finding(
-        "syntax",
-        f"honestsql cannot run this statement exactly as it was checked in "
-        f"{dialect} (it would run as: {executable[:200]}); write it in plain {dialect} SQL.",
-        subject="round trip",
-    )
+        return statement.sql(
+            dialect=generator(dialect), comments=False, unsupported_level=ErrorLevel.RAISE
+        )
+    except UnsupportedError as exc:
+        return Finding(
+            "syntax",
+            f"honestsql cannot run this statement exactly as it was checked: {exc} "
+            f"Write it in plain {dialect} SQL.",
+            subject="round trip",
+        )
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
@@ -196,11 +192,14 @@ def _first_word(sql: str) -> str:
     return word.group(0).upper() if word else ""
 
 
-def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> list[Finding]:
+def _refusals(
+    statement: exp.Expr, dialect: str, allowed: frozenset[str]
+) -> tuple[list[Finding], int]:
     """Everything inside a query that could write, lock, assign, call a function that is not
-    allowed, or read server state."""
+    allowed, or read server state; and how many nodes the query has."""
     findings: list[Finding] = []
     refused: set[str] = set()
+    terms = 0
 
     def refuse(kind: str, message: str, subject: str) -> None:
         if subject not in refused:
@@ -208,6 +207,7 @@ def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> lis
             findings.append(Finding(kind, message, subject=subject))
 
     for node in statement.walk():
+        terms += 1
         if any(c.startswith(("!", "M!")) for c in node.comments or []):
             refuse(
                 "not_read_only",
@@ -276,7 +276,7 @@ def _refusals(statement: exp.Expr, dialect: str, allowed: frozenset[str]) -> lis
                     "HONESTSQL_ALLOWED_FUNCTIONS.",
                     name,
                 )
-    return findings
+    return findings, terms
 
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_$]*)\s*\(")

@@ -164,12 +164,6 @@ class _Resolver:
 
     def run(self, expression: exp.Expr) -> Resolution:
         tree = normalize_identifiers(expression.copy(), dialect=self.dialect)
-        for node in tree.find_all(*METADATA_NODES) if METADATA_NODES else []:
-            self.problem(
-                f"{type(node).__name__.upper()} inside a query reads a table's metadata; "
-                "query the columns themselves.",
-                type(node).__name__.upper(),
-            )
         try:
             scopes = list(traverse_scope(tree))
         except (OptimizeError, RecursionError, KeyError, ValueError) as exc:
@@ -180,39 +174,46 @@ class _Resolver:
             )
             return Resolution(tree, [], [], [], [], {}, self.problems, self.case_sensitive)
         by_expression = {id(s.expression): s for s in scopes}
-        cte_scopes = {id(s.expression): s for s in scopes}
-        sources = {id(s): self.sources(s, cte_scopes) for s in scopes}
+        sources = {id(s): self.sources(s, by_expression) for s in scopes}
         resolution = Resolution(
             tree, scopes, [], [], [], sources, self.problems, self.case_sensitive
         )
-        for node in tree.find_all(exp.Table):
-            if not isinstance(node.this, exp.Identifier) or visible_cte(node) is not None:
-                continue
-            resolution.tables.append((node, self.table(node)))
-        for column in tree.find_all(exp.Column):
-            scope = _owner(column, by_expression)
-            if scope is None:
+        for node in tree.walk():  # one pass over every node
+            if isinstance(node, exp.Table):
+                if isinstance(node.this, exp.Identifier) and visible_cte(node) is None:
+                    resolution.tables.append((node, self.table(node)))
+            elif isinstance(node, exp.Column):
+                self.place(node, by_expression, resolution)
+            elif isinstance(node, exp.Star):
+                if isinstance(node.parent, exp.Column | exp.Count):
+                    continue  # t.* is placed as a column; COUNT(*) counts rows, reads no column
+                scope = _owner(node, by_expression)
+                if scope is not None:
+                    covered = list(sources.get(id(scope), {}).values())
+                    resolution.stars.append(StarRef(node, scope, covered))
+            elif METADATA_NODES and isinstance(node, METADATA_NODES):
+                name = type(node).__name__.upper()
                 self.problem(
-                    f"honestsql cannot tell which query {column.sql(self.dialect)!r} belongs "
-                    "to; write it more simply.",
-                    column.sql(self.dialect),
+                    f"{name} inside a query reads a table's metadata; query the columns "
+                    "themselves.",
+                    name,
                 )
-                continue
-            if isinstance(column.this, exp.Star):
-                self.star(column, scope, resolution)
-                continue
-            resolution.columns.append(self.column(column, scope, resolution))
-        for star in tree.find_all(exp.Star):
-            if isinstance(star.parent, exp.Column):
-                continue  # t.*: listed with the columns above
-            if isinstance(star.parent, exp.Count):
-                continue  # COUNT(*) counts rows, it reads no column
-            scope = _owner(star, by_expression)
-            if scope is None:
-                continue
-            covered = list(sources.get(id(scope), {}).values())
-            resolution.stars.append(StarRef(star, scope, covered))
         return resolution
+
+    def place(
+        self, column: exp.Column, by_expression: dict[int, Scope], resolution: Resolution
+    ) -> None:
+        scope = _owner(column, by_expression)
+        if scope is None:
+            self.problem(
+                f"honestsql cannot tell which query {column.sql(self.dialect)!r} belongs "
+                "to; write it more simply.",
+                column.sql(self.dialect),
+            )
+        elif isinstance(column.this, exp.Star):
+            self.star(column, scope, resolution)
+        else:
+            resolution.columns.append(self.column(column, scope, resolution))
 
     def star(self, column: exp.Column, scope: Scope, resolution: Resolution) -> None:
         qualifier = _fold(column.table, self.case_sensitive)
