@@ -7,6 +7,7 @@ statement, and PostgreSQL's partitions and materialized views."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,42 @@ def test_a_100_kb_statement_is_answered_within_its_timeout(test_databases: Any) 
         too_many = "SELECT 1 WHERE " + " OR ".join("1 = 1" for _ in range(9_000))
         result = honestsql.check(db, too_many)
         assert result.status == "rejected" and "terms" in result.errors[0].message
+
+
+def test_noninterference_on_spark() -> None:
+    """The same comparison on a Spark Connect server (``.ci/run`` starts one): two databases of
+    Parquet tables that differ only in denied data."""
+    from honestsql.db.spark_server import answers
+
+    from . import spark_fixture
+
+    where = spark_fixture.SPARK_URL.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = where.partition(":")
+    if not answers(int(port or 15002), host or "127.0.0.1"):
+        pytest.skip(f"Spark Connect at {spark_fixture.SPARK_URL} does not answer")
+    names = (f"honestsql_ni_{os.getpid()}_a", f"honestsql_ni_{os.getpid()}_b")
+    conn = spark_fixture.SparkWritable("default")
+    try:
+        conn.session.conf.set("spark.sql.storeAssignmentPolicy", "LEGACY")
+        for name, copy in zip(names, "ab", strict=True):
+            script = ";\n".join(
+                s for s in ni.statements("postgres", copy) if "hidden" not in s and s != "ANALYZE"
+            ).replace(" UNIQUE", "")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} CASCADE")
+            conn.execute(f"CREATE DATABASE {name}")
+            for statement in spark_fixture.spark_statements(script, name):
+                conn.execute(statement)
+    finally:
+        conn.close()
+    urls = [f"{spark_fixture.SPARK_URL}/;database={name}" for name in names]
+    a, b = (honestsql.connect(url, policy=ni.POLICY, allow_privileged=True) for url in urls)
+    try:
+        queries = ni.corpus("spark") + ni.generated("spark", SEED, FAST_SLICE // 4)
+        outcome = ni.compare("spark", a, b, queries, names)
+        assert outcome.ran > 10
+        assert not outcome.leaks, [(leak.sql, leak.a, leak.b) for leak in outcome.leaks[:3]]
+    finally:
+        a.close()
+        b.close()
+        for name in names:
+            spark_fixture.drop(name)

@@ -87,6 +87,7 @@ _OUTSIDE = {
     "duckdb": ["duckdb_columns", "duckdb_databases", "duckdb_tables", "secrets"],
     "postgres": ["pg_stats", "pg_settings", "pg_roles", "pg_database", "secrets", "pg_class"],
     "mysql": ["user", "secrets"],
+    "spark": ["secrets", "default.employees"],
 }
 _AGGREGATES = ["SUM", "AVG", "COUNT", "MAX", "MIN"]
 _TESTS = ["> 0", "LIKE 'a%'", "IS NULL"]
@@ -194,7 +195,7 @@ class Generator:
             shapes.append(
                 lambda: f"SELECT {self.column(t)}, SUM({self.column(t)}) FROM {t} GROUP BY ALL"
             )
-        if self.dialect in ("postgres", "duckdb", "mysql"):
+        if self.dialect in ("postgres", "duckdb", "mysql", "spark"):
             shapes.append(
                 lambda: (
                     f"SELECT l.v FROM {t} {a}, LATERAL (SELECT {self.column('employees', 'i')} AS v "
