@@ -220,49 +220,38 @@ class Copies:
     drop: Callable[[], None]
 
 
+def _files(dialect: str, folder: Path) -> Copies:
+    """Both copies as SQLite or DuckDB files, in folders ``a`` and ``b`` under ``folder``."""
+    paths = []
+    for copy in "ab":
+        path = folder / copy / f"fixture.{dialect}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        if dialect == "duckdb":
+            import duckdb
+
+            conn: Any = duckdb.connect(str(path))
+        else:
+            conn = sqlite3.connect(path)
+        for statement in statements(dialect, copy):
+            conn.execute(statement)
+        conn.commit()
+        conn.close()
+        paths.append(path)
+    urls = [str(p) if dialect == "sqlite" else f"duckdb:///{p}" for p in paths]
+    return Copies(
+        dialect, (urls[0], urls[1]), (str(paths[0].parent), str(paths[1].parent)), lambda: None
+    )
+
+
 def build(dialect: str, folder: Path, *, pg_admin: str, mysql_host: str = "127.0.0.1") -> Copies:
     """Both copies of the fixture on ``dialect`` (files under ``folder``; databases on the
     servers named ``honestsql_ni_<pid>_a/b``, dropped by ``drop``)."""
     import os
 
     tag = f"honestsql_ni_{os.getpid()}"
-    if dialect == "sqlite":
-        paths = []
-        for copy in "ab":
-            path = folder / copy / "fixture.sqlite"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.unlink(missing_ok=True)
-            conn = sqlite3.connect(path)
-            for statement in statements("sqlite", copy):
-                conn.execute(statement)
-            conn.commit()
-            conn.close()
-            paths.append(path)
-        return Copies(
-            dialect,
-            (str(paths[0]), str(paths[1])),
-            (str(paths[0].parent), str(paths[1].parent)),
-            lambda: None,
-        )
-    if dialect == "duckdb":
-        import duckdb
-
-        paths = []
-        for copy in "ab":
-            path = folder / copy / "fixture.duckdb"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.unlink(missing_ok=True)
-            duck = duckdb.connect(str(path))
-            for statement in statements("duckdb", copy):
-                duck.execute(statement)
-            duck.close()
-            paths.append(path)
-        return Copies(
-            dialect,
-            (f"duckdb:///{paths[0]}", f"duckdb:///{paths[1]}"),
-            (str(paths[0].parent), str(paths[1].parent)),
-            lambda: None,
-        )
+    if dialect in ("sqlite", "duckdb"):
+        return _files(dialect, folder)
     names = (f"{tag}_a", f"{tag}_b")
     if dialect == "postgres":
         import psycopg
