@@ -117,7 +117,7 @@ class _Checker:
                 )
             for ident in join.args.get("using") or []:
                 for source in restricted:
-                    self.use(source, fold(ident.name), None, "it cannot be a join key")
+                    self.use(source, _read(source, ident.name), None, "it cannot be a join key")
 
     def column(self, ref: ColumnRef, resolution: Resolution) -> None:
         for source in ref.whole_rows:
@@ -131,9 +131,10 @@ class _Checker:
             if self.restricted(reference.source) is None:
                 continue
             problem = ""
-            if fold(ref.node.name) in self._aggregate_only(reference.source):
+            name = fold(reference.column.name) if reference.column else fold(ref.node.name)
+            if name in self._aggregate_only(reference.source):
                 problem = self.aggregate_problem(ref, reference.depth, resolution)
-            self.use(reference.source, fold(ref.node.name), ref, problem)
+            self.use(reference.source, name, ref, problem)
 
     def _aggregate_only(self, source: Source) -> set[str]:
         assert source.table is not None
@@ -195,13 +196,22 @@ class _Checker:
                     table = reference.source.table
                     if table is not None and reference.depth == 0:
                         entry = grouped.setdefault(id(reference.source), (table, set()))
-                        entry[1].add(fold(column.name))
+                        entry[1].add(
+                            fold(reference.column.name if reference.column else column.name)
+                        )
         for table, names in grouped.values():
             for key in _row_identifiers(table, held_by, self.dialect, self.access.catalog):
                 if key and key <= names:
                     shown = ", ".join(sorted(key))
                     return f"grouping by {shown} of {table.name} would list it row by row"
         return ""
+
+
+def _read(source: Source, name: str) -> str:
+    """The folded name of the catalog column ``name`` reads through ``source`` (renames of
+    ``AS x(a, b)`` applied); the name itself when the catalog has none."""
+    column = source.column(name, case_sensitive=False)
+    return fold(column.name if column is not None else name)
 
 
 def _grouping_expressions(select: exp.Select, group: exp.Group) -> list[exp.Expr]:

@@ -27,16 +27,30 @@ class Source:
     names: frozenset[str] | None = None
     #: Columns the engine adds to every row of a base table (SQLite's ``rowid``).
     implicit: frozenset[str] = frozenset()
+    #: Column names given with the alias (``employees AS x(a, b, c)``), in order: they rename
+    #: the table's first columns, so ``x.c`` reads the third column whatever its own name.
+    renamed: tuple[str, ...] = ()
 
     @property
     def base(self) -> bool:
         return self.node is not None
 
     def column(self, name: str, case_sensitive: bool) -> Column | None:
+        """The catalog column ``name`` reads through this source (renames applied)."""
         if self.table is None:
             return None
         if name.lower() in self.implicit:
             return Column(name=name.lower(), type="INTEGER", primary_key=True)
+        if self.renamed:
+            wanted = name if case_sensitive else name.lower()
+            columns = self.table.columns
+            for index, given in enumerate(self.renamed):
+                if (given if case_sensitive else given.lower()) == wanted:
+                    return columns[index] if index < len(columns) else None
+            rest = columns[len(self.renamed) :]
+            return next(
+                (c for c in rest if (c.name if case_sensitive else c.name.lower()) == wanted), None
+            )
         return self.table.column(name, case_sensitive=case_sensitive)
 
     def may_have(self, name: str, case_sensitive: bool) -> bool:

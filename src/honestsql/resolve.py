@@ -146,7 +146,16 @@ class _Resolver:
                             "in reach; rename the alias.",
                             node.name,
                         )
-                    found[key] = Source(alias, table=self.table(node), node=node, implicit=implicit)
+                    alias_node = node.args.get("alias")
+                    renamed = tuple(
+                        c.name
+                        for c in (
+                            alias_node.columns if isinstance(alias_node, exp.TableAlias) else []
+                        )
+                    )
+                    found[key] = Source(
+                        alias, table=self.table(node), node=node, implicit=implicit, renamed=renamed
+                    )
                     continue
                 cte_scope = cte_scopes.get(id(cte.this.unnest()))
                 if cte_scope is None and isinstance(cte.this, exp.SetOperation):

@@ -40,6 +40,14 @@ CORPUS: list[str] = [
     "SELECT name FROM employees UNION SELECT email FROM employees",
     "SELECT x FROM (SELECT email AS x FROM employees) t",
     "SELECT name FROM employees e WHERE EXISTS (SELECT 1 FROM payroll p WHERE p.employee_id = e.id)",
+    "SELECT name FROM employees e WHERE EXISTS (SELECT 1 FROM departments d WHERE email LIKE 'a%')",
+    "SELECT name FROM employees JOIN (SELECT 'ann@a.example' AS email) x USING (email)",
+    "SELECT name FROM employees ORDER BY (SELECT email)",
+    "SELECT name, (SELECT email) FROM employees",
+    "SELECT row_number() OVER (ORDER BY email), name FROM employees",
+    "SELECT count(*) FROM employees GROUP BY name, email HAVING count(*) > 0",
+    "SELECT name FROM employees t1 JOIN employees t2 USING (id) WHERE t2.email IS NULL",
+    "SELECT * FROM departments payroll, LATERAL (SELECT iban FROM payroll) x",
 ]
 _DIALECT_CORPUS: dict[str, list[str]] = {
     "sqlite": [
@@ -72,6 +80,13 @@ _DIALECT_CORPUS: dict[str, list[str]] = {
         "SELECT e.name, l.s FROM employees e, LATERAL (SELECT SUM(e2.salary) AS s FROM employees e2 WHERE e2.id = e.id) l",
         "SELECT v FROM hidden.secrets",
     ],
+    "postgres_duckdb": [
+        "SELECT x.name FROM employees AS x(id, login, email, dept_id, salary, name)",
+        "SELECT name FROM employees AS x(id, login, email, dept_id, salary, name)",
+        "SELECT x.dept_id, x.name FROM employees AS x(id, login, salary) GROUP BY 1, 2",
+        "SELECT count(*) FILTER (WHERE email LIKE 'a%') FROM employees",
+        "SELECT string_agg(name, ',' ORDER BY email) FROM employees",
+    ],
     "mysql": [
         "SELECT e.name, (SELECT SUM(e2.salary) FROM employees e2 WHERE e2.login = e.login) FROM employees e",
     ],
@@ -86,6 +101,13 @@ _OUTSIDE = {
     "sqlite": ["sqlite_master", "sqlite_schema"],
     "duckdb": ["duckdb_columns", "duckdb_databases", "duckdb_tables", "secrets"],
     "postgres": ["pg_stats", "pg_settings", "pg_roles", "pg_database", "secrets", "pg_class"],
+    "postgres_duckdb": [
+        "SELECT x.name FROM employees AS x(id, login, email, dept_id, salary, name)",
+        "SELECT name FROM employees AS x(id, login, email, dept_id, salary, name)",
+        "SELECT x.dept_id, x.name FROM employees AS x(id, login, salary) GROUP BY 1, 2",
+        "SELECT count(*) FILTER (WHERE email LIKE 'a%') FROM employees",
+        "SELECT string_agg(name, ',' ORDER BY email) FROM employees",
+    ],
     "mysql": ["user", "secrets"],
     "spark": ["secrets", "default.employees"],
 }
@@ -94,7 +116,8 @@ _TESTS = ["> 0", "LIKE 'a%'", "IS NULL"]
 
 
 def corpus(dialect: str) -> list[str]:
-    return CORPUS + _DIALECT_CORPUS.get(dialect, [])
+    both = _DIALECT_CORPUS["postgres_duckdb"] if dialect in ("postgres", "duckdb") else []
+    return CORPUS + _DIALECT_CORPUS.get(dialect, []) + both
 
 
 class Generator:
@@ -195,6 +218,8 @@ class Generator:
             shapes.append(
                 lambda: f"SELECT {self.column(t)}, SUM({self.column(t)}) FROM {t} GROUP BY ALL"
             )
+        if self.dialect in ("postgres", "duckdb"):
+            shapes.append(lambda: self.renamed(t, a))
         if self.dialect in ("postgres", "duckdb", "mysql", "spark"):
             shapes.append(
                 lambda: (
@@ -203,6 +228,13 @@ class Generator:
                 )
             )
         return self.rng.choice(shapes)()
+
+    def renamed(self, t: str, a: str) -> str:
+        """A table alias with a column list, which renames the table's columns in order."""
+        names = list(_TABLES.get(t) or ["v"])
+        self.rng.shuffle(names)
+        names = names[: self.rng.randint(1, len(names))]
+        return f"SELECT {a}.{self.rng.choice(names)} FROM {t} AS {a}({', '.join(names)})"
 
     def _star_calls(self) -> list[str]:
         a = "t0"
