@@ -37,6 +37,14 @@ CREATE TABLE employees (
 );
 CREATE TABLE payroll (employee_id INTEGER REFERENCES employees(id), iban VARCHAR(40), amount INTEGER);
 """
+#: Views over the fixture: one the policy allows, one over a denied column, one whose definition
+#: hides a denied table behind a CTE of the same name in another scope.
+VIEWS = [
+    "CREATE VIEW staff AS SELECT id, name, dept_id FROM employees",
+    "CREATE VIEW staff_mail AS SELECT id, email FROM employees",
+    "CREATE VIEW tricky AS SELECT iban FROM payroll "
+    "WHERE EXISTS (WITH payroll AS (SELECT 1 AS x) SELECT x FROM payroll)",
+]
 _DEPARTMENTS = [(1, "Sales"), (2, "Research"), (3, "Support")]
 _EMPLOYEES = [
     (1, "ann", "Ann", 1, 4100),
@@ -105,6 +113,7 @@ def statements(dialect: str, copy: str) -> list[str]:
     script.append(
         "INSERT INTO payroll VALUES " + ", ".join(f"({e}, {text(i)}, {a})" for e, i, a in payroll)
     )
+    script += [sqlglot.transpile(v, read="postgres", write=dialect)[0] for v in VIEWS]
     if dialect in ("postgres", "duckdb"):
         script.append("CREATE SCHEMA hidden")
         script.append("CREATE TABLE hidden.secrets (v VARCHAR(20))")

@@ -48,6 +48,9 @@ CORPUS: list[str] = [
     "SELECT count(*) FROM employees GROUP BY name, email HAVING count(*) > 0",
     "SELECT name FROM employees t1 JOIN employees t2 USING (id) WHERE t2.email IS NULL",
     "SELECT * FROM departments payroll, LATERAL (SELECT iban FROM payroll) x",
+    "SELECT email FROM staff_mail",
+    "SELECT iban FROM tricky",
+    "SELECT count(*) FROM tricky",
 ]
 _DIALECT_CORPUS: dict[str, list[str]] = {
     "sqlite": [
@@ -96,6 +99,9 @@ _TABLES = {
     "employees": ["id", "login", "name", "dept_id", "salary", "email"],
     "departments": ["id", "name"],
     "payroll": ["employee_id", "iban", "amount"],
+    "staff": ["id", "name", "dept_id"],
+    "staff_mail": ["id", "email"],
+    "tricky": ["iban"],
 }
 _OUTSIDE = {
     "sqlite": ["sqlite_master", "sqlite_schema"],
