@@ -16,6 +16,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from honestsql.resolve import visible_cte
+
 SPARK_URL = os.environ.get("HONESTSQL_TEST_SPARK", "sc://127.0.0.1:15002")
 #: The Spark web UI of that server (``.ci/run`` puts it on 4045): running jobs are read there.
 SPARK_UI = os.environ.get("HONESTSQL_TEST_SPARK_UI", "http://127.0.0.1:4045")
@@ -33,10 +35,11 @@ def spark_statements(script: str, database: str) -> list[str]:
             node.pop()
             if isinstance(parent, exp.ColumnConstraint) and parent.args.get("kind") is None:
                 parent.pop()
-        for table in tree.find_all(exp.Table):
-            table.set("db", exp.to_identifier(database))
+        for table in list(tree.find_all(exp.Table)):
+            if visible_cte(table) is None:  # a CTE's name stays unqualified
+                table.set("db", exp.to_identifier(database))
         sql = tree.sql(dialect="spark", comments=False)
-        if isinstance(tree, exp.Create):
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
             sql += " USING parquet"
         statements.append(sql)
     return statements
