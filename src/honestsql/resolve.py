@@ -12,7 +12,8 @@ CTE anywhere in the query is easy to take for that CTE in every scope. Here:
 - every ``exp.Column`` node of the tree is assigned to the innermost scope around it and
   resolved there, in every clause; a name that could mean more than one thing (a select alias
   and a column, columns of two tables) counts as every one of them;
-- every star (``*``, ``t.*`` anywhere, inside functions and casts) and every whole-row
+- every star (``*``, ``t.*`` anywhere, inside functions and casts; DuckDB's positional ``#6``
+  counts as one) and every whole-row
   reference (``SELECT c FROM customers c``) is listed with the sources it covers.
 
 The guard's companions (verification, the access policy, schema qualification) all read this
@@ -193,9 +194,11 @@ class _Resolver:
                     resolution.tables.append((node, self.table(node)))
             elif isinstance(node, exp.Column):
                 self.place(node, by_expression, resolution)
-            elif isinstance(node, exp.Star):
+            elif isinstance(node, exp.Star) or _positional(node):
                 if isinstance(node.parent, exp.Column | exp.Count):
                     continue  # t.* is placed as a column; COUNT(*) counts rows, reads no column
+                # DuckDB's #6 reads the sixth column of the FROM clause, whichever that is: it
+                # counts as reading every column there, like a star.
                 scope = _owner(node, by_expression)
                 if scope is not None:
                     covered = list(sources.get(id(scope), {}).values())
@@ -275,6 +278,11 @@ class _Resolver:
             return False
         table = self.catalog.resolve(column.table, column.db, column.catalog)
         return table is source.table
+
+
+def _positional(node: exp.Expr) -> bool:
+    kind = getattr(exp, "PositionalColumn", None)
+    return kind is not None and isinstance(node, kind)
 
 
 def _owner(node: exp.Expr, by_expression: dict[int, Scope]) -> Scope | None:

@@ -76,7 +76,11 @@ class Verifier:
     def check_columns(self, resolution: Resolution) -> None:
         for ref in resolution.columns:
             if isinstance(ref.scope.expression, exp.SetOperation) and not ref.node.table:
-                continue  # ORDER BY of a UNION names its output columns
+                # ORDER BY of a UNION names its output columns, and nothing else.
+                outputs = {n.lower() for n in ref.scope.expression.named_selects}
+                if ref.node.name.lower() not in outputs:
+                    self._unknown_column(ref.node, [], qualified=False)
+                continue
             self._check_column(ref, resolution)
 
     def _check_column(self, ref: ColumnRef, resolution: Resolution) -> None:

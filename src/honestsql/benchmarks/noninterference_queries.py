@@ -51,6 +51,7 @@ CORPUS: list[str] = [
     "SELECT email FROM staff_mail",
     "SELECT iban FROM tricky",
     "SELECT count(*) FROM tricky",
+    "SELECT name FROM employees UNION SELECT name FROM departments ORDER BY email",
 ]
 _DIALECT_CORPUS: dict[str, list[str]] = {
     "sqlite": [
@@ -67,6 +68,8 @@ _DIALECT_CORPUS: dict[str, list[str]] = {
         "SELECT id, SUM(salary) FROM employees GROUP BY ALL",
         "SELECT SUM(salary) FROM employees GROUP BY rowid",
         "SELECT v FROM hidden.secrets",
+        "SELECT #6 FROM employees",
+        "SELECT name FROM employees ORDER BY #6",
     ],
     "postgres": [
         "SELECT histogram_bounds::text FROM pg_stats WHERE EXISTS (WITH pg_stats AS (SELECT 1 AS x) SELECT x FROM pg_stats)",
@@ -224,6 +227,7 @@ class Generator:
             shapes.append(
                 lambda: f"SELECT {self.column(t)}, SUM({self.column(t)}) FROM {t} GROUP BY ALL"
             )
+            shapes.append(lambda: f"SELECT #{self.rng.randint(1, 6)} FROM {t}")
         if self.dialect in ("postgres", "duckdb"):
             shapes.append(lambda: self.renamed(t, a))
         if self.dialect in ("postgres", "duckdb", "mysql", "spark"):
