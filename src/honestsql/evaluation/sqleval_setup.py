@@ -151,6 +151,30 @@ def _copy_value(text: str) -> str | None:
     return "".join(out)
 
 
+def _copy_target(sql: str) -> tuple[str, list[str]]:
+    """The table and the column list of ``COPY public.t (a, "B") FROM stdin;``."""
+    head = sql[len("COPY ") :].split(" FROM ", 1)[0]
+    table = head.split("(", 1)[0].strip().removeprefix("public.").strip('"')
+    listed = head.split("(", 1)[1].rsplit(")", 1)[0] if "(" in head else ""
+    return table, [c.strip().strip('"') for c in listed.split(",") if c.strip()]
+
+
+_TRUE = {"t", "true", "y", "yes", "on", "1"}
+_FALSE = {"f", "false", "n", "no", "off", "0"}
+
+
+def _boolean(value: object) -> int | None:
+    """A boolean of the dump as SQLite's 0/1 (pg_dump writes ``t``/``f``; other dumps ``true``)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return 1
+    if text in _FALSE:
+        return 0
+    raise ValueError(f"not a boolean in the dump: {value!r}")
+
+
 def load_sqlite(name: str) -> tuple[int, list[str]]:
     """Build ``<data dir>/sqleval/<name>.sqlite``; returns (rows copied, problems)."""
     folder = sqlite_dir()
@@ -161,23 +185,25 @@ def load_sqlite(name: str) -> tuple[int, list[str]]:
     conn = sqlite3.connect(tmp)
     copied = 0
     problems: list[str] = []
-    booleans: dict[str, set[int]] = {}
+    booleans: dict[str, set[str]] = {}
     for statement in statements(dump_path(name).read_text(encoding="utf-8")):
         if not _wanted(statement):
             continue
         if statement.is_copy:
-            head = statement.sql[len("COPY ") :].split(" FROM ", 1)[0]
-            table = head.split("(", 1)[0].strip().removeprefix("public.")
-            columns = head.split("(", 1)[1].rstrip(")").split(",") if "(" in head else []
-            marks = ", ".join("?" for _ in columns)
+            table, columns = _copy_target(statement.sql)
             flags = booleans.get(table, set())
+            # By the COPY's own column list, whose order need not be the CREATE TABLE's
+            # (restaurant's is not: inserting by position misaligned every column after id).
+            listed = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join("?" for _ in columns)
             rows = []
             for line in statement.rows:
                 values: list[object] = [_copy_value(v) for v in line.split("\t")]
-                for i in flags:
-                    values[i] = None if values[i] is None else int(values[i] == "t")
+                for i, column in enumerate(columns):
+                    if column in flags:
+                        values[i] = _boolean(values[i])
                 rows.append(values)
-            conn.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+            conn.executemany(f'INSERT INTO "{table}" ({listed}) VALUES ({marks})', rows)
             copied += len(rows)
             continue
         if not statement.sql.startswith("CREATE TABLE"):
@@ -186,8 +212,8 @@ def load_sqlite(name: str) -> tuple[int, list[str]]:
             create = sqlglot.parse_one(statement.sql, read="postgres")
             table = create.this.this.name if hasattr(create.this, "this") else ""
             booleans[table] = {
-                i
-                for i, col in enumerate(create.this.expressions)
+                col.name
+                for col in create.this.expressions
                 if getattr(col.args.get("kind"), "this", None) == sqlglot.exp.DataType.Type.BOOLEAN
             }
             for default in list(create.find_all(sqlglot.exp.DefaultColumnConstraint)):
