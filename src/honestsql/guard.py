@@ -45,11 +45,11 @@ class GuardedStatement:
 
     def with_expression(self, expression: exp.Query, dialect: str) -> GuardedStatement:
         """The same statement after a rewrite by honestsql itself (never by the user); a
-        rewrite that would not read back as itself raises (it is a bug, never run)."""
+        rewrite sqlglot cannot write exactly raises (it is a bug, never run)."""
         sql = executable_sql(expression, dialect)
         if isinstance(sql, Finding):
             raise ValueError(sql.message)
-        return GuardedStatement(expression, sql, self.explain)
+        return GuardedStatement(expression, sql, self.explain, self.terms)
 
 
 def function_name(node: exp.Func) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from honestsql.cache import data_dir, private_file
 from honestsql.errors import InvalidInput
+from honestsql.injection import looks_like_instructions
 
 if TYPE_CHECKING:
     from honestsql.db import Database
@@ -61,8 +62,6 @@ class Memory:
     def add(self, database: str, question: str, sql: str) -> int:
         """Keep a verified pair. A question or SQL that reads like instructions to a model is
         refused: pairs are shown to the model as examples later."""
-        from honestsql.injection import looks_like_instructions
-
         for what, text in (("question", question), ("SQL", sql)):
             if looks_like_instructions(text):
                 raise InvalidInput(
@@ -134,7 +133,6 @@ class Memory:
         screened as untrusted text (a pair stored before screening existed may carry
         instructions)."""
         from honestsql.check import check
-        from honestsql.injection import looks_like_instructions
 
         found = []
         for pair in self.similar(db.display_url, question):

@@ -21,8 +21,6 @@ class Source:
     table: Table | None = None
     #: The ``exp.Table`` node of a base-table reference.
     node: exp.Table | None = None
-    #: The scope of a derived table or CTE.
-    scope: Scope | None = None
     #: Output names of a derived source; ``None`` when unknown (any name may come from it).
     names: frozenset[str] | None = None
     #: Columns the engine adds to every row of a base table (SQLite's ``rowid``).
@@ -100,7 +98,6 @@ class StarRef:
     """A ``*`` or ``t.*`` and the sources whose every column it reads."""
 
     node: exp.Expr
-    scope: Scope
     sources: list[Source]
 
 
@@ -115,7 +112,6 @@ class Resolution:
     #: Sources of each scope by folded alias, keyed by ``id(scope)``.
     sources: dict[int, dict[str, Source]]
     problems: list[Finding]
-    case_sensitive: bool = False
     _by_node: dict[int, ColumnRef] | None = field(default=None, repr=False)
 
     def by_node(self) -> dict[int, ColumnRef]:

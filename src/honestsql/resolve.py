@@ -39,7 +39,6 @@ __all__ = [
     "Source",
     "StarRef",
     "resolve",
-    "select_aliases",
     "visible_cte",
 ]
 
@@ -163,11 +162,10 @@ class _Resolver:
                     cte_scope = cte_scopes.get(id(cte.this.this))
                 found[key] = Source(
                     alias,
-                    scope=cte_scope,
                     names=_output_names(cte_scope) if cte_scope is not None else None,
                 )
             elif isinstance(source, Scope):
-                found[key] = Source(alias, scope=source, names=_output_names(source))
+                found[key] = Source(alias, names=_output_names(source))
             else:
                 found[key] = Source(alias)  # a table function, VALUES, UNNEST: columns unknown
         return found
@@ -182,12 +180,10 @@ class _Resolver:
                 "write it more simply.",
                 "",
             )
-            return Resolution(tree, [], [], [], [], {}, self.problems, self.case_sensitive)
+            return Resolution(tree, [], [], [], [], {}, self.problems)
         by_expression = {id(s.expression): s for s in scopes}
         sources = {id(s): self.sources(s, by_expression) for s in scopes}
-        resolution = Resolution(
-            tree, scopes, [], [], [], sources, self.problems, self.case_sensitive
-        )
+        resolution = Resolution(tree, scopes, [], [], [], sources, self.problems)
         for node in tree.walk():  # one pass over every node
             if isinstance(node, exp.Table):
                 if isinstance(node.this, exp.Identifier) and visible_cte(node) is None:
@@ -202,7 +198,7 @@ class _Resolver:
                 scope = _owner(node, by_expression)
                 if scope is not None:
                     covered = list(sources.get(id(scope), {}).values())
-                    resolution.stars.append(StarRef(node, scope, covered))
+                    resolution.stars.append(StarRef(node, covered))
             elif METADATA_NODES and isinstance(node, METADATA_NODES):
                 name = type(node).__name__.upper()
                 self.problem(
@@ -231,7 +227,7 @@ class _Resolver:
         qualifier = _fold(column.table, self.case_sensitive)
         for level in resolution.chain(scope):
             if qualifier in level:
-                resolution.stars.append(StarRef(column, scope, [level[qualifier]]))
+                resolution.stars.append(StarRef(column, [level[qualifier]]))
                 return
         self.problem(
             f"{column.sql(self.dialect)!r} names no table or alias in reach.",

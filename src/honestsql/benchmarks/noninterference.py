@@ -266,19 +266,19 @@ def build(dialect: str, folder: Path, *, pg_admin: str, mysql_host: str = "127.0
         import psycopg
 
         base = pg_admin.rsplit("/", 1)[0]
-        with psycopg.connect(pg_admin, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                admin.execute(f'CREATE DATABASE "{name}"')
+        from honestsql.benchmarks.catalog import drop_postgres
+
         for name, copy in zip(names, "ab", strict=True):
+            drop_postgres(pg_admin, name)
+            with psycopg.connect(pg_admin, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
             with psycopg.connect(f"{base}/{name}", autocommit=True) as pg:
                 for statement in statements("postgres", copy):
                     pg.execute(statement)
 
         def drop_pg() -> None:
-            with psycopg.connect(pg_admin, autocommit=True) as admin:
-                for name in names:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names:
+                drop_postgres(pg_admin, name)
 
         return Copies(dialect, (f"{base}/{names[0]}", f"{base}/{names[1]}"), names, drop_pg)
     import pymysql

@@ -110,13 +110,6 @@ _OUTSIDE = {
     "sqlite": ["sqlite_master", "sqlite_schema"],
     "duckdb": ["duckdb_columns", "duckdb_databases", "duckdb_tables", "secrets"],
     "postgres": ["pg_stats", "pg_settings", "pg_roles", "pg_database", "secrets", "pg_class"],
-    "postgres_duckdb": [
-        "SELECT x.name FROM employees AS x(id, login, email, dept_id, salary, name)",
-        "SELECT name FROM employees AS x(id, login, email, dept_id, salary, name)",
-        "SELECT x.dept_id, x.name FROM employees AS x(id, login, salary) GROUP BY 1, 2",
-        "SELECT count(*) FILTER (WHERE email LIKE 'a%') FROM employees",
-        "SELECT string_agg(name, ',' ORDER BY email) FROM employees",
-    ],
     "mysql": ["user", "secrets"],
     "spark": ["secrets", "default.employees"],
 }

@@ -49,22 +49,22 @@ class SQLite(Dialect):
         """The base reading, plus UNIQUE columns declared inline (SQLAlchemy skips SQLite's
         automatic indexes, which is where ``login TEXT UNIQUE`` lives)."""
         tables = super().read_tables(conn, schema)
-        for table in tables:
-            if table.is_view:
-                continue
-            rows = conn.exec_driver_sql(
-                "SELECT il.name, ii.name FROM pragma_index_list(?) il "
-                "JOIN pragma_index_info(il.name) ii WHERE il.\"unique\" AND il.origin != 'pk' "
-                "ORDER BY il.name, ii.seqno",
-                (table.bare_name,),
-            ).fetchall()
-            sets: dict[str, list[str]] = {}
-            for index, column in rows:
-                if column is not None:
-                    sets.setdefault(index, []).append(column)
-            for columns in sets.values():
-                if columns not in table.unique:
-                    table.unique.append(columns)
+        by_name = {t.bare_name: t for t in tables if not t.is_view}
+        where = schema or "main"
+        rows = conn.exec_driver_sql(  # one query for every table's unique indexes
+            f"SELECT m.name, il.name, ii.name FROM {self.quote(where)}.sqlite_master m "
+            "JOIN pragma_index_list(m.name, ?) il JOIN pragma_index_info(il.name, ?) ii "
+            "WHERE m.type = 'table' AND il.\"unique\" AND il.origin != 'pk' "
+            "ORDER BY m.name, il.name, ii.seqno",
+            (where, where),
+        ).fetchall()
+        sets: dict[tuple[str, str], list[str]] = {}
+        for table_name, index, column in rows:
+            if column is not None and table_name in by_name:
+                sets.setdefault((table_name, index), []).append(column)
+        for (table_name, _), columns in sets.items():
+            if columns not in by_name[table_name].unique:
+                by_name[table_name].unique.append(columns)
         return tables
 
     def current_names(self, conn: Connection) -> tuple[str, str]:
