@@ -258,7 +258,8 @@ def test_audit_log_records_everything(shop: honestsql.Database, tmp_path: Path) 
         scripted(["SELECT COUNT(*) FROM customers WHERE country = 'DE'"] * 3, repair=[GOOD])
     ) as server:
         backend = OpenAICompatible(base_url=server.base_url, model="scripted")
-        Pipeline(shop, backend, Settings(candidates=3), audit).ask(QUESTION)
+        # Three repaired candidates agreeing: answered at 0.5 whatever calibrator ships.
+        Pipeline(shop, backend, Settings(candidates=3), audit).ask(QUESTION, target=0.5)
     conn = sqlite3.connect(audit.path)
     assert conn.execute("SELECT question, decision FROM asks").fetchall() == [(QUESTION, "answer")]
     # 2 batches + 2 repairs: the three candidates fail alike, and the two sampled ones share

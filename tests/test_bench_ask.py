@@ -222,6 +222,9 @@ def _record(
     }
 
 
+DECLINED = "unanswerable_with_schema"
+
+
 def test_summary_figures_by_hand() -> None:
     records = []
     for i in range(60):
@@ -233,9 +236,26 @@ def test_summary_figures_by_hand() -> None:
     records.append(
         _record(70, "db0", answerable=False, top=0.0, right=False, rule="not_about_this_database")
     )
-    records.append(
-        _record(71, "db1", answerable=True, top=0.0, right=False, rule="unanswerable_with_schema")
-    )
+    declined = _record(71, "db1", answerable=True, top=0.0, right=False, rule=DECLINED)
+    for candidate in declined["candidates"]:  # both decline as first written: a refusal
+        candidate.update(status="abstain", repairs=0)
+    records.append(declined)
+    gave_up = _record(72, "db2", answerable=True, top=0.0, right=False, rule=DECLINED)
+    for candidate in gave_up["candidates"]:  # both decline in a repair round: failures
+        candidate.update(status="abstain", repairs=1, correct=False)
+    # Answerable with an empty gold result: set apart from everything but ``empty_gold``.
+    empty = [_record(i, f"db{i % 4}", answerable=True, top=1.0, right=True) for i in range(73, 76)]
+    for record in empty:
+        record["gold_empty"] = True
+    figures = ask_figures.summarize([*records, gave_up, *empty], model="m")
+    assert figures["empty_gold"] == {
+        "questions": 3,
+        "by_suite": {"s": 3},
+        "bare_matched": 3,
+        "oracle_matched": 3,
+    }
+    assert figures["false_refusals"] == near(1 / 62)
+    assert figures["gave_up_repairs"] == near(1 / 62)
     figures = ask_figures.summarize(records, model="m")
     assert figures["n"] == 72 and figures["answerable"] == 61 and figures["unanswerable"] == 11
     # Greedy right on the 32 strong questions; any candidate right adds i % 3 == 0 among the rest.
@@ -249,7 +269,11 @@ def test_summary_figures_by_hand() -> None:
     assert figures["s_answerable"]["0.75"] == near(32 / 61)
     assert figures["idk_refused"] == 1.0
     assert figures["false_refusals"] == near(1 / 61)
-    assert figures["auroc"] == 1.0
+    assert figures["auroc"] == 1.0 and figures["auroc_answerable"] == 1.0
+    assert figures["answered_right"] == figures["ex"] == near(32 / 61)
+    assert figures["s_all"] == figures["s"]
+    assert figures["suites"]["s"]["bare_ex"] == near(32 / 61)
+    assert figures["suites"]["s"]["first_query_ran"] == near(120 / 122)
     assert figures["p50_s"] == statistics.median(float(i % 7 + 1) for i in range(72))
     assert figures["tokens_per_question"] == 110
 

@@ -450,10 +450,16 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
             settings=Settings(candidates=3),
             limit=4,
             keep=keep,
+            target=0.5,  # three of three agreeing clears it whatever calibrator ships
         )
         assert counts == {"answered": 2, "abstained": 2, "no_database": 0, "resumed": 0}
         counts = ask_run.run(
-            dataset, backend, predictions=pred, confidences=conf, settings=Settings(candidates=3)
+            dataset,
+            backend,
+            predictions=pred,
+            confidences=conf,
+            settings=Settings(candidates=3),
+            target=0.5,
         )
         assert counts["resumed"] == 4 and counts["abstained"] == 3  # questions 5-7, continuing
     lines = pred.read_text().splitlines()

@@ -97,3 +97,43 @@ def test_no_benchmark_question_reads_as_a_request_to_change_data() -> None:
     questions += [e.question for e in datasets.load("sqleval", DATA, dialect="sqlite").examples]
     assert len(questions) > 2500
     assert [q for q in questions if write_request(q)] == []
+
+
+def test_no_decline_instruction_reaches_a_question() -> None:
+    """Every sql-eval unanswerable question tells the model how to decline ("return 'SELECT 'I'm
+    sorry...'"); no answerable one does. That cue must not reach the prompt or the signals; the
+    answerable questions keep their real instructions."""
+    dataset = datasets.load("sqleval", DATA, dialect="sqlite")
+    idk = [e for e in dataset.examples if not e.answerable]
+    answerable = [e for e in dataset.examples if e.answerable]
+    assert len(idk) == 105 and len(answerable) == 210
+    assert [e.evidence for e in idk if e.evidence] == []
+    assert sum(1 for e in answerable if e.evidence) == 35
+    assert not any("SELECT '" in e.evidence for e in dataset.examples)
+    assert datasets.without_decline_instruction(
+        "Use LIKE.\nIf the data cannot answer, return 'SELECT 'Sorry.' AS answer;'"
+    ) == ("Use LIKE.")
+
+
+def test_empty_gold_results_are_told_apart() -> None:
+    """Spider's flight_2 has trailing spaces in its city names, so a gold filter on 'Aberdeen'
+    matches nothing: such questions are marked, and questions with rows are not."""
+    from honestsql.evaluation.scorer import Scorer
+
+    dataset = datasets.load("spider", DATA)
+    scorer = Scorer(dataset)
+    try:
+        flight = [e for e in dataset.examples if e.db_id == "flight_2"]
+        marks = {e.id: scorer.gold_empty(e) for e in flight}
+        gold = {e.id: (e.gold or ("",))[0] for e in flight}
+        names = [
+            i
+            for i, sql in gold.items()
+            if sql.startswith('SELECT AirportName FROM AIRPORTS WHERE City = "Aberdeen"')
+        ]
+        assert names and all(marks[i] is True for i in names)
+        counting = [i for i, sql in gold.items() if sql.lower().startswith("select count")]
+        assert counting and not any(marks[i] for i in counting)  # a count is never empty
+        assert 20 <= sum(bool(v) for v in marks.values()) < len(flight)
+    finally:
+        scorer.close()

@@ -17,12 +17,33 @@ from honestsql.evaluation.metrics import summarize as metrics_summary
 REFUSED_AS_UNRELATED = {"not_about_this_database", "unanswerable_with_schema"}
 
 
+def empty_gold(record: dict[str, Any]) -> bool:
+    """An answerable question whose gold result is empty: any empty answer matches it, so it is
+    set apart from EX, S and the calibration (reported on its own as ``empty_gold``)."""
+    return bool(record["answerable"] and record.get("gold_empty"))
+
+
+def said_unrelated(record: dict[str, Any]) -> bool:
+    """The decision says the question is unrelated or unanswerable: the relevance gate before the
+    model, or most candidates declining as first written. A candidate that declines in a repair
+    round has given up a failed query; that is a failure, not a refusal."""
+    if record["rule"] not in REFUSED_AS_UNRELATED:
+        return False
+    candidates = record["candidates"]
+    declined = [c for c in candidates if c["status"] == "abstain" and not c.get("repairs")]
+    return not candidates or 2 * len(declined) > len(candidates)
+
+
 def calibration_data(
     records: Sequence[dict[str, Any]],
 ) -> tuple[list[int], list[dict[str, float]], list[bool], list[str]]:
-    """The questions the confidence decides (no rule abstained first): their index, signals,
-    label (the weighed answer is right) and database."""
-    index = [i for i, r in enumerate(records) if r["rule"] is None and r["chosen"] is not None]
+    """The questions the confidence decides (no rule abstained first, gold not empty): their
+    index, signals, label (the weighed answer is right) and database."""
+    index = [
+        i
+        for i, r in enumerate(records)
+        if r["rule"] is None and r["chosen"] is not None and not empty_gold(r)
+    ]
     return (
         index,
         [records[i]["signals"] for i in index],
@@ -33,7 +54,7 @@ def calibration_data(
 
 def cross_validated_confidence(records: Sequence[dict[str, Any]]) -> list[float]:
     """Each question's confidence from a calibrator fitted without its database (0 where a rule
-    abstained)."""
+    abstained or the question is set apart)."""
     index, rows, labels, groups = calibration_data(records)
     confidence = [0.0] * len(records)
     if index and len(set(groups)) > 1:
@@ -69,12 +90,25 @@ def fit(records: Sequence[dict[str, Any]], model: str) -> calibration.LogisticCa
     return fitted
 
 
+def _share(part: int, whole: int) -> float | None:
+    return _round(part / whole) if whole else None
+
+
+def _oracle(record: dict[str, Any]) -> bool:
+    return any(c["correct"] for c in record["candidates"])
+
+
 def summarize(
     records: Sequence[dict[str, Any]], *, model: str, target: float = 0.75
 ) -> dict[str, Any]:
-    records = list(records)
-    if not records:
+    """The figures of a run. Answerable questions with an empty gold result are left out of
+    everything but ``empty_gold``; ``auroc``/``ece`` are over every question the confidence
+    decided, ``auroc_answerable``/``ece_answerable`` over the answerable ones alone."""
+    every = list(records)
+    if not every:
         raise InvalidInput("The run holds no answered questions yet.")
+    apart = [r for r in every if empty_gold(r)]
+    records = [r for r in every if not empty_gold(r)]
     confidence = cross_validated_confidence(records)
     answered = [r["rule"] is None and c > target for r, c in zip(records, confidence, strict=True)]
     judged = [
@@ -96,11 +130,13 @@ def summarize(
     bare_answerable = metrics_summary([j for j in bare_judged if j.answerable])
     index, _, labels, _ = calibration_data(records)
     scored = [confidence[i] for i in index]
-    seconds = sorted(r["seconds"] for r in records)
-    tokens = [sum((r.get("usage") or {}).values()) for r in records]
+    kept = [k for k, i in enumerate(index) if records[i]["answerable"]]
+    seconds = sorted(r["seconds"] for r in every)
+    tokens = [sum((r.get("usage") or {}).values()) for r in every]
     refused = {r["id"] for r, a in zip(records, answered, strict=True) if not a}
     spider = calibration.shipped(calibration.SPIDER_ENSEMBLE)
     ood = [spider.probability(records[i]["signals"]) for i in index] if spider else []
+    s_all = {k: _round(v) for k, v in honest["penalized"].items()}
     figures = {
         "model": model,
         "n": len(records),
@@ -109,16 +145,13 @@ def summarize(
         "databases": len({r["db_id"] for r in records}),
         "target": target,
         "bare_ex": _round(bare["ex"]),
-        "oracle_ex": _round(
-            sum(1 for r in answerable if any(c["correct"] for c in r["candidates"]))
-            / len(answerable)
-            if answerable
-            else None
-        ),
+        "oracle_ex": _share(sum(map(_oracle, answerable)), len(answerable)),
         "ex": _round(honest["ex"]),
+        "answered_right": _round(honest["ex"]),
         "coverage": _round(honest["coverage"]),
         "precision": _round(honest["selective_accuracy"]),
-        "s": {k: _round(v) for k, v in honest["penalized"].items()},
+        "s": s_all,
+        "s_all": s_all,
         "bare_s": {k: _round(v) for k, v in bare["penalized"].items()},
         "s_answerable": {k: _round(v) for k, v in honest_answerable["penalized"].items()},
         "bare_s_answerable": {k: _round(v) for k, v in bare_answerable["penalized"].items()},
@@ -126,23 +159,18 @@ def summarize(
         "bare_rs": {k: _round(bare["rs"][k]) for k in ("0", "10")},
         "auroc": _round(auroc(scored, labels)),
         "ece": _round(ece(scored, labels)),
+        "auroc_answerable": _round(auroc([scored[k] for k in kept], [labels[k] for k in kept])),
+        "ece_answerable": _round(ece([scored[k] for k in kept], [labels[k] for k in kept])),
         "calibrated_questions": len(scored),
         "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
-        "idk_refused": _round(
-            sum(1 for r in unanswerable if r["id"] in refused) / len(unanswerable)
-            if unanswerable
-            else None
+        "idk_refused": _share(sum(r["id"] in refused for r in unanswerable), len(unanswerable)),
+        "false_refusals": _share(sum(map(said_unrelated, answerable)), len(answerable)),
+        "gave_up_repairs": _share(
+            sum(r["rule"] in REFUSED_AS_UNRELATED and not said_unrelated(r) for r in answerable),
+            len(answerable),
         ),
-        "false_refusals": _round(
-            sum(1 for r in answerable if r["rule"] in REFUSED_AS_UNRELATED) / len(answerable)
-            if answerable
-            else None
-        ),
-        "answerable_refused": _round(
-            sum(1 for r in answerable if r["id"] in refused) / len(answerable)
-            if answerable
-            else None
-        ),
+        "answerable_refused": _share(sum(r["id"] in refused for r in answerable), len(answerable)),
+        "empty_gold": _empty_gold(apart),
         "p50_s": _round(statistics.median(seconds)),
         "p95_s": _round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]),
         "tokens_per_question": round(sum(tokens) / len(tokens)),
@@ -151,8 +179,44 @@ def summarize(
             suite: len([r for r in records if r["suite"] == suite])
             for suite in sorted({r["suite"] for r in records})
         },
+        "suites": {
+            suite: _suite(records, answered, bare_judged, suite)
+            for suite in sorted({r["suite"] for r in records})
+        },
     }
     return figures
+
+
+def _suite(
+    records: list[dict[str, Any]], answered: list[bool], bare: list[Judged], suite: str
+) -> dict[str, Any]:
+    """One suite's answerable questions: bare, oracle, honestsql's answered-right and precision,
+    and the share of candidates whose query ran as first written."""
+    mine = [i for i, r in enumerate(records) if r["suite"] == suite and r["answerable"]]
+    right = sum(answered[i] and bool(records[i]["chosen_correct"]) for i in mine)
+    given = sum(answered[i] for i in mine)
+    written = [c for i in mine for c in records[i]["candidates"]]
+    return {
+        "answerable": len(mine),
+        "bare_ex": _share(sum(bare[i].correct for i in mine), len(mine)),
+        "oracle_ex": _share(sum(_oracle(records[i]) for i in mine), len(mine)),
+        "answered_right": _share(right, len(mine)),
+        "precision": _share(right, given),
+        "first_query_ran": _share(
+            sum(c["status"] == "ok" and not c.get("repairs") for c in written), len(written)
+        ),
+    }
+
+
+def _empty_gold(apart: list[dict[str, Any]]) -> dict[str, Any]:
+    """The answerable questions set apart because their gold result is empty."""
+    bare = [_bare(r) for r in apart]
+    return {
+        "questions": len(apart),
+        "by_suite": dict(Counter(r["suite"] for r in apart).most_common()),
+        "bare_matched": sum(j.correct for j in bare),
+        "oracle_matched": sum(map(_oracle, apart)),
+    }
 
 
 def _bare(record: dict[str, Any]) -> Judged:

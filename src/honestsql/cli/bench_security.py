@@ -1,4 +1,4 @@
-"""``honestsql bench noninterference``: the access policy's acceptance run."""
+"""``honestsql bench noninterference`` (the access policy's acceptance run) and ``bench grammar``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from honestsql.cli.apps import bench_app
 from honestsql.cli.common import JsonOption, fail, print_figures
-from honestsql.errors import HonestSQLError
+from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.progress import progress_bar
 
 
@@ -64,3 +64,40 @@ def bench_noninterference(
     print_figures("noninterference", figures, as_json)
     if figures["differences"]:
         raise typer.Exit(1)
+
+
+@bench_app.command("grammar")
+def bench_grammar(
+    model: Annotated[
+        str, typer.Option(help="The named model whose tokenizer is used.")
+    ] = "qwen2.5-coder-1.5b",
+    data: Annotated[
+        str | None, typer.Option(help="Benchmark data folder (or $HONESTSQL_DATA).")
+    ] = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(help="sqleval-sqlite, spider or sqleval-postgres; repeat (default: all)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which gold queries the `full` grammar admits, and the time of one token mask per grammar
+    engine (llguidance, llama.cpp's GBNF, xgrammar), with the model's tokenizer; no model run."""
+    from honestsql.benchmarks import ask as bench_ask
+    from honestsql.benchmarks import grammar as bench
+    from honestsql.llm.llama_cpp import resolve
+
+    try:
+        vocab = bench.Vocabulary(str(resolve(model)))
+        golds = bench.gold_queries(data, suite or list(bench_ask.SUITES))
+        if not golds:
+            raise InvalidInput("No gold query to measure: are the suites' databases here?")
+        suite_name, db_id, catalog, _ = golds[0]
+        first = [sql for s, d, _, sql in golds if (s, d) == (suite_name, db_id)][:15]
+        figures = {
+            "admitted": bench.admitted(vocab, [(s, c, sql) for s, _, c, sql in golds]),
+            "mask_database": f"{suite_name}:{db_id} ({len(first)} gold queries)",
+            "mask": bench.mask_times(vocab, catalog, first),
+        }
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    print_figures("grammar", figures, as_json)

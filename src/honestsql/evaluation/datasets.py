@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,25 @@ def _sqleval_example(index: int, row: dict[str, str], *, answerable: bool) -> Ex
         question=row["question"],
         db_id=row["db_name"],
         gold=(row["query"],) if answerable else None,
-        evidence=row.get("instructions") or "",
+        evidence=without_decline_instruction(row.get("instructions") or ""),
         category=row.get("query_category"),
     )
+
+
+#: A sentence that tells the model how to decline: it quotes a query selecting a string
+#: (sql-eval's ``idk.csv`` says "If the data cannot answer, return 'SELECT 'I'm sorry...'").
+_DECLINE = re.compile(r"SELECT\s+'", re.IGNORECASE)
+
+
+def without_decline_instruction(text: str) -> str:
+    """``text`` without the sentences that tell the model how to decline.
+
+    Only sql-eval's unanswerable questions carry one, so it is a cue no real question has: it
+    would reach the prompt and the relevance signal and label the question for them. Dropped on
+    every question alike (by its wording, not by the label), so nothing else is lost.
+    """
+    kept = [line for line in text.splitlines() if not _DECLINE.search(line)]
+    return "\n".join(kept).strip()
 
 
 def sqleval_locator(dialect: str, base_url: str | None) -> Callable[[str], str | None]:

@@ -93,6 +93,7 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
         for key, value in _verdicts(scorer, example, candidate).items():
             update(candidate, key, value)
     record["chosen_correct"] = _chosen_correct(record.get("chosen"), record["candidates"])
+    record["gold_empty"] = scorer.gold_empty(example)
     if "bare" in record:
         update(record["bare"], "first_correct", judge_sql(scorer, example, record["bare"]["sql"]))
     return changed
@@ -150,6 +151,7 @@ def answer_one(
         "suite": item.suite,
         "db_id": example.db_id,
         "answerable": example.answerable,
+        **({"gold_empty": scorer.gold_empty(example)} if scorer is not None else {}),
         "category": example.category,
         "decision": answer.decision,
         "confidence": answer.confidence,

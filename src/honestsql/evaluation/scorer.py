@@ -206,6 +206,19 @@ class Scorer:
             raise ConnectionFailed(f"The gold queries of {example.db_id} cannot run: {golds[0][1]}")
         return rows, any(g[0] is not None and self._same(example, g[0], rows) for g in golds)
 
+    def gold_empty(self, example: Example) -> bool | None:
+        """Whether every gold query of ``example`` that runs returns nothing (no rows, or only
+        NULLs): any empty prediction then matches, so such a question is reported apart
+        (``None``: unanswerable, no database, or no gold ran)."""
+        db = self.database(example.db_id) if example.gold is not None else None
+        if db is None:
+            return None
+        golds = [self.gold_rows(db, example.db_id, g)[0] for g in self._gold_alternatives(example)]
+        usable = [rows for rows in golds if rows is not None]
+        if not usable:
+            return None
+        return all(all(v is None for row in rows for v in row) for rows in usable)
+
     def _gold_alternatives(self, example: Example) -> list[str]:
         assert example.gold is not None
         if self.dataset.name == "sqleval":
