@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import sqlite3
@@ -442,18 +443,9 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
     pred, conf, keep = tmp_path / "p.sql", tmp_path / "c.txt", tmp_path / "kept.jsonl"
     with ChatServer(reply) as server:
         backend = OpenAICompatible(base_url=server.base_url, model="scripted")
-        counts = ask_run.run(
-            dataset,
-            backend,
-            predictions=pred,
-            confidences=conf,
-            settings=Settings(candidates=3),
-            limit=4,
-            keep=keep,
-            target=0.5,  # three of three agreeing clears it whatever calibrator ships
-        )
-        assert counts == {"answered": 2, "abstained": 2, "no_database": 0, "resumed": 0}
-        counts = ask_run.run(
+        # Three of three agreeing clears 0.5 whatever calibrator ships.
+        answer = functools.partial(
+            ask_run.run,
             dataset,
             backend,
             predictions=pred,
@@ -461,6 +453,9 @@ def test_eval_run_writes_files_that_score_reads(data_root: Path, tmp_path: Path)
             settings=Settings(candidates=3),
             target=0.5,
         )
+        counts = answer(limit=4, keep=keep)
+        assert counts == {"answered": 2, "abstained": 2, "no_database": 0, "resumed": 0}
+        counts = answer()
         assert counts["resumed"] == 4 and counts["abstained"] == 3  # questions 5-7, continuing
     lines = pred.read_text().splitlines()
     assert lines[0] == answers["Home products?"] and lines[1] == "ABSTAIN" and len(lines) == 7
