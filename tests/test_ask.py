@@ -139,7 +139,9 @@ def test_an_abstention_shows_what_the_candidates_found(
         assert [a["candidates"] for a in found] == [2, 1, 1, 1]
         assert [a["rows"] for a in found] == [[[2]], [[5]], [[1]], [[60]]]
         assert found[0]["sql"] == DISAGREE[0] and not any(a["verified"] for a in found)
-        assert "Not sure enough to answer: 2 of 5 candidates agree" in answer.reasons[0]["message"]
+        reason = answer.reasons[0]
+        assert "Not sure enough to answer: its queries disagree: 2 of 5" in reason["message"]
+        assert any("--show-candidates" in step for step in reason["next_steps"])
         env = {
             **os.environ,
             "HONESTSQL_AUDIT": "0",
@@ -171,10 +173,25 @@ def test_tie_is_ambiguous_with_a_clarifying_question(shop: honestsql.Database) -
     assert len(answer.reasons[0]["readings"]) == 2 and answer.reasons[0]["clarifying_question"]
 
 
+def test_a_repair_given_up_is_a_failure_not_a_missing_table(shop: honestsql.Database) -> None:
+    """Candidates that decline only after their query failed have not judged the database: the
+    reason says the queries failed, with what failed, never "the database does not hold it"."""
+    bad = "SELECT COUNT(*) FROM customers WHERE nation = 'DE'"
+    with ChatServer(scripted([bad] * 5, repair=["ABSTAIN: I cannot fix this query"])) as server:
+        answer = ask(shop, server)
+    reason = answer.reasons[0]
+    assert answer.decision == "abstain" and reason["code"] == "all_candidates_failed"
+    assert reason["message"].startswith("The queries it wrote failed: ")
+    assert "nation" in reason["message"] and "does not hold" not in reason["message"]
+    assert reason["model_reasons"] == ["I cannot fix this query"]
+    assert reason["next_steps"]
+
+
 def test_model_abstention_and_off_topic_gate(shop: honestsql.Database) -> None:
     with ChatServer(scripted(["ABSTAIN: the schema has no salaries"] * 5)) as server:
         answer = ask(shop, server, "What is the average salary of customers?")
     assert answer.decision == "abstain" and answer.reasons[0]["code"] == "unanswerable_with_schema"
+    assert answer.reasons[0]["message"].endswith(": the schema has no salaries")
     with ChatServer(scripted([GOOD] * 5)) as server:
         answer = ask(shop, server, "What is dark matter made of?")
         assert server.requests == []  # decided before any model call

@@ -107,3 +107,48 @@ def test_missing_model_offline_names_the_alternatives(
         LlamaCpp(model=str(tmp_path / "nope.gguf"))
     with pytest.raises(BackendError, match="Unknown model"):
         LlamaCpp(model="gpt-17")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_full_grammar_noise_stays_on_real_names(
+    backend: LlamaCpp, test_databases, dialect: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Under the ``full`` grammar (llguidance), noise is always a prefix of one statement the
+    grammar admits, and every finished one parses as one query over real tables and columns."""
+    from honestsql.llm.full_grammar import full_grammar
+
+    from .test_full_grammar import admitted_prefix, byte_tokenizer
+
+    with honestsql.connect(test_databases[dialect].url) as db:
+        catalog = db.catalog()
+    grammar = full_grammar(catalog, dialect).replace("start: query | ABSTAIN", "start: query", 1)
+    tables = {t.name.lower() for t in catalog.tables}
+    columns = {c.name.lower() for t in catalog.tables for c in t.columns}
+    request = GenerationRequest(
+        [{"role": "user", "content": "How many customers?"}],
+        n=40,
+        temperature=1.0,
+        max_tokens=600,
+        grammar=grammar,
+        seed=11,
+    )
+    texts = backend.generate(request).texts
+    assert len(set(texts)) > 20  # noise, not one answer repeated
+    finished = 0
+    tokenizer = byte_tokenizer()
+    for text in texts:
+        prefix, complete = admitted_prefix(tokenizer, grammar, text)
+        assert prefix, text
+        if not complete:
+            continue  # cut at max_tokens: a prefix of an admitted statement
+        finished += 1
+        trees = sqlglot.parse(text, read=dialect)
+        assert len(trees) == 1 and isinstance(trees[0], exp.Query), text
+        ctes = {c.alias.lower() for c in trees[0].find_all(exp.CTE)}
+        for table in trees[0].find_all(exp.Table):
+            assert table.name.lower() in tables | ctes, text
+        for column in trees[0].find_all(exp.Column):
+            if isinstance(column.this, exp.Star) or column.find_ancestor(exp.Order, exp.Group):
+                continue  # ORDER BY and GROUP BY may name an output alias
+            assert column.name.lower() in columns, text
+    assert finished >= 1

@@ -42,6 +42,8 @@ class ReasonInfo(TypedDict):
     model_reasons: NotRequired[list[str]]
     #: ``not_about_this_database`` decided before asking the model: the words looked for.
     question_words: NotRequired[list[str]]
+    #: What the user can do next, in plain words.
+    next_steps: NotRequired[list[str]]
 
 
 class CandidateInfo(TypedDict):

@@ -139,7 +139,7 @@ def off_topic(relevance: float, words: list[str]) -> Decision | None:
     reason = Reason(
         "not_about_this_database",
         "None of the question's words appear in this database's tables, columns or values.",
-        {"question_words": words},
+        {"question_words": words, "next_steps": [CHECK_WORDS]},
     )
     return Decision(False, 0.0, None, [reason])
 
@@ -195,24 +195,15 @@ def decide(
     if n and len(abstained) * 2 > n:
         return Decision(False, 0.0, None, [_abstention_reason(abstained)], signals=seen)
     if not ok:
-        problems = sorted({f.message for c in candidates for f in c.findings})[:5]
-        return Decision(
-            False,
-            0.0,
-            None,
-            [
-                Reason(
-                    "all_candidates_failed",
-                    "No candidate query passed verification and ran.",
-                    {"problems": problems},
-                )
-            ],
-            signals=seen,
-        )
+        return Decision(False, 0.0, None, [_failed(candidates)], signals=seen)
     top_size = ranked[0][1]
     chosen = _chosen(members)
     assert chosen is not None and chosen.result is not None
-    notes: list[str] = [f"{top_size} of {n} candidates agree on this result"]
+    notes: list[str] = [
+        f"all {n} queries it wrote give this result"
+        if top_size == n
+        else f"its queries disagree: {top_size} of {n} give this result"
+    ]
     if calibrator is not None:
         confidence = calibrator.probability(seen)
         notes.append(f"calibrated on {calibrator.fitted_on or 'past runs'}")
@@ -253,13 +244,43 @@ def decide(
         "low_agreement",
         f"Not sure enough to answer: {'; '.join(plain)}. The confidence {confidence:.2f} is not "
         f"above the target {target:.2f}.",
+        {"next_steps": [SEE_QUERIES, LOWER_TARGET, TEACH]},
     )
     return Decision(False, confidence, chosen, [reason], notes, seen)
+
+
+#: What a user can do next, named in every abstention's ``next_steps``.
+SEE_QUERIES = "See the queries it wrote and what each returned (--show-candidates)."
+LOWER_TARGET = "Accept a less certain answer with a lower confidence target (--target)."
+TEACH = (
+    "If one of its queries is right, keep it as a verified example (honestsql memory add), "
+    "so that questions like this one are answered next time."
+)
+CHECK_WORDS = "Ask with the words the database uses (honestsql schema shows its tables)."
+
+
+def _failed(candidates: list[Candidate], model_reasons: list[str] | None = None) -> Reason:
+    """No query ran: every one was refused, failed, or given up after failed repairs."""
+    problems = sorted({f.message for c in candidates for f in c.findings})[:5]
+    shown = "; ".join(problems[:2]) or "no query was written"
+    return Reason(
+        "all_candidates_failed",
+        f"The queries it wrote failed: {shown}.",
+        {
+            "problems": problems,
+            **({"model_reasons": model_reasons} if model_reasons else {}),
+            "next_steps": [SEE_QUERIES, TEACH],
+        },
+    )
 
 
 def _abstention_reason(abstained: list[Candidate]) -> Reason:
     said = " ".join((c.abstain_reason or "").lower() for c in abstained)
     examples = sorted({c.abstain_reason or "" for c in abstained})[:3]
+    if 2 * sum(1 for c in abstained if c.repairs) > len(abstained):
+        # Most declined only after their queries failed: a failure, not a judgement that the
+        # database lacks the data.
+        return _failed(abstained, examples)
     if "ambiguous" in said or "unclear" in said:
         return Reason(
             "ambiguous",
@@ -270,10 +291,11 @@ def _abstention_reason(abstained: list[Candidate]) -> Reason:
         return Reason(
             "not_about_this_database",
             "The question is not about this database.",
-            {"model_reasons": examples},
+            {"model_reasons": examples, "next_steps": [CHECK_WORDS]},
         )
     return Reason(
         "unanswerable_with_schema",
-        "This database does not hold what the question asks for.",
-        {"model_reasons": examples},
+        "The model says this database does not hold what the question asks for"
+        + (f": {examples[0]}" if examples and examples[0] else "."),
+        {"model_reasons": examples, "next_steps": [CHECK_WORDS, SEE_QUERIES]},
     )

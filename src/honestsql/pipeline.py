@@ -23,7 +23,7 @@ from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, decide, off_topic, write_request
 from honestsql.glossary import Glossary
 from honestsql.llm import Backend, GenerationRequest
-from honestsql.llm.grammar import sql_grammar
+from honestsql.llm.full_grammar import decoding_grammar
 from honestsql.memory import Memory
 from honestsql.settings import Settings
 
@@ -256,10 +256,13 @@ class Pipeline:
         if gate is not None:
             timings["total"] = _ms(started)
             return self._finish(state, question, target, gate, [], schema, timings)
-        grammar = (
-            sql_grammar(catalog, dialect, [t.name for t in tables], shape=self.settings.grammar)
-            if self.backend.supports_grammar and self.settings.grammar != "none"
-            else None
+        grammar = decoding_grammar(
+            self.settings.grammar,
+            catalog,
+            dialect,
+            [t.name for t in tables],
+            gbnf=self.backend.supports_grammar,
+            lark=self.backend.supports_lark,
         )
         n = max(1, self.settings.candidates)
         stage("generating", f"Writing {_queries(n, 'candidate ')}")

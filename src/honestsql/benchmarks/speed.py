@@ -41,6 +41,7 @@ class _Recorder(Backend):
         self.name = inner.name  # type: ignore[misc]
         self.local = inner.local
         self.supports_grammar = inner.supports_grammar
+        self.supports_lark = inner.supports_lark
         self.thread_safe = inner.thread_safe
         self.model_name = inner.model_name
         self.decoder = inner.decoder

@@ -199,7 +199,11 @@ SuiteOption = Annotated[
     typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
 ]
 GrammarOption = Annotated[
-    str, typer.Option(help="qualified (default), schema or none: the decoding grammar.")
+    str,
+    typer.Option(
+        help="qualified (default), full (the whole SELECT through llguidance; the embedded "
+        "model only, qualified elsewhere), schema or none: the decoding grammar."
+    ),
 ]
 
 

@@ -92,6 +92,8 @@ def answer(answer: Any, target: float) -> None:
             out.print(f"- {reason['code']}: {escape(reason['message'])}")
             if reason.get("clarifying_question"):
                 out.print(f"  {escape(reason['clarifying_question'])}")
+            for step in reason.get("next_steps", []):
+                out.print(f"  [dim]next:[/] {escape(step)}")
     if answer.flagged_values:
         out.print(
             f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"

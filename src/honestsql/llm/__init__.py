@@ -61,6 +61,8 @@ class Backend(ABC):
     local: bool = True
     #: Whether ``GenerationRequest.grammar`` is enforced.
     supports_grammar: bool = False
+    #: Whether a Lark grammar (llguidance, the ``full`` shape) is enforced too.
+    supports_lark: bool = False
     #: Whether several threads may call ``generate``/``generate_many`` at once; the service
     #: asks a backend that is not one question at a time.
     thread_safe: bool = False

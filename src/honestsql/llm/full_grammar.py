@@ -22,7 +22,7 @@ import json
 
 from honestsql.catalog import Catalog
 from honestsql.functions import allowed_functions
-from honestsql.llm.grammar import quote_identifier
+from honestsql.llm.grammar import KEYWORDS, quote_identifier
 
 #: Functions with their own syntax, written by rules of their own.
 _SPECIAL = {"count", "cast", "try_cast", "extract", "exists", "position", "substring", "trim"}
@@ -42,11 +42,17 @@ def _names(names: list[str]) -> str:
 
 
 def _name_forms(name: str, dialect: str) -> list[str]:
-    """The ways a real name may be written: as the dialect needs it, and bare when that is safe
-    apart from case (``airports`` for ``AIRPORTS``-style spellings the model prefers)."""
-    forms = {quote_identifier(name, dialect)}
-    if name.isidentifier() and (dialect != "postgres" or name == name.lower()):
-        forms.add(name)  # PostgreSQL folds a bare name to lower case
+    """How a real name may be written: bare wherever the dialect reads it bare as that name (any
+    case on SQLite, MySQL and DuckDB; lower case on PostgreSQL, which folds a bare name), and
+    quoted only where it must or may be (a keyword-like name such as ``year``). A double quote
+    thus starts only a real name that has a quoted form (a model used to SQLite writes strings
+    in double quotes; here it must write 'text')."""
+    bare = (
+        name.isidentifier() and name.isascii() and (dialect != "postgres" or name == name.lower())
+    )
+    forms = {name} if bare else set()
+    if not bare or name.lower() in KEYWORDS:
+        forms.add(quote_identifier(name, dialect))
     return sorted(forms)
 
 
@@ -63,80 +69,91 @@ def full_grammar(catalog: Catalog, dialect: str, tables: list[str] | None = None
     return f"""%llguidance {{}}
 start: query | ABSTAIN
 ABSTAIN: /ABSTAIN: [^\\n]{{1,200}}/
-%ignore /[ \\t\\n]+/
 
 query: with_clause? compound order_by? limit?
-with_clause: WITH RECURSIVE? cte ("," cte)*
-cte: CTE_NAME ("(" NAME ("," NAME)* ")")? AS "(" query ")"
+with_clause: "WITH "i "RECURSIVE "i? cte (", " cte)* " "
+cte: CTE_NAME (" (" NAME (", " NAME)* ")")? " AS ("i query ")"
 compound: select_core (setop select_core)*
-setop: UNION ALL? | INTERSECT | EXCEPT
-select_core: SELECT DISTINCT? items (FROM from_list)? where? group_by? having?
+setop: " UNION "i "ALL "i? | " INTERSECT "i | " EXCEPT "i
+select_core: "SELECT "i "DISTINCT "i? items (" FROM "i from_list)? where? group_by? having?
     | "(" query ")"
-items: item ("," item)*
-item: "*" | qualifier "." "*" | expr (AS NAME)?
-from_list: from_item ("," from_item)* join*
-from_item: (TABLE | CTE_NAME) (AS NAME)? | "(" query ")" AS NAME
-join: join_kind? JOIN from_item (ON expr | USING "(" COLUMN ("," COLUMN)* ")")?
-join_kind: INNER | LEFT OUTER? | RIGHT OUTER? | FULL OUTER? | CROSS
-where: WHERE expr
-group_by: GROUP BY group_item ("," group_item)*
+items: item (", " item)*
+item: "*" | qualifier ".*" | expr (" AS "i NAME)?
+from_list: from_item (", " from_item)* join*
+from_item: (TABLE | CTE_NAME) (" AS "i NAME)? | "(" query ")" " AS "i NAME
+join: JOIN from_item (" ON "i expr | " USING ("i COLUMN (", " COLUMN)* ")")?
+where: " WHERE "i expr
+group_by: " GROUP BY "i group_item (", " group_item)*
 group_item: expr | NAME
-having: HAVING expr
-order_by: ORDER BY order_item ("," order_item)*
-order_item: (expr | NAME) (ASC | DESC)? (NULLS (FIRST | LAST))?
-limit: LIMIT INT (OFFSET INT)?
+having: " HAVING "i expr
+order_by: " ORDER BY "i order_list
+order_list: order_item (", " order_item)*
+order_item: (expr | NAME) (" ASC"i | " DESC"i)? (" NULLS FIRST"i | " NULLS LAST"i)?
+limit: " LIMIT "i INT (" OFFSET "i INT)?
 
-expr: conj (OR conj)*
-conj: neg (AND neg)*
-neg: NOT neg | predicate
-predicate: sum (comparison | IS NOT? NULL | NOT? IN "(" (query | expr ("," expr)*) ")"
-    | NOT? BETWEEN sum AND sum | NOT? (LIKE | ILIKE | GLOB) sum)?
-    | EXISTS "(" query ")"
-comparison: ("=" | "==" | "<>" | "!=" | "<" | ">" | "<=" | ">=") (sum | ANY "(" query ")" | ALL "(" query ")")
-sum: product (("+" | "-" | "||") product)*
-product: unary (("*" | "/" | "%") unary)*
+expr: conj (" OR "i conj)*
+conj: neg (" AND "i neg)*
+neg: "NOT "i neg | predicate
+predicate: sum (comparison | " IS "i "NOT "i? "NULL"i
+        | " NOT"i? " IN ("i (query | expr (", " expr)*) ")"
+        | " NOT"i? " BETWEEN "i sum " AND "i sum
+        | " NOT"i? (" LIKE "i | " ILIKE "i | " GLOB "i) sum)?
+    | "EXISTS ("i query ")"
+comparison: (" = " | " == " | " <> " | " != " | " < " | " > " | " <= " | " >= ") (sum | quantified)
+quantified: ("ANY"i | "ALL"i) " (" query ")"
+sum: product ((" + " | " - " | " || ") product)*
+product: unary ((" * " | " / " | " % ") unary)*
 unary: "-"? atom ("::" TYPE)?
 atom: literal | column_ref | call | case_expr | cast_expr | extract_expr | "(" expr ")"
     | "(" query ")"
 column_ref: (qualifier ".")? COLUMN
-qualifier: TABLE | NAME
-call: COUNT "(" (DISTINCT? expr | "*") ")" filter? over?
-    | FUNCTION "(" (DISTINCT? expr ("," expr)* order_by?)? ")" filter? over?
-    | (SUBSTRING | POSITION | TRIM) "(" expr (("," | FROM | IN | FOR) expr)* ")"
-filter: FILTER "(" WHERE expr ")"
-over: OVER "(" (PARTITION BY expr ("," expr)*)? order_by? frame? ")"
-frame: (ROWS | RANGE) (BETWEEN bound AND bound | bound)
-bound: UNBOUNDED (PRECEDING | FOLLOWING) | CURRENT ROW | INT (PRECEDING | FOLLOWING)
-case_expr: CASE expr? (WHEN expr THEN expr)+ (ELSE expr)? END
-cast_expr: (CAST | TRY_CAST) "(" expr AS TYPE ")"
-extract_expr: EXTRACT "(" NAME FROM expr ")"
-literal: INT | DECIMAL | STRING | NULL | TRUE | FALSE | CURRENT_DATE | CURRENT_TIMESTAMP
-    | (DATE | TIMESTAMP | INTERVAL) STRING | INTERVAL STRING NAME?
+qualifier: TABLE | ALIAS
+call: "COUNT("i ("DISTINCT "i? expr | "*") ")" filter? over?
+    | FUNCTION "(" ("DISTINCT "i? expr (", " expr)* (" ORDER BY "i order_list)?)? ")" filter? over?
+    | ("SUBSTRING("i | "POSITION("i | "TRIM("i) expr (part_separator expr)* ")"
+part_separator: ", " | " FROM "i | " IN "i | " FOR "i
+filter: (" FILTER (WHERE "i | " FILTER(WHERE "i) expr ")"
+over: " OVER ("i window? ")"
+window: (partition | "ORDER BY "i order_list) (" " frame)?
+partition: "PARTITION BY "i expr (", " expr)* (" ORDER BY "i order_list)?
+frame: ("ROWS "i | "RANGE "i) ("BETWEEN "i bound " AND "i bound | bound)
+bound: "UNBOUNDED PRECEDING"i | "UNBOUNDED FOLLOWING"i | "CURRENT ROW"i
+    | INT (" PRECEDING"i | " FOLLOWING"i)
+case_expr: ("CASE WHEN "i | "CASE "i expr " WHEN "i) expr " THEN "i expr case_tail
+case_tail: (" WHEN "i expr " THEN "i expr)* (" ELSE "i expr)? " END"i
+cast_expr: ("CAST("i | "TRY_CAST("i) expr " AS "i TYPE ")"
+extract_expr: "EXTRACT("i NAME " FROM "i expr ")"
+literal: INT | DECIMAL | STRING | "NULL"i | "TRUE"i | "FALSE"i | "CURRENT_DATE"i
+    | "CURRENT_TIMESTAMP"i | TYPED
 
 TABLE: {_names(table_forms)}
 COLUMN: {_names(column_forms)}
 FUNCTION: {" | ".join(f'"{f}"i' for f in functions)}
 CTE_NAME: /[cC][tT][eE]_[A-Za-z0-9_]{{1,40}}/
+ALIAS: /[A-Za-z_][A-Za-z0-9_]*/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/ | /{ident_quote}[^{ident_quote}\\n]{{1,64}}{ident_quote}/
-TYPE: /[A-Za-z][A-Za-z0-9_ ]*(\\([0-9, ]+\\))?/
+TYPE: /[A-Za-z][A-Za-z0-9_]*( [A-Za-z]+)?(\\([0-9, ]+\\))?/
+JOIN: " JOIN "i | " INNER JOIN "i | " LEFT JOIN "i | " LEFT OUTER JOIN "i | " RIGHT JOIN "i
+    | " RIGHT OUTER JOIN "i | " FULL JOIN "i | " FULL OUTER JOIN "i | " CROSS JOIN "i
+TYPED: /INTERVAL '([^'\\n]|''){{0,60}}'/i
 INT: /[0-9]{{1,12}}/
 DECIMAL: /[0-9]{{0,12}}\\.[0-9]{{1,12}}/
 STRING: /'([^'\\n]|''){{0,200}}'/
-{_keywords()}
 """
 
 
-_KEYWORDS = """\
-WITH RECURSIVE AS UNION ALL INTERSECT EXCEPT SELECT DISTINCT FROM INNER LEFT RIGHT FULL
-OUTER CROSS JOIN ON USING WHERE GROUP BY HAVING ORDER ASC DESC NULLS FIRST LAST LIMIT OFFSET OR
-AND NOT IS NULL IN BETWEEN LIKE ILIKE GLOB EXISTS ANY COUNT SUBSTRING POSITION TRIM FOR FILTER
-OVER PARTITION ROWS RANGE UNBOUNDED PRECEDING FOLLOWING CURRENT ROW CASE WHEN THEN ELSE END CAST
-TRY_CAST EXTRACT TRUE FALSE DATE TIMESTAMP INTERVAL CURRENT_DATE CURRENT_TIMESTAMP"""
+def decoding_grammar(
+    shape: str, catalog: Catalog, dialect: str, tables: list[str], *, gbnf: bool, lark: bool
+) -> str | None:
+    """The grammar a backend decodes under: ``full`` where it takes Lark (llguidance), else the
+    ``qualified`` GBNF shape; ``schema``/``qualified`` as GBNF; none for ``none`` or a backend
+    that takes no grammar."""
+    from honestsql.llm.grammar import sql_grammar
 
-
-def _keyword_names() -> list[str]:
-    return _KEYWORDS.split()
-
-
-def _keywords() -> str:
-    return "\n".join(f'{k}: "{k}"i' for k in _keyword_names())
+    if shape == "none" or not gbnf:
+        return None
+    if shape == "full":
+        if lark:
+            return full_grammar(catalog, dialect, tables)
+        shape = "qualified"
+    return sql_grammar(catalog, dialect, tables, shape=shape)

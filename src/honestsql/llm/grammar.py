@@ -20,7 +20,7 @@ FUNCTIONS = ("LOWER", "UPPER", "LENGTH", "ABS", "ROUND")
 TABLE_ALIASES = 4
 
 _IDENTIFIER_SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-_KEYWORDS = {
+KEYWORDS = {
     "select",
     "from",
     "where",
@@ -70,7 +70,7 @@ _KEYWORDS = {
 
 def quote_identifier(name: str, dialect: str) -> str:
     """The name as the dialect needs it written: bare when safe, else quoted."""
-    if name and set(name) <= _IDENTIFIER_SAFE and not name[0].isdigit() and name not in _KEYWORDS:
+    if name and set(name) <= _IDENTIFIER_SAFE and not name[0].isdigit() and name not in KEYWORDS:
         return name
     return dialects.named(dialect).quote_name(name)
 
@@ -85,7 +85,7 @@ def _alternatives(names: list[str]) -> str:
     return " | ".join(_literal(n) for n in names) if names else '"x"'
 
 
-GRAMMARS = ("qualified", "schema", "none")
+GRAMMARS = ("qualified", "full", "schema", "none")
 
 
 def sql_grammar(

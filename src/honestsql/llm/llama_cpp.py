@@ -8,6 +8,7 @@ downloaded once (resumable, with a progress bar) through ``huggingface_hub``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -230,6 +231,7 @@ class LlamaCpp(Backend):
             ) from None
         from honestsql.llm.llama_engine import Engine
 
+        self.supports_lark = importlib.util.find_spec("llguidance") is not None
         self.path = resolve(model)
         self.model_name = model_name(self.path)
         self.seed = seed

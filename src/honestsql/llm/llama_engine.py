@@ -21,6 +21,7 @@ question, and mostly once per database:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,25 @@ class Engine:
         #: Every token id in order, to reset ``_token_array`` after a sampler reordered it.
         self.token_ids = np.arange(self.n_vocab, dtype=np.intc)
         self._token_array["id"] = self.token_ids
+        self._llg_tokenizer: Any = None
+
+    # --- grammars ------------------------------------------------------------------------------
+
+    def lark_matcher(self, grammar: str) -> Any:
+        """An llguidance matcher of ``grammar`` (Lark) over this model's vocabulary."""
+        import llguidance
+        import llguidance.llamacpp
+
+        if self._llg_tokenizer is None:  # about a second; once per model
+            with warnings.catch_warnings():  # it calls a llama.cpp function marked deprecated
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._llg_tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(self.vocab)
+        matcher = llguidance.LLMatcher(
+            self._llg_tokenizer, llguidance.LLMatcher.grammar_from_lark(grammar), log_level=0
+        )
+        if matcher.is_error():
+            raise EngineError(f"llguidance could not use the grammar: {matcher.get_error()}")
+        return matcher
 
     # --- prompts -------------------------------------------------------------------------------
 
