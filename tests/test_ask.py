@@ -184,6 +184,8 @@ def test_a_repair_given_up_is_a_failure_not_a_missing_table(shop: honestsql.Data
     assert reason["message"].startswith("The queries it wrote failed: ")
     assert "nation" in reason["message"] and "does not hold" not in reason["message"]
     assert reason["model_reasons"] == ["I cannot fix this query"]
+    assert {c["status"] for c in answer.candidates} == {"rejected"}  # failed, not declined
+    assert all(c["abstain_reason"] == "I cannot fix this query" for c in answer.candidates)
     assert reason["next_steps"]
 
 

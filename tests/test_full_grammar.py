@@ -111,6 +111,8 @@ REFUSED = [
     "SELECT secret_fn(name) FROM customers",  # not on the dialect's allow-list
     "SELECT name FROM payroll_cte",  # a CTE's name must start with cte_: no invented tables
     "SELECT c.salary FROM customers AS c",  # a qualifier does not make a column real
+    "SELECT orders.name FROM orders",  # after a table's name, only that table's columns
+    "SELECT x.name FROM customers AS buyers",  # a table alias has at most four characters
     # SQLite reads "Aberdeen" as a string when no column has that name; here it is no name.
     'SELECT name FROM customers WHERE country = "Germany"',
     'SELECT name FROM customers WHERE country = "Germany".name',
@@ -150,3 +152,28 @@ def test_full_grammar_postgres_names(tokenizer: Any, shop_catalog: Any) -> None:
     grammar = full_grammar(catalog, "postgres")
     assert _admits(tokenizer, grammar, 'SELECT "FlightNo" FROM "Flights"')
     assert not _admits(tokenizer, grammar, "SELECT FlightNo FROM Flights")
+
+
+def test_one_grammar_setting_for_every_door(monkeypatch: pytest.MonkeyPatch) -> None:
+    from honestsql.errors import InvalidInput
+    from honestsql.settings import Settings
+
+    monkeypatch.delenv("HONESTSQL_GRAMMAR", raising=False)
+    assert Settings().grammar == "qualified"
+    monkeypatch.setenv("HONESTSQL_GRAMMAR", "full")
+    assert Settings().grammar == "full"
+    monkeypatch.setenv("HONESTSQL_GRAMMAR", "fancy")
+    with pytest.raises(InvalidInput, match="HONESTSQL_GRAMMAR"):
+        Settings()
+
+
+def test_full_falls_back_to_qualified_where_lark_is_not_taken(shop_catalog: Any) -> None:
+    from honestsql.llm.full_grammar import decoding_grammar
+
+    tables = ["orders"]
+    lark = decoding_grammar("full", shop_catalog, "sqlite", tables, gbnf=True, lark=True)
+    assert lark is not None and lark.startswith("%llguidance")
+    gbnf = decoding_grammar("full", shop_catalog, "sqlite", tables, gbnf=True, lark=False)
+    assert gbnf is not None and gbnf.startswith("root ::= query | abstain")
+    assert decoding_grammar("full", shop_catalog, "sqlite", tables, gbnf=False, lark=False) is None
+    assert decoding_grammar("none", shop_catalog, "sqlite", tables, gbnf=True, lark=True) is None

@@ -153,3 +153,20 @@ def test_mysql_table_names_follow_the_server_setting(test_databases) -> None:  #
         assert db.catalog().table_case_sensitive
         assert honestsql.check(db, "SELECT name FROM CUSTOMERS").errors[0].kind == "unknown_table"
         assert honestsql.check(db, "SELECT NAME FROM customers").ok
+
+
+def test_an_unknown_column_names_the_table_that_has_it(db) -> None:  # type: ignore[no-untyped-def]
+    """The repair message a small model needs: where a column of that name is."""
+    result = honestsql.check(db, _in(db.sql_dialect, "SELECT oi.ordered_at FROM order_items oi"))
+    message = result.errors[0].message
+    assert result.errors[0].kind == "unknown_column"
+    assert "ordered_at is a column of orders: JOIN orders ON ... to use it." in message
+    result = honestsql.check(
+        db,
+        _in(
+            db.sql_dialect,
+            "SELECT ordered_at FROM order_items oi JOIN orders o ON o.id = oi.order_id "
+            "WHERE oi.ordered_at > '2024-01-01'",
+        ),
+    )
+    assert "ordered_at is a column of o here: write o.ordered_at." in result.errors[0].message

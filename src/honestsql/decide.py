@@ -259,9 +259,12 @@ TEACH = (
 CHECK_WORDS = "Ask with the words the database uses (honestsql schema shows its tables)."
 
 
-def _failed(candidates: list[Candidate], model_reasons: list[str] | None = None) -> Reason:
-    """No query ran: every one was refused, failed, or given up after failed repairs."""
+def _failed(candidates: list[Candidate]) -> Reason:
+    """No query ran: every one was refused or failed (a repair the model gave up included)."""
     problems = sorted({f.message for c in candidates for f in c.findings})[:5]
+    model_reasons = sorted(
+        {c.abstain_reason for c in candidates if c.abstain_reason and c.status != "abstain"}
+    )[:3]
     shown = "; ".join(problems[:2]) or "no query was written"
     return Reason(
         "all_candidates_failed",
@@ -277,10 +280,6 @@ def _failed(candidates: list[Candidate], model_reasons: list[str] | None = None)
 def _abstention_reason(abstained: list[Candidate]) -> Reason:
     said = " ".join((c.abstain_reason or "").lower() for c in abstained)
     examples = sorted({c.abstain_reason or "" for c in abstained})[:3]
-    if 2 * sum(1 for c in abstained if c.repairs) > len(abstained):
-        # Most declined only after their queries failed: a failure, not a judgement that the
-        # database lacks the data.
-        return _failed(abstained, examples)
     if "ambiguous" in said or "unclear" in said:
         return Reason(
             "ambiguous",

@@ -163,7 +163,8 @@ class Pipeline:
             candidates.append(candidate)
             conversations.append(messages)
         for round_ in range(1, self.settings.max_repairs + 1):
-            failing = [i for i, c in enumerate(candidates) if c.status not in {"ok", "abstain"}]
+            # A failed query the model gave up repairing keeps its reason and is asked no more.
+            failing = [i for i, c in enumerate(candidates) if _repairable(c)]
             if not failing:
                 break
             question.stage(
@@ -190,9 +191,8 @@ class Pipeline:
                 reply = replies[_key(conversations[i])]
                 candidate.repairs += 1
                 sql, reason = prompts.extract_sql(reply[0] if reply else "")
-                if sql is None:
-                    candidate.status = "abstain"
-                    candidate.abstain_reason = reason
+                if sql is None:  # a repair given up: still a failed query, not a decline
+                    candidate.abstain_reason = reason or "gave up"
                     continue
                 candidate.sql = sql
                 self._check(question, candidate)
@@ -338,6 +338,10 @@ class Pipeline:
                 prompts=state.prompts,
             )
         return answer
+
+
+def _repairable(candidate: Candidate) -> bool:
+    return candidate.status not in {"ok", "abstain"} and not candidate.abstain_reason
 
 
 def _key(conversation: list[dict[str, str]]) -> str:

@@ -202,8 +202,8 @@ def repair_messages(
         {"role": "assistant", "content": sql},
         {
             "role": "user",
-            "content": f"That query cannot be used:\n{feedback}\nWrite a corrected query (SQL only), "
-            'or "ABSTAIN: <reason>" if the question cannot be answered from this schema.',
+            "content": f"That query cannot be used:\n{feedback}\nWrite a corrected query (SQL "
+            "only).",
         },
     ]
 

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+
+from honestsql.errors import InvalidInput
+
+GRAMMARS = ("qualified", "full", "schema", "none")
+
+
+def default_grammar() -> str:
+    """``$HONESTSQL_GRAMMAR`` or ``qualified``: one default for every door (ask, chat, serve,
+    mcp, the Python API)."""
+    value = os.environ.get("HONESTSQL_GRAMMAR") or "qualified"
+    if value not in GRAMMARS:
+        raise InvalidInput(
+            f"HONESTSQL_GRAMMAR must be one of {', '.join(GRAMMARS)}, not {value!r}."
+        )
+    return value
 
 
 @dataclass
@@ -22,7 +38,9 @@ class Settings:
     #: Use the shipped (or $HONESTSQL_CALIBRATION) calibrator for the confidence.
     calibrated: bool = True
     #: Constrained decoding, where the backend supports it: ``qualified`` (table.column pairs
-    #: that exist, no aliases), ``schema`` (real names, T1-style aliases) or ``none``.
-    grammar: str = "qualified"
+    #: that exist, no aliases), ``full`` (the dialect's whole SELECT over real names, through
+    #: llguidance; ``qualified`` on backends without it), ``schema`` (real names, T1-style
+    #: aliases) or ``none``.
+    grammar: str = field(default_factory=default_grammar)
     #: Abstain without asking the model when no word of the question is in the schema.
     relevance_gate: bool = True

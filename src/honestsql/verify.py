@@ -112,7 +112,7 @@ class Verifier:
             if source.may_have(name, self.case_sensitive):
                 self._remember(column, ref.references[0])
                 return
-            self._unknown_column(column, [source], qualified=True)
+            self._unknown_column(column, [source], qualified=True, nearby=list(chain[0].values()))
             return
         if ref.references:
             definite = [r for r in ref.references if r.source.known]
@@ -144,7 +144,12 @@ class Verifier:
             self.resolved_tables[id(column)] = reference.source.table
 
     def _unknown_column(
-        self, column: exp.Column, in_scope: list[Source], *, qualified: bool
+        self,
+        column: exp.Column,
+        in_scope: list[Source],
+        *,
+        qualified: bool,
+        nearby: list[Source] | None = None,
     ) -> None:
         name = column.name
         local: dict[str, list[str]] = {}
@@ -164,7 +169,7 @@ class Verifier:
             }
             suggestions = closest(name, everywhere)
         tables = ", ".join(s.alias for s in in_scope) or "no table"
-        hint = ""
+        hint = self._owner_hint(name, in_scope if nearby is None else nearby)
         if column.this.args.get("quoted") and self.dialect == "sqlite":
             hint = " Double quotes name identifiers; write text values in single quotes."
         self.findings.append(
@@ -175,6 +180,22 @@ class Verifier:
                 subject=column.sql(self.dialect),
             )
         )
+
+    def _owner_hint(self, name: str, in_scope: list[Source]) -> str:
+        """Where a column of that exact name is: under an alias of this query, or in a table to
+        join (the repair message a small model needs to fix ``oi.ordered_at``)."""
+        owners = [
+            t.name
+            for t in self.catalog.tables
+            if any(c.name.lower() == name.lower() for c in t.columns)
+        ]
+        if not owners:
+            return ""
+        here = [s.alias for s in in_scope if s.table is not None and s.table.name in owners]
+        if here:
+            return f" {name} is a column of {here[0]} here: write {here[0]}.{name}."
+        joins = " or ".join(owners[:3])
+        return f" {name} is a column of {joins}: JOIN {owners[0]} ON ... to use it."
 
     # --- literal types -----------------------------------------------------------------------
 

@@ -243,7 +243,7 @@ def bench_ask(
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
     from honestsql.benchmarks import ask as bench
     from honestsql.benchmarks import ask_figures
-    from honestsql.llm.grammar import GRAMMARS
+    from honestsql.settings import GRAMMARS
 
     if grammar not in GRAMMARS:
         raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
@@ -323,9 +323,9 @@ def bench_speed(
     """Seconds per question with the embedded model: cold (nothing cached), after a restart (the
     schema's state from disk) and warm, each against a plain greedy call with the same prompt."""
     from honestsql.benchmarks import ask, speed
-    from honestsql.llm.grammar import GRAMMARS
     from honestsql.llm.llama_cpp import LlamaCpp
     from honestsql.pipeline import Settings
+    from honestsql.settings import GRAMMARS
 
     if grammar not in GRAMMARS:
         raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")

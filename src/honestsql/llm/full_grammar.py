@@ -12,13 +12,17 @@ What stays schema-true: a table in FROM or JOIN is a table of the schema or a CT
 named (a CTE's name starts with ``cte_``, so that it cannot pass for an invented table); a
 column reference, bare or qualified by a table, alias or CTE, names a column that exists
 in the schema. Names the query introduces itself (aliases, CTE names) come after ``AS``, and
-ORDER BY may also name an output alias. Which table a qualified column belongs to, and whether an
-alias was introduced, is left to verification (the resolver checks every name in its scope).
+ORDER BY may also name an output alias. A column written after a table's name is one of that
+table's columns; a table alias has at most four characters (``p``, ``oi``, ``T1``), so that a
+table's own name cannot pass for an alias and bring any column with it. Which table a column
+after an alias belongs to, and whether the alias was introduced, is left to verification (the
+resolver checks every name in its scope).
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from honestsql.catalog import Catalog
 from honestsql.functions import allowed_functions
@@ -29,15 +33,44 @@ _SPECIAL = {"count", "cast", "try_cast", "extract", "exists", "position", "subst
 _AGGREGATE_LIKE = ("count", "sum", "avg", "min", "max")
 
 
+#: Types CAST and ``::`` may name.
+TYPES = (
+    "INTEGER", "INT", "BIGINT", "SMALLINT", "REAL", "FLOAT", "DOUBLE PRECISION", "DOUBLE",
+    "NUMERIC", "DECIMAL", "TEXT", "VARCHAR", "CHAR", "DATE", "TIME", "TIMESTAMP", "DATETIME",
+    "BOOLEAN", "BOOL", "INTERVAL", "SIGNED", "UNSIGNED", "BLOB", "JSON",
+)  # fmt: skip
+_INSENSITIVE = re.compile(r'"((?:[^"\\]|\\.)*)"i')
+
+
+def _ascii_insensitive(grammar: str) -> str:
+    """Every ``"text"i`` literal as a regex that ignores ASCII case only: Lark's ``i`` folds
+    Unicode case too, so ``ſelect`` (a long s) would pass for ``select`` and a name could be
+    written with letters the database does not fold."""
+
+    def one(match: re.Match[str]) -> str:
+        text = json.loads(f'"{match.group(1)}"')
+        parts = []
+        for ch in text:
+            if ch.isascii() and ch.isalpha():
+                parts.append(f"[{ch.lower()}{ch.upper()}]")
+            elif ch.isascii() and (ch.isalnum() or ch in " _"):
+                parts.append(ch)
+            else:
+                parts.append("[" + ("\\" + ch if ch in "]\\^-[/" else ch) + "]")
+        return "/" + "".join(parts) + "/"
+
+    return _INSENSITIVE.sub(one, grammar)
+
+
 def _lark_string(text: str) -> str:
     return json.dumps(text)
 
 
 def _names(names: list[str]) -> str:
-    """Alternatives of the names; a bare name in any case (the database folds or ignores case),
-    a quoted one exactly."""
+    """Alternatives of the names; one without quotes in any case (the database folds or ignores
+    case), one with quotes exactly."""
     unique = sorted(set(names), key=lambda n: (-len(n), n))
-    forms = [_lark_string(n) + ("" if n[0] in '"`[' else "i") for n in unique]
+    forms = [_lark_string(n) + ("" if set(n) & set('"`[') else "i") for n in unique]
     return " | ".join(forms) if forms else '"x"'
 
 
@@ -62,11 +95,18 @@ def full_grammar(catalog: Catalog, dialect: str, tables: list[str] | None = None
     chosen = [t for t in catalog.tables if tables is None or t.name in tables]
     table_forms = [f for t in chosen for f in _name_forms(t.name, dialect)]
     column_forms = [f for t in chosen for c in t.columns for f in _name_forms(c.name, dialect)]
+    qualified_forms = [
+        f"{table}.{column}"
+        for t in chosen
+        for table in _name_forms(t.name, dialect)
+        for c in t.columns
+        for column in _name_forms(c.name, dialect)
+    ]
     functions = sorted(
         f for f in allowed_functions(dialect) if f.isidentifier() and f not in _SPECIAL
     )
     ident_quote = "`" if dialect == "mysql" else '"'
-    return f"""%llguidance {{}}
+    return _ascii_insensitive(f"""%llguidance {{}}
 start: query | ABSTAIN
 ABSTAIN: /ABSTAIN: [^\\n]{{1,200}}/
 
@@ -78,9 +118,9 @@ setop: " UNION "i "ALL "i? | " INTERSECT "i | " EXCEPT "i
 select_core: "SELECT "i "DISTINCT "i? items (" FROM "i from_list)? where? group_by? having?
     | "(" query ")"
 items: item (", " item)*
-item: "*" | qualifier ".*" | expr (" AS "i NAME)?
+item: "*" | (TABLE | qualifier) ".*" | expr (" AS "i NAME)?
 from_list: from_item (", " from_item)* join*
-from_item: (TABLE | CTE_NAME) (" AS "i NAME)? | "(" query ")" " AS "i NAME
+from_item: (TABLE | CTE_NAME) (" AS "i ALIAS)? | "(" query ")" " AS "i ALIAS
 join: JOIN from_item (" ON "i expr | " USING ("i COLUMN (", " COLUMN)* ")")?
 where: " WHERE "i expr
 group_by: " GROUP BY "i group_item (", " group_item)*
@@ -106,8 +146,8 @@ product: unary ((" * " | " / " | " % ") unary)*
 unary: "-"? atom ("::" TYPE)?
 atom: literal | column_ref | call | case_expr | cast_expr | extract_expr | "(" expr ")"
     | "(" query ")"
-column_ref: (qualifier ".")? COLUMN
-qualifier: TABLE | ALIAS
+column_ref: QUALIFIED | (qualifier ".")? COLUMN
+qualifier: ALIAS | CTE_NAME
 call: "COUNT("i ("DISTINCT "i? expr | "*") ")" filter? over?
     | FUNCTION "(" ("DISTINCT "i? expr (", " expr)* (" ORDER BY "i order_list)?)? ")" filter? over?
     | ("SUBSTRING("i | "POSITION("i | "TRIM("i) expr (part_separator expr)* ")"
@@ -130,16 +170,17 @@ TABLE: {_names(table_forms)}
 COLUMN: {_names(column_forms)}
 FUNCTION: {" | ".join(f'"{f}"i' for f in functions)}
 CTE_NAME: /[cC][tT][eE]_[A-Za-z0-9_]{{1,40}}/
-ALIAS: /[A-Za-z_][A-Za-z0-9_]*/
+ALIAS: /[A-Za-z][A-Za-z0-9_]{{0,3}}/
+QUALIFIED: {_names(qualified_forms)}
 NAME: /[A-Za-z_][A-Za-z0-9_]*/ | /{ident_quote}[^{ident_quote}\\n]{{1,64}}{ident_quote}/
-TYPE: /[A-Za-z][A-Za-z0-9_]*( [A-Za-z]+)?(\\([0-9, ]+\\))?/
+TYPE: ({" | ".join(f'"{t}"i' for t in TYPES)}) /(\\([0-9]{{1,3}}(, ?[0-9]{{1,3}})?\\))?/
 JOIN: " JOIN "i | " INNER JOIN "i | " LEFT JOIN "i | " LEFT OUTER JOIN "i | " RIGHT JOIN "i
     | " RIGHT OUTER JOIN "i | " FULL JOIN "i | " FULL OUTER JOIN "i | " CROSS JOIN "i
 TYPED: /INTERVAL '([^'\\n]|''){{0,60}}'/i
 INT: /[0-9]{{1,12}}/
 DECIMAL: /[0-9]{{0,12}}\\.[0-9]{{1,12}}/
 STRING: /'([^'\\n]|''){{0,200}}'/
-"""
+""")
 
 
 def decoding_grammar(

@@ -85,9 +85,6 @@ def _alternatives(names: list[str]) -> str:
     return " | ".join(_literal(n) for n in names) if names else '"x"'
 
 
-GRAMMARS = ("qualified", "full", "schema", "none")
-
-
 def sql_grammar(
     catalog: Catalog, dialect: str, tables: list[str] | None = None, *, shape: str = "qualified"
 ) -> str:
