@@ -36,6 +36,18 @@ def backend(tiny_model: Path) -> LlamaCpp:
     return LlamaCpp(model=str(tiny_model), n_ctx=4096)
 
 
+def noise(grammar: str, *, max_tokens: int, seed: int) -> GenerationRequest:
+    """40 sampled candidates of one question under ``grammar``: random weights make noise."""
+    return GenerationRequest(
+        [{"role": "user", "content": "How many customers?"}],
+        n=40,
+        temperature=1.0,
+        max_tokens=max_tokens,
+        grammar=grammar,
+        seed=seed,
+    )
+
+
 @pytest.mark.parametrize(
     ("dialect", "shape"), [("sqlite", "qualified"), ("postgres", "qualified"), ("sqlite", "schema")]
 )
@@ -53,14 +65,7 @@ def test_grammar_output_is_always_a_select_over_real_names(
     # branch alone is checked here, and the whole grammar's abstentions below.
     assert grammar.startswith("root ::= query | abstain\n")
     query_only = grammar.replace("root ::= query | abstain", "root ::= query", 1)
-    request = GenerationRequest(
-        [{"role": "user", "content": "How many customers?"}],
-        n=40,
-        temperature=1.0,
-        max_tokens=3000,
-        grammar=query_only,
-        seed=7,
-    )
+    request = noise(query_only, max_tokens=3000, seed=7)
     queries = backend.generate(request).texts
     assert len(queries) == 40 and len(set(queries)) > 30  # noise, not one answer repeated
     either = backend.generate(replace(request, grammar=grammar, n=8)).texts
@@ -124,15 +129,7 @@ def test_full_grammar_noise_stays_on_real_names(
     grammar = full_grammar(catalog, dialect).replace("start: query | ABSTAIN", "start: query", 1)
     tables = {t.name.lower() for t in catalog.tables}
     columns = {c.name.lower() for t in catalog.tables for c in t.columns}
-    request = GenerationRequest(
-        [{"role": "user", "content": "How many customers?"}],
-        n=40,
-        temperature=1.0,
-        max_tokens=600,
-        grammar=grammar,
-        seed=11,
-    )
-    texts = backend.generate(request).texts
+    texts = backend.generate(noise(grammar, max_tokens=600, seed=11)).texts
     assert len(set(texts)) > 20  # noise, not one answer repeated
     finished = 0
     tokenizer = byte_tokenizer()
