@@ -30,7 +30,6 @@ from honestsql.llm.grammar import KEYWORDS, quote_identifier
 
 #: Functions with their own syntax, written by rules of their own.
 _SPECIAL = {"count", "cast", "try_cast", "extract", "exists", "position", "substring", "trim"}
-_AGGREGATE_LIKE = ("count", "sum", "avg", "min", "max")
 
 
 #: Types CAST and ``::`` may name.

@@ -64,8 +64,8 @@ class Stream:
 
     A token is sampled without the grammar and checked against it; only a rejected token makes
     the grammar mask the whole vocabulary and the token be drawn again. GBNF grammars are checked
-    by llama.cpp's grammar sampler, Lark ones by an llguidance matcher (a mask costs about 0.3 ms
-    there against about 12 ms for llama.cpp's; docs/BENCHMARKS.md)."""
+    by llama.cpp's grammar sampler, Lark ones by an llguidance matcher (a mask costs about 0.1 ms
+    there against about 13 ms for llama.cpp's; docs/BENCHMARKS.md)."""
 
     def __init__(
         self, engine: Engine, job: int, seq: int, pos: int, index: int, spec: Job, cand: Candidate
