@@ -21,6 +21,7 @@ from honestsql.cli.common import (
     ModelOption,
     ReportOnlyOption,
     RunOption,
+    SuiteOption,
     TargetOption,
     cache_run,
     fail,
@@ -194,10 +195,6 @@ def bench_server(
     print_figures("server", figures, as_json)
 
 
-SuiteOption = Annotated[
-    list[str] | None,
-    typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
-]
 GrammarOption = Annotated[
     str,
     typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from honestsql.cli.apps import bench_app
-from honestsql.cli.common import JsonOption, fail, print_figures
+from honestsql.cli.common import DataOption, JsonOption, SuiteOption, fail, print_figures
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.progress import progress_bar
 
@@ -71,13 +71,8 @@ def bench_grammar(
     model: Annotated[
         str, typer.Option(help="The named model whose tokenizer is used.")
     ] = "qwen2.5-coder-1.5b",
-    data: Annotated[
-        str | None, typer.Option(help="Benchmark data folder (or $HONESTSQL_DATA).")
-    ] = None,
-    suite: Annotated[
-        list[str] | None,
-        typer.Option(help="sqleval-sqlite, spider or sqleval-postgres; repeat (default: all)."),
-    ] = None,
+    data: DataOption = None,
+    suite: SuiteOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Which gold queries the `full` grammar admits, and the time of one token mask per grammar

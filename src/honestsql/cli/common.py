@@ -141,6 +141,11 @@ DataOption = Annotated[
     ),
 ]
 
+SuiteOption = Annotated[
+    list[str] | None,
+    typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
+]
+
 
 RunOption = Annotated[
     Path | None,

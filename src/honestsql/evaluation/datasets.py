@@ -146,13 +146,13 @@ def _sqleval_example(index: int, row: dict[str, str], *, answerable: bool) -> Ex
     )
 
 
-#: A sentence that tells the model how to decline: it quotes a query selecting a string
+#: A line that tells the model how to decline: it quotes a query selecting a string
 #: (sql-eval's ``idk.csv`` says "If the data cannot answer, return 'SELECT 'I'm sorry...'").
 _DECLINE = re.compile(r"SELECT\s+'", re.IGNORECASE)
 
 
 def without_decline_instruction(text: str) -> str:
-    """``text`` without the sentences that tell the model how to decline.
+    """``text`` without the lines that tell the model how to decline.
 
     Only sql-eval's unanswerable questions carry one, so it is a cue no real question has: it
     would reach the prompt and the relevance signal and label the question for them. Dropped on

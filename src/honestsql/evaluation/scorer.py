@@ -152,8 +152,7 @@ class Scorer:
                 error=f"{checked[0].kind}: {checked[0].message}",
             )
         pred_rows, pred_error, pred_ms = self._run(db, checked.executable_sql)
-        golds = self._gold_alternatives(example)
-        gold_results = [self.gold_rows(db, example.db_id, g) for g in golds]
+        gold_results = self._gold_results(db, example)
         gold_ms = sum(r[2] for r in gold_results)
         usable = [r[0] for r in gold_results if r[0] is not None]
         if not usable:
@@ -200,7 +199,7 @@ class Scorer:
         rows, _, _ = self._run(db, checked.executable_sql)
         if rows is None:
             return None, False
-        golds = [self.gold_rows(db, example.db_id, g) for g in self._gold_alternatives(example)]
+        golds = self._gold_results(db, example)
         if all(g[0] is None for g in golds) and (golds[0][1] or "").startswith(_SETUP_ERRORS):
             # No gold can run on this database at all: every verdict would read "wrong".
             raise ConnectionFailed(f"The gold queries of {example.db_id} cannot run: {golds[0][1]}")
@@ -213,11 +212,16 @@ class Scorer:
         db = self.database(example.db_id) if example.gold is not None else None
         if db is None:
             return None
-        golds = [self.gold_rows(db, example.db_id, g)[0] for g in self._gold_alternatives(example)]
-        usable = [rows for rows in golds if rows is not None]
+        usable = [rows for rows, _, _ in self._gold_results(db, example) if rows is not None]
         if not usable:
             return None
         return all(all(v is None for row in rows for v in row) for rows in usable)
+
+    def _gold_results(
+        self, db: Database, example: Example
+    ) -> list[tuple[list[matching.Row] | None, str | None, float]]:
+        """Rows (or the error) and time of every gold alternative of ``example``, cached."""
+        return [self.gold_rows(db, example.db_id, g) for g in self._gold_alternatives(example)]
 
     def _gold_alternatives(self, example: Example) -> list[str]:
         assert example.gold is not None
