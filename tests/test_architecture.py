@@ -51,6 +51,7 @@ LAYERS: list[set[str]] = [
         "llm",
         "prompts",
         "calibration",
+        "clues",
         "fitting",
         "answer",
         "decide",

@@ -246,3 +246,49 @@ def test_disk_states_are_kept_within_a_byte_budget(
         backend.generate(replace(other, stable=other.messages[-1]["content"].split("Question")[0]))
     kept = list(directory.glob("*.state"))
     assert len(kept) == 2 and first not in kept
+
+
+def _log_softmax_at(engine, token: int) -> float:  # type: ignore[no-untyped-def]
+    logits = np.ctypeslib.as_array(
+        engine.lib.llama_get_logits_ith(engine.ctx, 0), (engine.n_vocab,)
+    ).astype(np.float64)
+    top = logits.max()
+    return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+
+
+@pytest.mark.parametrize("max_tokens", [6, 40])
+def test_each_text_s_likelihood_is_the_model_s_own_probability_of_its_tokens(
+    backend: LlamaCpp, max_tokens: int
+) -> None:
+    """Decoded again one token at a time, the greedy text's tokens (and the end of text, when
+    it was reached) have the log-probabilities the engine reported; a cut text's last drawn
+    token, which is not part of the text, does not count."""
+    engine = backend.engine
+    asked = request("How many rows are in t1?", max_tokens=max_tokens)
+    completion = backend.generate(asked)
+    assert len(completion.likelihoods) == len(completion.texts) == 1
+    reported = completion.likelihoods[0]
+    tokens = engine.tokenize(engine.chat_text(asked.messages))
+    engine.forget()
+    engine._decode(tokens[:-1], 0, 0)
+    engine._fill([(tokens[-1], len(tokens) - 1, 0)], logits=True)
+    engine._run_batch()
+    logprobs: list[float] = []
+    position = len(tokens)
+    try:
+        for _ in range(max_tokens):
+            logits = np.ctypeslib.as_array(
+                engine.lib.llama_get_logits_ith(engine.ctx, 0), (engine.n_vocab,)
+            )
+            token = int(np.argmax(logits))
+            logprobs.append(_log_softmax_at(engine, token))
+            if engine.lib.llama_vocab_is_eog(engine.vocab, token):
+                break
+            engine._fill([(token, position, 0)], logits=True)
+            engine._run_batch()
+            position += 1
+    finally:
+        engine.forget()
+    assert reported.mean == pytest.approx(sum(logprobs) / len(logprobs), abs=1e-3)
+    assert reported.least == pytest.approx(min(logprobs), abs=1e-3)
+    assert reported.least <= reported.mean < 0

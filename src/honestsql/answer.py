@@ -58,6 +58,9 @@ class CandidateInfo(TypedDict):
     ungrounded: NotRequired[list[str]]
     rows: NotRequired[int]
     truncated: NotRequired[bool]
+    #: The model's mean log-probability of the SQL's tokens, and the least likely token's.
+    logprob: NotRequired[float]
+    logprob_min: NotRequired[float]
 
 
 class AlternativeInfo(TypedDict):

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from honestsql.clues import CLUES
 from honestsql.errors import HonestSQLError
 
 FEATURES = (
@@ -130,6 +131,9 @@ SIGNALS = (
     "type_mismatch",
     "relevance",
 )
+#: Every signal ``decide.signals`` records, so a calibrator can be fitted on any of them: the
+#: clues (``honestsql.clues``) and the model's likelihood of the agreeing queries.
+RECORDED = (*SIGNALS, *CLUES, "likelihood", "least_likely")
 #: Never certain: a few hundred questions cannot show a 0% or 100% error rate.
 FLOOR, CEILING = 0.02, 0.98
 
@@ -164,7 +168,7 @@ class LogisticCalibrator:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LogisticCalibrator:
         weights = data.get("weights")
-        if not isinstance(weights, dict) or not set(weights) <= set(SIGNALS):
+        if not isinstance(weights, dict) or not set(weights) <= set(RECORDED):
             raise ValueError("not a honestsql calibration file")
         return cls(
             {k: float(v) for k, v in weights.items()},

@@ -11,11 +11,14 @@ is the plain share of candidates that agree.
 Answer only when the confidence is above the target ``t``: with a wrong answer costing
 t/(1-t) and an abstention 0, that is the rule that maximizes the expected penalized score.
 Two rules come before it: when most candidates say the question cannot be answered, abstain;
-when two answers are equally supported, ask which reading was meant rather than pick one.
+when two answers are equally supported and the backend cannot tell how likely the model found
+each, ask which reading was meant rather than pick one (with likelihoods, the likelier reading is
+chosen and the confidence weighs it).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,8 +26,10 @@ from typing import Any
 
 from honestsql.answer import CandidateInfo, CandidateStatus, ReasonCode, ReasonInfo
 from honestsql.calibration import AnyCalibrator
+from honestsql.clues import clues
 from honestsql.db import QueryResult
 from honestsql.findings import Finding
+from honestsql.llm import Likelihood
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Candidate:
     result_hash: str | None = None
     abstain_reason: str | None = None
     ungrounded: list[str] = field(default_factory=list)
+    #: The model's likelihood of the SQL it wrote last (None where the backend cannot read it).
+    likelihood: Likelihood | None = None
 
     def to_dict(self) -> CandidateInfo:
         info: CandidateInfo = {
@@ -61,6 +68,9 @@ class Candidate:
         if self.result:
             info["rows"] = len(self.result.rows)
             info["truncated"] = self.result.truncated
+        if self.likelihood is not None:
+            info["logprob"] = round(self.likelihood.mean, 4)
+            info["logprob_min"] = round(self.likelihood.least, 4)
         return info
 
 
@@ -85,8 +95,13 @@ class Decision:
     signals: dict[str, float] = field(default_factory=dict)
 
 
-def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
-    """What the calibrator sees of one question's candidates (each a number in [0, 1])."""
+def signals(
+    candidates: list[Candidate], relevance: float, question: str = "", dialect: str | None = None
+) -> dict[str, float]:
+    """What the calibrator may see of one question's candidates (each a number in [0, 1]): the
+    agreement and the chosen result, the clauses and the result's shape (``honestsql.clues``),
+    and the model's likelihood of the agreeing queries where the backend reads it. A calibrator
+    reads those it has weights for."""
     n = len(candidates) or 1
     ok, ranked, members = _agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
@@ -96,7 +111,19 @@ def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
     empty = result is not None and (
         not result.rows or all(v is None for row in result.rows for v in row)
     )
+    likely = [c.likelihood for c in members if c.likelihood is not None]
+    sqls = [c.sql if c.status == "ok" else None for c in candidates]
+    where = next((i for i, c in enumerate(candidates) if c is chosen), None)
     return {
+        **clues(question, sqls, where, result.rows if result else None, dialect),
+        **(
+            {
+                "likelihood": sum(math.exp(x.mean) for x in likely) / len(likely),
+                "least_likely": max(math.exp(x.least) for x in likely),
+            }
+            if likely
+            else {}
+        ),
         "top_share": top,
         "margin": top - second,
         "distinct_share": len(ranked) / n,
@@ -115,11 +142,26 @@ def signals(candidates: list[Candidate], relevance: float) -> dict[str, float]:
 def _agreement(
     candidates: list[Candidate],
 ) -> tuple[list[Candidate], list[tuple[str | None, int]], list[Candidate]]:
-    """The candidates that ran, their results by support (most first), and the largest group."""
+    """The candidates that ran, their results by support (most first), and the largest group.
+    Equally supported results are ordered by the model's likelihood of their queries, where the
+    backend reads it (``_weighed``)."""
     ok = [c for c in candidates if c.status == "ok" and c.result_hash]
     ranked = Counter(c.result_hash for c in ok).most_common()
+    if _weighed(ok) and len(ranked) > 1:
+        ranked.sort(key=lambda item: (-item[1], -_likelihood(ok, item[0])))
     members = [c for c in ok if ranked and c.result_hash == ranked[0][0]]
     return ok, ranked, members
+
+
+def _weighed(ok: list[Candidate]) -> bool:
+    """Whether every query that ran comes with the model's likelihood of it."""
+    return bool(ok) and all(c.likelihood is not None for c in ok)
+
+
+def _likelihood(ok: list[Candidate], key: str | None) -> float:
+    """The mean probability per token of the queries that gave result ``key``."""
+    found = [math.exp(c.likelihood.mean) for c in ok if c.result_hash == key and c.likelihood]
+    return sum(found) / len(found) if found else 0.0
 
 
 def _chosen(members: list[Candidate]) -> Candidate | None:
@@ -187,9 +229,11 @@ def decide(
     target: float,
     relevance: float,
     calibrator: AnyCalibrator | None = None,
+    question: str = "",
+    dialect: str | None = None,
 ) -> Decision:
     n = len(candidates)
-    seen = signals(candidates, relevance)
+    seen = signals(candidates, relevance, question, dialect)
     abstained = [c for c in candidates if c.status == "abstain"]
     ok, ranked, members = _agreement(candidates)
     if n and len(abstained) * 2 > n:
@@ -221,9 +265,10 @@ def decide(
     if relevance < 0.34:
         notes.append("few words of the question match this database")
     confidence = max(0.0, min(1.0, confidence))
-    if len(ranked) > 1 and ranked[1][1] == top_size >= 2:
-        # Equally supported readings that give different answers: picking one would be a
-        # guess, whatever the target.
+    if len(ranked) > 1 and ranked[1][1] == top_size >= 2 and not _weighed(ok):
+        # Equally supported readings that give different answers and nothing to weigh them:
+        # picking one would be a guess, whatever the target. With the model's likelihoods the
+        # likelier reading is weighed like any other (its margin is 0).
         rivals = [c for c in ok if c.result_hash == ranked[1][0]]
         reason = Reason(
             "ambiguous",

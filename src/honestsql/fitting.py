@@ -41,8 +41,9 @@ def fit_logistic(
     groups: Sequence[str] | None = None,
     fitted_on: str = "",
     regularization: float | None = None,
+    signals: Sequence[str] = SIGNALS,
 ) -> LogisticCalibrator:
-    """An L2-regularized logistic regression (scikit-learn) of the labels on ``SIGNALS``.
+    """An L2-regularized logistic regression (scikit-learn) of the labels on ``signals``.
 
     Without a ``regularization``, it is chosen by leave-one-group-out log loss over ``groups``
     (1.0 when there are fewer than three groups)."""
@@ -50,24 +51,27 @@ def fit_logistic(
     from sklearn.linear_model import LogisticRegression
 
     if regularization is None:
-        regularization = _choose_regularization(rows, labels, groups)
-    matrix = [[float(r.get(k, 0.0)) for k in SIGNALS] for r in rows]
+        regularization = _choose_regularization(rows, labels, groups, signals)
+    matrix = [[float(r.get(k, 0.0)) for k in signals] for r in rows]
     model = LogisticRegression(C=regularization, max_iter=1000)
     model.fit(matrix, [1 if v else 0 for v in labels])
-    weights = {k: round(float(w), 6) for k, w in zip(SIGNALS, model.coef_[0], strict=True)}
+    weights = {k: round(float(w), 6) for k, w in zip(signals, model.coef_[0], strict=True)}
     fitted = LogisticCalibrator(weights, round(float(model.intercept_[0]), 6), fitted_on)
     fitted.details["regularization"] = regularization
     return fitted
 
 
 def _choose_regularization(
-    rows: Sequence[Mapping[str, float]], labels: Sequence[bool], groups: Sequence[str] | None
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[bool],
+    groups: Sequence[str] | None,
+    signals: Sequence[str] = SIGNALS,
 ) -> float:
     if groups is None or len(set(groups)) < 3:
         return 1.0
 
     def loss(c: float) -> float:
-        ps = grouped_cross_validated(rows, labels, groups, regularization=c)
+        ps = grouped_cross_validated(rows, labels, groups, regularization=c, signals=signals)
         return -sum(math.log(p if y else 1.0 - p) for p, y in zip(ps, labels, strict=True)) / len(
             labels
         )
@@ -81,6 +85,7 @@ def grouped_cross_validated(
     groups: Sequence[str],
     *,
     regularization: float | None = None,
+    signals: Sequence[str] = SIGNALS,
 ) -> list[float]:
     """Out-of-group probabilities: each question scored by a calibrator fitted on the other
     groups only (leave one database out). Without a ``regularization``, each fit chooses its own
@@ -92,6 +97,7 @@ def grouped_cross_validated(
             [labels[i] for i in train],
             groups=[groups[i] for i in train],
             regularization=regularization,
+            signals=signals,
         )
         return lambda i: model.probability(rows[i])
 

@@ -22,7 +22,8 @@ from honestsql.check import CheckResult, check
 from honestsql.db import Database
 from honestsql.decide import Candidate, Decision, decide, off_topic, write_request
 from honestsql.glossary import Glossary
-from honestsql.llm import Backend, GenerationRequest
+from honestsql.linking import embeddings
+from honestsql.llm import Backend, GenerationRequest, Likelihood
 from honestsql.llm.full_grammar import decoding_grammar
 from honestsql.memory import Memory
 from honestsql.settings import Settings
@@ -92,25 +93,20 @@ class Pipeline:
         stable: str = "",
     ) -> GenerationRequest:
         seed = None if self.settings.seed is None else self.settings.seed + seed_offset
-        return GenerationRequest(
-            messages,
-            n=n,
-            temperature=temperature,
-            max_tokens=self.settings.max_tokens,
-            grammar=grammar,
-            seed=seed,
-            stable=stable,
-        )
+        max_tokens = self.settings.max_tokens
+        return GenerationRequest(messages, n, temperature, max_tokens, grammar, seed, stable)
 
     def _generate_many(
         self, question: _Question, requests: list[GenerationRequest]
-    ) -> list[list[str]]:
+    ) -> list[list[tuple[str, Likelihood | None]]]:
+        """Each request's replies, with the model's likelihood of each where the backend reads
+        it."""
         completions = self.backend.generate_many(requests)
         for request, completion in zip(requests, completions, strict=True):
             question.usage["prompt_tokens"] += completion.prompt_tokens
             question.usage["completion_tokens"] += completion.completion_tokens
             question.prompts.append((request.messages, completion.texts))
-        return [completion.texts for completion in completions]
+        return [completion.replies() for completion in completions]
 
     def _check(self, question: _Question, candidate: Candidate) -> None:
         assert candidate.sql is not None
@@ -144,17 +140,17 @@ class Pipeline:
     def _candidates(
         self,
         question: _Question,
-        texts: list[tuple[str, list[dict[str, str]]]],
+        texts: list[tuple[tuple[str, Likelihood | None], list[dict[str, str]]]],
         grammar: str | None,
     ) -> list[Candidate]:
         """Check every reply; repair the failing ones in rounds, each round's repairs asked
         together (identical repair conversations asked once)."""
         candidates: list[Candidate] = []
         conversations: list[list[dict[str, str]]] = []
-        for index, (text, messages) in enumerate(texts, 1):
+        for index, ((text, likelihood), messages) in enumerate(texts, 1):
             question.stage("verifying", f"Checking and running candidate {index} of {len(texts)}")
             sql, reason = prompts.extract_sql(text)
-            candidate = Candidate(text=text, sql=sql, first_sql=sql)
+            candidate = Candidate(text=text, sql=sql, first_sql=sql, likelihood=likelihood)
             if sql is None:
                 candidate.status = "abstain"
                 candidate.abstain_reason = reason or "empty reply"
@@ -190,20 +186,13 @@ class Pipeline:
                 candidate = candidates[i]
                 reply = replies[_key(conversations[i])]
                 candidate.repairs += 1
-                sql, reason = prompts.extract_sql(reply[0] if reply else "")
+                sql, reason = prompts.extract_sql(reply[0][0] if reply else "")
                 if sql is None:  # a repair given up: still a failed query, not a decline
                     candidate.abstain_reason = reason or "gave up"
                     continue
-                candidate.sql = sql
+                candidate.sql, candidate.likelihood = sql, reply[0][1]
                 self._check(question, candidate)
         return candidates
-
-    def _embedder(self) -> Any:
-        if not self.settings.embeddings:
-            return None
-        from honestsql.linking import embeddings
-
-        return embeddings.required()
 
     # --- the flow ----------------------------------------------------------------------------
 
@@ -244,7 +233,7 @@ class Pipeline:
             render,
             self.db,
             evidence=evidence,
-            embedder=self._embedder(),
+            embedder=embeddings.required() if self.settings.embeddings else None,
         )
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)
@@ -267,7 +256,7 @@ class Pipeline:
         n = max(1, self.settings.candidates)
         stage("generating", f"Writing {_queries(n, 'candidate ')}")
         phase = time.perf_counter()
-        texts: list[tuple[str, list[dict[str, str]]]] = []
+        texts: list[tuple[tuple[str, Likelihood | None], list[dict[str, str]]]] = []
         examples = self.memory.examples(self.db, question) if self.memory else []
         first = prompts.messages(
             question, schema, dialect, evidence=evidence, variant=0, examples=examples
@@ -293,7 +282,12 @@ class Pipeline:
         timings["verify_execute_repair"] = _ms(phase)
         stage("deciding", "Weighing the candidates")
         decision = decide(
-            candidates, target=target, relevance=relevance, calibrator=self.calibrator
+            candidates,
+            target=target,
+            relevance=relevance,
+            calibrator=self.calibrator,
+            question=question,
+            dialect=dialect,
         )
         timings["total"] = _ms(started)
         return self._finish(state, question, target, decision, candidates, schema, timings)

@@ -9,6 +9,7 @@ import typer
 
 from honestsql.cli.apps import bench_app
 from honestsql.cli.common import (
+    AblationOption,
     AllowPrivilegedOption,
     ApiKeyOption,
     BaseUrlOption,
@@ -25,7 +26,9 @@ from honestsql.cli.common import (
     TargetOption,
     cache_run,
     fail,
+    out,
     print_figures,
+    print_rows,
 )
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.progress import progress_bar
@@ -230,6 +233,7 @@ def bench_ask(
             "rewrite the file, then report; for a run whose gold could not run."
         ),
     ] = False,
+    ablation: AblationOption = False,
     candidates: CandidatesOption = 5,
     grammar: GrammarOption = "qualified",
     target: TargetOption = 0.75,
@@ -245,8 +249,8 @@ def bench_ask(
     if grammar not in GRAMMARS:
         raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
     try:
-        if common_with is not None and not report_only:
-            raise InvalidInput("--common-with goes with --report-only.")
+        if (common_with is not None or ablation) and not (report_only or rejudge):
+            raise InvalidInput("--common-with and --ablation go with --report-only.")
         if (report_only or rejudge) and run is None:
             raise InvalidInput("--report-only and --rejudge need --run FILE.")
         if rejudge:
@@ -267,7 +271,10 @@ def bench_ask(
             if common_with is not None:
                 other = {r["id"] for r in bench.load_run(common_with)[1]}
                 records = [r for r in records if r["id"] in other]
-            figures = ask_figures.summarize(records, model=header["model"], target=target)
+            if ablation:
+                figures = ask_figures.ablation(records, model=header["model"], target=target)
+            else:
+                figures = ask_figures.summarize(records, model=header["model"], target=target)
             if rejudge:
                 figures["rejudged"] = changes
         else:
@@ -298,6 +305,12 @@ def bench_ask(
             figures["unavailable_databases"] = missing
     except HonestSQLError as exc:
         fail(exc, as_json)
+    if ablation and not as_json:
+        keys = ("auroc_answerable", "ece_answerable", "auroc", "ece", "precision")
+        title = f"{figures['model']}, {figures['questions']} questions, nested by database"
+        print_rows(title, figures["rows"], ("signals", *keys, "answered_right", "s_0.75"))
+        out.print("helped: " + (", ".join(figures["helped"]) or "none"))
+        return
     print_figures("ask", figures, as_json)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -180,3 +181,22 @@ def print_figures(name: str, figures: dict[str, Any], as_json: bool) -> None:
     for key, value in data.items():
         table.add_row(key, escape(str(value)))
     out.print(table)
+
+
+def print_rows(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Rows of figures as one table (a value a row lacks shows as "-")."""
+    table = RichTable(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(str(row.get(k, "-"))) for k in columns))
+    out.print(table)
+
+
+AblationOption = Annotated[
+    bool,
+    typer.Option(
+        help="With --report-only: what each recorded signal beyond the calibrator's adds, "
+        "nested leave-one-database-out (run --rejudge first to record them in an old run)."
+    ),
+]

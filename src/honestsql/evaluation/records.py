@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from honestsql.clues import clues
 from honestsql.db import Database
+from honestsql.errors import HonestSQLError
 from honestsql.evaluation.datasets import Example
 from honestsql.evaluation.scorer import Scorer
 from honestsql.llm import Backend
@@ -96,7 +98,27 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
     record["gold_empty"] = scorer.gold_empty(example)
     if "bare" in record:
         update(record["bare"], "first_correct", judge_sql(scorer, example, record["bare"]["sql"]))
+    if record.get("signals"):
+        record["signals"].update(reclue(record, scorer.database(example.db_id), example.question))
     return changed
+
+
+def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dict[str, float]:
+    """The clues (``honestsql.clues``) of a run record, computed as the pipeline computes them
+    now: from its candidates' SQL, with the chosen query run again on ``db``."""
+    candidates = record["candidates"]
+    chosen = record.get("chosen")
+    sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
+    rows = None
+    if db is not None and chosen is not None and sqls[chosen]:
+        settings = Settings()
+        try:
+            rows = db.execute(
+                sqls[chosen], timeout=settings.timeout, max_rows=settings.max_rows
+            ).rows
+        except HonestSQLError:
+            rows = None
+    return clues(question, sqls, chosen, rows, db.sql_dialect if db is not None else None)
 
 
 def answer_one(

@@ -42,6 +42,15 @@ class GenerationRequest:
     stable: str = ""
 
 
+@dataclass(frozen=True)
+class Likelihood:
+    """How likely the model found a text it wrote, by its own (untempered, unconstrained)
+    distribution: the mean log-probability of its tokens and that of the least likely one."""
+
+    mean: float
+    least: float
+
+
 @dataclass
 class Completion:
     texts: list[str]
@@ -50,6 +59,14 @@ class Completion:
     #: What a backend reports beyond the texts: ``prompt_cached`` (prompt tokens served from a
     #: cache), ``timing`` (the local engine's seconds per phase).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Each text's likelihood, where the backend can read the model's probabilities (the local
+    #: engine); empty where it cannot.
+    likelihoods: list[Likelihood] = field(default_factory=list)
+
+    def replies(self) -> list[tuple[str, Likelihood | None]]:
+        """Each text with its likelihood (``None`` where the backend did not read one)."""
+        known = self.likelihoods
+        return [(text, known[i] if i < len(known) else None) for i, text in enumerate(self.texts)]
 
 
 class Backend(ABC):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from honestsql.llm import Backend, BackendError, Completion, GenerationRequest
+from honestsql.llm import Backend, BackendError, Completion, GenerationRequest, Likelihood
 from honestsql.llm.models import RegistrySource, assemble, is_verified, part_paths, verify_file
 
 
@@ -272,6 +272,7 @@ class LlamaCpp(Backend):
                 out.prompt_read,
                 out.generated,
                 {"prompt_cached": max(0, len(job.tokens) - out.prompt_read), "timing": out.stats},
+                [Likelihood(mean, least) for mean, least in out.scores],
             )
             for job, out in zip(jobs, outputs, strict=True)
         ]

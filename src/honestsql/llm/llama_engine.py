@@ -246,6 +246,7 @@ class Engine:
             ]
             for total, part in zip(outputs, self._round(round_jobs), strict=True):
                 total.texts += part.texts
+                total.scores += part.scores
                 total.prompt_read += part.prompt_read
                 total.generated += part.generated
                 for key, value in part.stats.items():
@@ -337,6 +338,7 @@ class Engine:
                 stream.close()
         for stream in streams:
             outputs[stream.job].texts.append(stream.text())
+            outputs[stream.job].scores.append(stream.scores())
             outputs[stream.job].generated += len(stream.tokens)
         timing = {
             "prompt_s": prompt_done - started,

@@ -5,6 +5,7 @@ samples one candidate token by token, checking the grammar only when it must.
 from __future__ import annotations
 
 import ctypes
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ class Job:
 @dataclass
 class Output:
     texts: list[str]
+    #: Per text: the mean log-probability of its tokens and the least one (``Stream.scores``).
+    scores: list[tuple[float, float]] = field(default_factory=list)
     #: Tokens of this job's prompt that were actually read (not taken from a cache).
     prompt_read: int = 0
     generated: int = 0
@@ -78,6 +81,8 @@ class Stream:
         self.index = index
         self.max_tokens = spec.max_tokens
         self.tokens: list[int] = []
+        #: The model's log-probability of each token taken (the end-of-text token included).
+        self.logprobs: list[float] = []
         params = lib.llama_sampler_chain_default_params()
         self.chain = lib.llama_sampler_chain_init(params)
         if cand.temperature <= 0:
@@ -108,7 +113,10 @@ class Stream:
             token = self._constrained(self._lark_mask)
         elif self.grammar is not None and not self._allowed(token):
             token = self._constrained(self._gbnf_mask)
-        if lib.llama_vocab_is_eog(engine.vocab, token) or len(self.tokens) >= self.max_tokens:
+        if len(self.tokens) >= self.max_tokens:
+            return True  # cut: the token drawn is not part of the text
+        self.logprobs.append(self._logprob(token))
+        if lib.llama_vocab_is_eog(engine.vocab, token):
             return True
         if self.grammar is not None:
             lib.llama_sampler_accept(self.grammar, token)
@@ -116,6 +124,20 @@ class Stream:
             raise EngineError(f"the grammar refused a token it allowed: {self.matcher.get_error()}")
         self.tokens.append(token)
         return False
+
+    def _logprob(self, token: int) -> float:
+        """log P(token) under the model's own distribution (no temperature, no grammar)."""
+        engine = self.engine
+        pointer = engine.lib.llama_get_logits_ith(engine.ctx, self.index)
+        logits = np.ctypeslib.as_array(pointer, shape=(engine.n_vocab,))
+        top = float(logits.max())
+        return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
+
+    def scores(self) -> tuple[float, float]:
+        """The mean log-probability of the tokens taken and the least one (0, 0 for none)."""
+        if not self.logprobs:
+            return 0.0, 0.0
+        return sum(self.logprobs) / len(self.logprobs), min(self.logprobs)
 
     def _constrained(self, restrict: Any) -> int:
         """Draw again from the whole vocabulary, restricted to what the grammar allows."""

@@ -1,0 +1,149 @@
+"""Signals beyond agreement, for the confidence: whether the queries agree clause by clause, and
+what the chosen result's shape says against the question.
+
+Agreement on the result misses a group of queries that agree for the wrong reason, and says
+nothing when one query alone is right. Two kinds of evidence are read here, both from what the
+pipeline already has (no model call):
+
+- **Clauses** (``clause_agreement``): the share of all candidates whose tables, filtered columns,
+  grouping and selected aggregates are those of the chosen query. Queries that reach one result
+  through different tables are less sure than ones that read the same.
+- **The result's shape** (``result_shape``): a question that asks for one number ("how many",
+  "what is the average") answered with several rows; a "top 3" answered with another number of
+  rows; rows repeated (a join's fan-out); the share of NULL cells.
+
+Each is a number in [0, 1]. Which of them the shipped calibrators read was decided by nested
+leave-one-database-out figures (docs/BENCHMARKS.md, "Signals beyond agreement").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import sqlglot
+from sqlglot import expressions as exp
+
+#: Every signal this module computes, in a stable order.
+CLUES = (
+    "tables_agree",
+    "filters_agree",
+    "grouping_agree",
+    "select_agree",
+    "many_rows_for_one",
+    "count_mismatch",
+    "repeated_rows",
+    "null_share",
+)
+
+_ONE_VALUE = re.compile(
+    r"^\s*(?:how\s+(?:many|much)\b|(?:what|which)\s+(?:is|was|are)\s+the\s+(?:total|average|"
+    r"mean|sum|number|count|maximum|minimum|max|min|highest|lowest|largest|smallest|oldest|"
+    r"youngest)\b|count\b|find\s+the\s+(?:total|average|number)\b|give\s+me\s+the\s+"
+    r"(?:total|average|number)\b)",
+    re.IGNORECASE,
+)
+#: Words that ask for one value per group ("how many ... in each city"), not one value.
+_PER_GROUP = re.compile(r"\b(?:each|every|per|respectively|for all)\b", re.IGNORECASE)
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+_TOP_N = re.compile(
+    r"\b(?:top|first|last)\s+(\d+|"
+    + "|".join(_NUMBER_WORDS)
+    + r")\b|\b(\d+|"
+    + "|".join(_NUMBER_WORDS)
+    + r")\s+(?:most|least|largest|smallest|highest|lowest|biggest|best|worst|oldest|youngest)\b",
+    re.IGNORECASE,
+)
+
+
+def clues(
+    question: str,
+    sqls: Sequence[str | None],
+    chosen: int | None,
+    rows: Sequence[Sequence[Any]] | None,
+    dialect: str | None = None,
+) -> dict[str, float]:
+    """Every clue of one question: ``sqls`` are the candidates' queries (``None`` for one that did
+    not run), ``chosen`` the index of the one shown, ``rows`` its result."""
+    return {
+        **clause_agreement(sqls, chosen, dialect),
+        **result_shape(question, rows if chosen is not None else None),
+    }
+
+
+def clause_agreement(
+    sqls: Sequence[str | None], chosen: int | None, dialect: str | None = None
+) -> dict[str, float]:
+    """Per clause, the share of all candidates that agree with the chosen query's."""
+    keys = CLUES[:4]
+    if chosen is None or not sqls or sqls[chosen] is None:
+        return dict.fromkeys(keys, 0.0)
+    parts = [_clauses(sql, dialect) if sql else None for sql in sqls]
+    mine = parts[chosen]
+    if mine is None:
+        return dict.fromkeys(keys, 0.0)
+    return {
+        key: sum(1 for p in parts if p is not None and p[i] == mine[i]) / len(sqls)
+        for i, key in enumerate(keys)
+    }
+
+
+def _clauses(sql: str, dialect: str | None) -> tuple[Any, ...] | None:
+    """Tables read, columns filtered on, columns grouped by, aggregates selected: as sets of
+    lower-case names, so that aliases and order do not count."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return None
+    if tree is None:
+        return None
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    tables = frozenset(
+        t.name.lower() for t in tree.find_all(exp.Table) if t.name.lower() not in ctes
+    )
+    filters = frozenset(
+        c.name.lower()
+        for clause in (*tree.find_all(exp.Where), *tree.find_all(exp.Having))
+        for c in clause.find_all(exp.Column)
+    )
+    grouping = frozenset(
+        c.name.lower() for g in tree.find_all(exp.Group) for c in g.find_all(exp.Column)
+    )
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    projections = select.expressions if select is not None else []
+    aggregates = tuple(
+        sorted(type(f).__name__ for p in projections for f in p.find_all(exp.AggFunc))
+    )
+    return tables, filters, grouping, (len(projections), aggregates)
+
+
+def result_shape(question: str, rows: Sequence[Sequence[Any]] | None) -> dict[str, float]:
+    """What the chosen result's shape says against the question (all 0 without a result)."""
+    if rows is None:
+        return dict.fromkeys(CLUES[4:], 0.0)
+    wanted = expected_rows(question)
+    cells = [value for row in rows for value in row]
+    repeated = sum(n - 1 for n in Counter(tuple(row) for row in rows).values())
+    return {
+        "many_rows_for_one": 1.0 if wanted == 1 and len(rows) > 1 else 0.0,
+        "count_mismatch": 1.0 if wanted not in (None, 1) and len(rows) != wanted else 0.0,
+        "repeated_rows": repeated / len(rows) if rows else 0.0,
+        "null_share": sum(v is None for v in cells) / len(cells) if cells else 0.0,
+    }
+
+
+def expected_rows(question: str) -> int | None:
+    """How many rows the question's words ask for: 1 for "how many ..." or "what is the average
+    ...", N for "the top N" or "the 3 largest", ``None`` when they do not say."""
+    if _ONE_VALUE.search(question):
+        return None if _PER_GROUP.search(question) else 1
+    found = _TOP_N.search(question)
+    if found:
+        word = (found.group(1) or found.group(2)).lower()
+        return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return None

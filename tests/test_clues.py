@@ -1,0 +1,176 @@
+"""Signals beyond agreement (``honestsql.clues``): clause agreement and the result's shape, and
+their way into the recorded signals, live (``decide``) and for old runs (``reclue``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import honestsql
+from honestsql.clues import CLUES, clause_agreement, clues, expected_rows, result_shape
+from honestsql.decide import Candidate, decide
+from honestsql.evaluation.records import reclue
+from honestsql.llm import Likelihood
+
+
+@pytest.mark.parametrize(
+    ("question", "rows"),
+    [
+        ("How many orders were cancelled?", 1),
+        ("how much did Ada spend?", 1),
+        ("What is the average price of a product?", 1),
+        ("Count the singers.", 1),
+        ("How many orders does each customer have?", None),
+        ("How many singers are there per country?", None),
+        ("List the top 3 customers by revenue.", 3),
+        ("Which are the five largest orders?", 5),
+        ("Show the 2 oldest singers.", 2),
+        ("List all customers in Germany.", None),
+        ("Which customers ordered in 2024?", None),
+    ],
+)
+def test_the_rows_a_question_asks_for(question: str, rows: int | None) -> None:
+    assert expected_rows(question) == rows
+
+
+def test_clauses_agree_whatever_the_aliases_and_order() -> None:
+    sqls = [
+        "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'",
+        "SELECT count(o.id) FROM orders AS o WHERE o.status = 'cancelled'",
+        "SELECT COUNT(*) FROM orders JOIN customers ON customers.id = orders.customer_id "
+        "WHERE customers.country = 'DE'",
+        None,  # a candidate that did not run
+        "SELECT status, COUNT(*) FROM orders GROUP BY status",
+    ]
+    agree = clause_agreement(sqls, 0)
+    assert agree["tables_agree"] == pytest.approx(3 / 5)  # 0, 1 and 4 read only orders
+    assert agree["filters_agree"] == pytest.approx(2 / 5)  # 0 and 1 filter on status
+    assert agree["grouping_agree"] == pytest.approx(3 / 5)  # 0, 1, 2 group by nothing
+    assert agree["select_agree"] == pytest.approx(3 / 5)  # one COUNT: 0, 1, 2
+    assert clause_agreement(sqls, None) == dict.fromkeys(CLUES[:4], 0.0)
+    assert clause_agreement(["SELECT FROM WHERE ((("], 0) == dict.fromkeys(CLUES[:4], 0.0)
+
+
+def test_the_result_s_shape_against_the_question() -> None:
+    many = result_shape("How many orders were cancelled?", [(1,), (2,)])
+    assert many["many_rows_for_one"] == 1.0 and many["count_mismatch"] == 0.0
+    assert result_shape("How many orders were cancelled?", [(12,)])["many_rows_for_one"] == 0.0
+    top = result_shape("List the top 3 customers.", [("a",), ("b",)])
+    assert top["count_mismatch"] == 1.0 and top["many_rows_for_one"] == 0.0
+    assert result_shape("List the top 2 customers.", [("a",), ("b",)])["count_mismatch"] == 0.0
+    fanned = result_shape("List the customers.", [("a", 1), ("a", 1), ("a", 1), ("b", None)])
+    assert fanned["repeated_rows"] == pytest.approx(2 / 4)
+    assert fanned["null_share"] == pytest.approx(1 / 8)
+    assert result_shape("Anything", None) == dict.fromkeys(CLUES[4:], 0.0)
+    assert result_shape("List the customers.", [])["repeated_rows"] == 0.0
+
+
+def _shop(tmp_path: Path) -> str:
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT)")
+        con.executemany(
+            "INSERT INTO orders VALUES (?, ?)",
+            [(1, "cancelled"), (2, "shipped"), (3, "cancelled")],
+        )
+    return str(path)
+
+
+def test_decide_records_the_clues_and_the_likelihood(tmp_path: Path) -> None:
+    db = honestsql.connect(_shop(tmp_path))
+    sqls = [
+        "SELECT status FROM orders WHERE status = 'cancelled'",
+        "SELECT status FROM orders WHERE status = 'cancelled'",
+        "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'",
+    ]
+    candidates = []
+    for i, sql in enumerate(sqls):
+        result = db.execute(sql)
+        candidates.append(
+            Candidate(
+                text=sql,
+                sql=sql,
+                status="ok",
+                result=result,
+                result_hash=result.key,
+                likelihood=Likelihood(-0.1 * (i + 1), -1.0 * (i + 1)),
+            )
+        )
+    decision = decide(
+        candidates, target=0.5, relevance=1.0, question="How many orders were cancelled?"
+    )
+    seen = decision.signals
+    assert seen["many_rows_for_one"] == 1.0  # two rows where one count was asked
+    assert seen["repeated_rows"] == pytest.approx(1 / 2)
+    assert seen["tables_agree"] == 1.0 and seen["select_agree"] == pytest.approx(2 / 3)
+    # The agreeing group (candidates 0 and 1): mean probability, and its most likely least token.
+    assert seen["likelihood"] == pytest.approx((2.718281828**-0.1 + 2.718281828**-0.2) / 2)
+    assert seen["least_likely"] == pytest.approx(2.718281828**-1.0)
+    without = decide(
+        [Candidate(text=c.text, sql=c.sql, status="ok", result=c.result,
+                   result_hash=c.result_hash) for c in candidates],
+        target=0.5,
+        relevance=1.0,
+    )  # fmt: skip
+    assert "likelihood" not in without.signals  # a backend that cannot read probabilities
+
+
+def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
+    tmp_path: Path,
+) -> None:
+    db = honestsql.connect(_shop(tmp_path))
+    record = {
+        "chosen": 1,
+        "candidates": [
+            {"sql": "SELECT id FROM orders", "status": "ok"},
+            {"sql": "SELECT status FROM orders", "status": "ok"},
+            {"sql": "SELECT nope FROM orders", "status": "rejected"},
+        ],
+    }
+    got = reclue(record, db, "How many orders are there?")
+    live = clues(
+        "How many orders are there?",
+        ["SELECT id FROM orders", "SELECT status FROM orders", None],
+        1,
+        db.execute("SELECT status FROM orders").rows,
+        db.sql_dialect,
+    )
+    assert got == live
+    assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
+    assert reclue(record, None, "How many orders are there?")["many_rows_for_one"] == 0.0
+
+
+def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blindly(
+    tmp_path: Path,
+) -> None:
+    db = honestsql.connect(_shop(tmp_path))
+
+    def ran(sql: str, mean: float | None) -> Candidate:
+        result = db.execute(sql)
+        likelihood = None if mean is None else Likelihood(mean, mean - 1)
+        return Candidate(
+            text=sql,
+            sql=sql,
+            status="ok",
+            result=result,
+            result_hash=result.key,
+            likelihood=likelihood,
+        )
+
+    count = "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'"
+    total = "SELECT COUNT(*) FROM orders"
+    weighed = decide(
+        [ran(total, -0.9), ran(count, -0.1), ran(total, -0.8), ran(count, -0.2)],
+        target=0.4,
+        relevance=1.0,
+    )
+    assert weighed.chosen is not None and weighed.chosen.sql == count  # the likelier reading
+    assert weighed.signals["margin"] == 0.0 and weighed.reasons == [] and weighed.answer
+    blind = decide(
+        [ran(total, None), ran(count, None), ran(total, None), ran(count, None)],
+        target=0.4,
+        relevance=1.0,
+    )
+    assert not blind.answer and blind.reasons[0].code == "ambiguous"
