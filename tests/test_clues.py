@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 import honestsql
-from honestsql.clues import CLUES, clause_agreement, clues, expected_rows, result_shape
+from honestsql.clues import (
+    CLUES,
+    clause_agreement,
+    clues,
+    contained_share,
+    expected_rows,
+    result_shape,
+)
 from honestsql.decide import Candidate, decide
 from honestsql.evaluation.records import reclue
 from honestsql.llm import Likelihood
@@ -63,8 +70,19 @@ def test_the_result_s_shape_against_the_question() -> None:
     fanned = result_shape("List the customers.", [("a", 1), ("a", 1), ("a", 1), ("b", None)])
     assert fanned["repeated_rows"] == pytest.approx(2 / 4)
     assert fanned["null_share"] == pytest.approx(1 / 8)
-    assert result_shape("Anything", None) == dict.fromkeys(CLUES[4:], 0.0)
+    assert result_shape("Anything", None) == dict.fromkeys(CLUES[4:8], 0.0)
     assert result_shape("List the customers.", [])["repeated_rows"] == 0.0
+
+
+def test_a_result_with_more_columns_holds_the_chosen_one() -> None:
+    names = [("Robot Kit",), ("E-Reader",)]
+    with_revenue = [("E-Reader", 3649.0), ("Robot Kit", 4477.5)]  # other order, one more column
+    others = [("Robot Kit",), ("Lamp",)]
+    results = [names, with_revenue, others, None, names]
+    assert contained_share(results, 0) == pytest.approx(3 / 5)
+    assert contained_share(results, 1) == pytest.approx(1 / 5)  # names alone lack the revenue
+    assert contained_share(results, None) == 0.0 and contained_share(results, 3) == 0.0
+    assert contained_share([[(1,), (1,)], [(1,)]], 0) == pytest.approx(1 / 2)  # row counts differ
 
 
 def _shop(tmp_path: Path) -> str:
@@ -134,10 +152,11 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
         "How many orders are there?",
         ["SELECT id FROM orders", "SELECT status FROM orders", None],
         1,
-        db.execute("SELECT status FROM orders").rows,
+        [db.execute(sql).rows for sql in ("SELECT id FROM orders", "SELECT status FROM orders")]
+        + [None],
         db.sql_dialect,
     )
-    assert got == live
+    assert got == live and got["contained_share"] == pytest.approx(1 / 3)
     assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
     assert reclue(record, None, "How many orders are there?")["many_rows_for_one"] == 0.0
 

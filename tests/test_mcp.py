@@ -12,10 +12,10 @@ from mcp.client.stdio import stdio_client
 
 
 async def _session(
-    url: str, calls: list[tuple[str, dict[str, Any]]]
+    url: str, calls: list[tuple[str, dict[str, Any]]], *options: str
 ) -> tuple[list[str], list[Any]]:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "honestsql", "mcp", "--db", url]
+        command=sys.executable, args=["-m", "honestsql", "mcp", "--db", url, *options]
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
@@ -23,12 +23,16 @@ async def _session(
         results = []
         for name, arguments in calls:
             result = await session.call_tool(name, arguments=arguments)
+            failed = result.is_error
             payload = (
                 result.structured_content
                 if result.structured_content is not None
                 else json.loads(result.content[0].text)
             )
-            results.append(payload.get("result", payload) if isinstance(payload, dict) else payload)
+            payload = payload.get("result", payload) if isinstance(payload, dict) else payload
+            if isinstance(payload, dict):
+                payload["is_error"] = failed
+            results.append(payload)
         return tools, results
 
 
@@ -49,6 +53,8 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
                 ("check_sql", {"sql": "DELETE FROM customers"}),
                 ("ask", {"question": "How many customers?"}),
             ],
+            "--llm",
+            "none",
         )
     )
     assert tools == ["ask", "check_sql", "describe_table", "list_tables"]
@@ -59,4 +65,33 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
     assert not refused["ok"] and refused["errors"][0]["kind"] == "not_read_only"
     assert not asked["ok"] and "--base-url" in asked["error"]["message"]  # no model configured
     assert missing["status"] == 404 and asked["error"]["kind"] == "llm"
+    # A failed call is marked as one (an agent tells it from an answer); a refused query is an
+    # answer of check_sql.
+    assert missing["is_error"] and asked["is_error"]
+    assert not ok["is_error"] and not refused["is_error"] and not described["is_error"]
     assert db.checksum() == before
+
+
+def test_mcp_uses_the_embedded_model_by_default_and_says_at_start_up_when_it_cannot(
+    test_databases, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The same default as ``ask``: without --llm the embedded model; a model file that is not
+    there is said on stderr at start-up, and asking fails as an error."""
+    import subprocess
+
+    missing = str(tmp_path / "nowhere.gguf")
+    started = subprocess.run(
+        [sys.executable, "-m", "honestsql", "mcp", "--db", test_databases["sqlite"].url,
+         "--model", missing],
+        input="", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "No questions can be answered here" in started.stderr and missing in started.stderr
+    _, (asked,) = asyncio.run(
+        _session(
+            test_databases["sqlite"].url,
+            [("ask", {"question": "How many customers?"})],
+            "--model",
+            missing,
+        )
+    )
+    assert asked["is_error"] and asked["error"]["kind"] == "llm"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import sqlglot
@@ -36,6 +37,7 @@ CLUES = (
     "count_mismatch",
     "repeated_rows",
     "null_share",
+    "contained_share",
 )
 
 _ONE_VALUE = re.compile(
@@ -61,19 +63,50 @@ _TOP_N = re.compile(
 )
 
 
+Rows = Sequence[Sequence[Any]]
+
+
 def clues(
     question: str,
     sqls: Sequence[str | None],
     chosen: int | None,
-    rows: Sequence[Sequence[Any]] | None,
+    results: Sequence[Rows | None],
     dialect: str | None = None,
 ) -> dict[str, float]:
-    """Every clue of one question: ``sqls`` are the candidates' queries (``None`` for one that did
-    not run), ``chosen`` the index of the one shown, ``rows`` its result."""
+    """Every clue of one question: ``sqls`` are the candidates' queries and ``results`` their
+    rows (``None`` for one that did not run), ``chosen`` the index of the one shown."""
+    rows = results[chosen] if chosen is not None and chosen < len(results) else None
     return {
         **clause_agreement(sqls, chosen, dialect),
-        **result_shape(question, rows if chosen is not None else None),
+        **result_shape(question, rows),
+        "contained_share": contained_share(results, chosen),
     }
+
+
+def contained_share(results: Sequence[Rows | None], chosen: int | None) -> float:
+    """The share of all candidates whose result holds the chosen result's columns, whatever else
+    it holds: "the names" and "the names with their revenue" agree on the names."""
+    if chosen is None or chosen >= len(results) or results[chosen] is None:
+        return 0.0
+    mine = _columns(results[chosen] or [])
+    held = 0
+    for rows in results:
+        if rows is not None and len(rows) == len(results[chosen] or []):
+            theirs = _columns(rows)
+            held += all(column in theirs for column in mine)
+    return held / len(results)
+
+
+def _columns(rows: Rows) -> list[tuple[str, ...]]:
+    """Each column as the sorted multiset of its values (row order does not count)."""
+    width = max((len(row) for row in rows), default=0)
+    return [tuple(sorted(_norm(row[i]) for row in rows)) for i in range(width)]
+
+
+def _norm(value: Any) -> str:
+    if isinstance(value, (float, Decimal)):
+        return repr(round(float(value), 6))
+    return repr(value)
 
 
 def clause_agreement(
@@ -125,7 +158,7 @@ def _clauses(sql: str, dialect: str | None) -> tuple[Any, ...] | None:
 def result_shape(question: str, rows: Sequence[Sequence[Any]] | None) -> dict[str, float]:
     """What the chosen result's shape says against the question (all 0 without a result)."""
     if rows is None:
-        return dict.fromkeys(CLUES[4:], 0.0)
+        return dict.fromkeys(CLUES[4:8], 0.0)
     wanted = expected_rows(question)
     cells = [value for row in rows for value in row]
     repeated = sum(n - 1 for n in Counter(tuple(row) for row in rows).values())

@@ -102,7 +102,7 @@ class Conversations:
             ).fetchone()
         if row is None:
             raise NotFound(
-                f"No conversation {conversation!r}; list them with `honestsql chat --list`."
+                f"No conversation {conversation!r}; list them with `honestsql conversations list`."
             )
         return str(row[0])
 

@@ -112,10 +112,11 @@ def signals(
         not result.rows or all(v is None for row in result.rows for v in row)
     )
     likely = [c.likelihood for c in members if c.likelihood is not None]
-    sqls = [c.sql if c.status == "ok" else None for c in candidates]
+    ran = [c if c.status == "ok" else Candidate(text="") for c in candidates]
+    sqls = [c.sql for c in ran]
     where = next((i for i, c in enumerate(candidates) if c is chosen), None)
     return {
-        **clues(question, sqls, where, result.rows if result else None, dialect),
+        **clues(question, sqls, where, [c.result.rows if c.result else None for c in ran], dialect),
         **(
             {
                 "likelihood": sum(math.exp(x.mean) for x in likely) / len(likely),

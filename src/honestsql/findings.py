@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NotRequired
 
@@ -58,3 +59,17 @@ class Finding:
     def to_dict(self) -> FindingInfo:
         data = asdict(self)
         return {k: v for k, v in data.items() if v is not None}  # type: ignore[return-value]
+
+
+_REQUIRED = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*?(\w+)'>\.?")
+
+
+def plain_parse_error(description: str) -> str:
+    """sqlglot's words for people: "Required keyword: 'this' missing for <class
+    'sqlglot.expressions.core.Paren'>" says that a parenthesis is left empty or unfinished."""
+    match = _REQUIRED.search(description)
+    if not match:
+        return description
+    name = re.sub(r"(?<!^)(?=[A-Z])", " ", match.group(1)).lower()
+    name = {"paren": "parenthesis"}.get(name, name)
+    return _REQUIRED.sub(f"an incomplete {name} (something is missing in it)", description)

@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL as MySQLDialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
-from honestsql.findings import Finding
+from honestsql.findings import Finding, plain_parse_error
 from honestsql.forbidden import WRITE_NODES, is_forbidden, spark_refusal
 from honestsql.functions import BARE_KEYWORDS, allowed_functions
 
@@ -351,7 +351,7 @@ def _syntax_finding(exc: ParseError) -> Finding:
         message = f"A function is called with the wrong number of arguments{where}: {description}."
     else:
         kind = "syntax"
-        message = f"The SQL does not parse{where}{near}: {description}."
+        message = f"The SQL does not parse{where}{near}: {plain_parse_error(description)}."
     return Finding(
         kind,
         message,

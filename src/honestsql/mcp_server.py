@@ -6,7 +6,8 @@ the schema and run read-only) and ``ask`` (the whole pipeline, when a model is c
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, cast
 
 from honestsql.errors import HonestSQLError, NotFound, body_of
 from honestsql.service import Service
@@ -14,7 +15,7 @@ from honestsql.service import Service
 
 def build_server(service: Service) -> Any:
     """The MCP server over the default database of ``service``; failures answer the one error
-    body of ``honestsql.errors``."""
+    body of ``honestsql.errors``, marked as errors (``isError``)."""
     from mcp.server.mcpserver import MCPServer
 
     _, db = service.database()
@@ -48,13 +49,16 @@ def build_server(service: Service) -> Any:
         found = db.catalog().table(table)
         if found is None:
             names = ", ".join(t.name for t in db.catalog().tables)
-            return body_of(NotFound(f"No table {table!r}. Tables: {names}."))
+            return _failure(NotFound(f"No table {table!r}. Tables: {names}."))
         return {"ok": True, **found.model_dump(mode="json")}
 
     @server.tool()
     def check_sql(sql: str, max_rows: int = 100) -> dict[str, Any]:
         """Verify SQL against the schema and, if it passes, run it read-only."""
-        return service.check(sql, max_rows=max(0, min(max_rows, 1000))).to_dict()
+        try:
+            return service.check(sql, max_rows=max(0, min(max_rows, 1000))).to_dict()
+        except HonestSQLError as exc:
+            return _failure(exc)
 
     @server.tool()
     def ask(question: str, target: float = 0.75) -> dict[str, Any]:
@@ -62,7 +66,23 @@ def build_server(service: Service) -> Any:
         try:
             answer = service.ask(question, target=min(max(target, 0.0), 0.99))
         except HonestSQLError as exc:
-            return body_of(exc)
+            return _failure(exc)
         return answer.to_dict()
 
     return server
+
+
+def _failure(exc: HonestSQLError) -> dict[str, Any]:
+    """A tool call that failed: ``isError: true``, with the error body (kind, message, hint) as
+    the structured content and as JSON text, so that an agent can tell a failure from an answer.
+    """
+    from mcp.types import CallToolResult, TextContent
+
+    body = body_of(exc)
+    result = CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(body))],
+        structured_content=body,
+        is_error=True,
+    )
+    # The SDK passes a returned CallToolResult through as it is, whatever the annotation.
+    return cast(dict[str, Any], result)

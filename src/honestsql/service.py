@@ -30,7 +30,8 @@ from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.conversation import Conversations
 from honestsql.db import Database
-from honestsql.errors import InvalidInput, NotFound
+from honestsql.db import url as urls
+from honestsql.errors import HonestSQLError, InvalidInput, NotFound
 from honestsql.glossary import Glossary
 from honestsql.llm import Backend, NoBackend
 from honestsql.memory import Memory
@@ -69,7 +70,8 @@ class Service:
         glossary: str | Path | Glossary | None = None,
     ) -> None:
         if isinstance(databases, str | Database):
-            databases = {"default": databases}
+            # One database: named by its URL, so that conversations and lists show which.
+            databases = {_name_of(databases): databases}
         self.targets = dict(databases)
         self.settings = settings or Settings()
         self.audit = audit
@@ -262,3 +264,15 @@ class Service:
 
 
 __all__ = ["Service"]
+
+
+def _name_of(database: str | Database) -> str:
+    """A database's display URL (no password), or its ``--db`` text when that does not parse."""
+    if isinstance(database, Database):
+        return database.display_url
+    if database.strip() == honestsql.demo.NAME:
+        return honestsql.demo.NAME
+    try:
+        return urls.display(urls.parse(database))
+    except HonestSQLError:
+        return database

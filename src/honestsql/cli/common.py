@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -107,7 +108,10 @@ TargetOption = Annotated[
 ]
 LlmOption = Annotated[
     str | None,
-    typer.Option(help="Backend: openai (any OpenAI-compatible server) or llama-cpp (embedded)."),
+    typer.Option(
+        help="Backend: openai (any OpenAI-compatible server) or llama-cpp (embedded, the "
+        "default without --base-url); none for serve and mcp without a model."
+    ),
 ]
 BaseUrlOption = Annotated[
     str | None,
@@ -200,3 +204,14 @@ AblationOption = Annotated[
         "nested leave-one-database-out (run --rejudge first to record them in an old run)."
     ),
 ]
+
+
+@contextmanager
+def json_stdout(as_json: bool) -> Iterator[None]:
+    """While inside, with ``--json``, what anything prints goes to stderr: standard output is
+    kept for the one JSON document printed after."""
+    if not as_json:
+        yield
+        return
+    with redirect_stdout(sys.stderr):
+        yield

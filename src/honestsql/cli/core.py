@@ -246,10 +246,13 @@ def ask(
         if answer.sql:
             sys.stdout.write(answer.sql + "\n")
     else:
-        show.answer(answer, target)
-        if show_candidates and not answered:
-            show.alternatives(answer, db, question)
-        show.thread(answer, question)
+        # Rows asked for on stdout (--csv): the prose goes to stderr, so that an abstention's
+        # "I don't know" never lands in the data.
+        with show.prose_to_stderr(as_csv):
+            show.answer(answer, target)
+            if show_candidates and not answered:
+                show.alternatives(answer, db, question)
+            show.thread(answer, question)
     raise typer.Exit(0 if answered else 1)
 
 

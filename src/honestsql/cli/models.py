@@ -39,11 +39,14 @@ def models(as_json: JsonOption = False) -> None:
         emit_json({"ok": True, "models": rows})
         return
     table = RichTable(title="honestsql models")
-    for column in ("name", "size", "from", "installed", "verified"):
-        table.add_column(column)
+    # Names whole on any terminal; the rest wraps, never cut with "…".
+    longest = max((len(str(row["name"])) for row in rows), default=4)
+    table.add_column("name", no_wrap=True, min_width=longest)
+    for column in ("size", "from", "installed", "verified"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            escape(str(row["name"]) + (" (default)" if row["default"] else "")),
+            escape(str(row["name"]) + ("\n(default)" if row["default"] else "")),
             f"{row['size_gb']} GB",
             escape("\n".join(row["sources"])),  # type: ignore[arg-type]
             "yes" if row["installed"] else "no",

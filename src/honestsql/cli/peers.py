@@ -20,6 +20,7 @@ from honestsql.cli.common import (
     TargetOption,
     cache_run,
     fail,
+    json_stdout,
     print_figures,
 )
 from honestsql.errors import HonestSQLError, InvalidInput
@@ -63,22 +64,27 @@ def bench_peers(
     from honestsql.benchmarks import peers, peers_figures
 
     try:
-        suites_named = list(suite or SUITES)
-        unknown = [s for s in suites_named if s not in SUITES]
-        if unknown:
-            raise InvalidInput(f"Unknown suite {unknown[0]!r}: choose from {', '.join(SUITES)}.")
-        names = list(dict.fromkeys(system or peers.SYSTEMS))
-        if report_only:
-            if run is None:
-                raise InvalidInput("--report-only needs --run FILE.")
-            header, records = peers.load_run(run)
-            figures = peers_figures.summarize_run(header, records, system or None)
-        else:
-            figures = _run(
-                model, data, names, suites_named, run, limit, fresh, n_ctx, candidates, target
-            )
-        if report is not None:
-            figures["report"] = str(peers_figures.report(figures, report))
+        # Libraries print (LlamaIndex: "Embeddings have been explicitly disabled"): with
+        # --json, stdout is the JSON alone.
+        with json_stdout(as_json):
+            suites_named = list(suite or SUITES)
+            unknown = [s for s in suites_named if s not in SUITES]
+            if unknown:
+                raise InvalidInput(
+                    f"Unknown suite {unknown[0]!r}: choose from {', '.join(SUITES)}."
+                )
+            names = list(dict.fromkeys(system or peers.SYSTEMS))
+            if report_only:
+                if run is None:
+                    raise InvalidInput("--report-only needs --run FILE.")
+                header, records = peers.load_run(run)
+                figures = peers_figures.summarize_run(header, records, system or None)
+            else:
+                figures = _run(
+                    model, data, names, suites_named, run, limit, fresh, n_ctx, candidates, target
+                )
+            if report is not None:
+                figures["report"] = str(peers_figures.report(figures, report))
     except HonestSQLError as exc:
         fail(exc, as_json)
     if not as_json:

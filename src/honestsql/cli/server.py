@@ -7,6 +7,7 @@ import re
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from honestsql.cli.apps import app
 from honestsql.cli.common import (
@@ -21,6 +22,7 @@ from honestsql.cli.common import (
     PolicyOption,
     SchemasOption,
     emit_json,
+    err,
     fail,
     out,
     schema_list,
@@ -49,10 +51,16 @@ def parse_databases(values: list[str]) -> dict[str, str]:
 
 
 def _factory(llm: str | None, base_url: str | None, model: str | None, api_key: str | None):  # type: ignore[no-untyped-def]
-    if not (llm or base_url or model):
+    """The model every door uses: the one ``ask`` uses unless told otherwise (``--llm none``: no
+    model). A model that cannot be used is said at start-up, on stderr."""
+    if llm == "none":
         return None
-    from honestsql.llm.factory import make_backend
+    from honestsql.llm.factory import make_backend, unavailable
 
+    problem = unavailable(llm, base_url=base_url, model=model)
+    if problem is not None:
+        err.print(f"No questions can be answered here: {escape(problem)}", soft_wrap=True)
+        return None
     return lambda: make_backend(llm, base_url=base_url, model=model, api_key=api_key)
 
 

@@ -32,7 +32,9 @@ def check_result(result: CheckResult) -> None:
     if result.result is not None:
         table = RichTable(show_lines=False, header_style="bold")
         for column in result.result.columns:
-            table.add_column(f"{column.name}\n[dim]{column.type}[/]")
+            # An empty result has no values to take a type from: no "null" under every name.
+            kind = f"\n[dim]{escape(column.type)}[/]" if result.result.rows else ""
+            table.add_column(escape(column.name) + kind)
         for row in result.result.json_rows():
             table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
         out.print(table)
@@ -122,3 +124,17 @@ def thread(answer: Any, question: str) -> None:
             f"[dim]Conversation {answer.conversation}: follow up with "
             f"--follow-up {answer.conversation}[/]"
         )
+
+
+@contextmanager
+def prose_to_stderr(wanted: bool) -> Iterator[None]:
+    """While inside, what is printed for people goes to stderr (when ``wanted``)."""
+    if not wanted:
+        yield
+        return
+    before = out.file
+    out.file = sys.stderr
+    try:
+        yield
+    finally:
+        out.file = before

@@ -33,7 +33,7 @@ def parse(target: str) -> URL:
     if not match:
         path = Path(target).expanduser()
         scheme = "duckdb" if path.suffix.lower() in {".duckdb", ".ddb"} else "sqlite"
-        return URL.create(scheme, database=str(path))
+        return URL.create(scheme, database=str(path.resolve()))
     try:
         url = make_url(target)
     except (ArgumentError, ValueError) as exc:
@@ -49,11 +49,19 @@ def parse(target: str) -> URL:
             f"Unsupported database type {backend!r} in {redact(target)!r}. "
             f"honestsql supports: {', '.join(sorted(set(Dialect.registry) - {'postgres'}))}."
         )
+    if backend in {"sqlite", "duckdb"} and url.database and _is_file(url.database):
+        # One spelling per file: a relative path, an absolute one and a URL are one database
+        # (the key of its memory, conversations and caches).
+        url = url.set(database=str(Path(url.database).expanduser().resolve()))
     if "+" not in url.drivername:  # no driver named: use the ones the extras install
         url = url.set(drivername=dialect.drivers.get(backend, url.drivername))
     elif backend == "postgres":
         url = url.set(drivername="postgresql+" + url.get_driver_name())
     return url
+
+
+def _is_file(database: str) -> bool:
+    return database != ":memory:" and not database.startswith(("file:", ":"))
 
 
 def display(url: URL) -> str:

@@ -105,20 +105,22 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
 
 def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dict[str, float]:
     """The clues (``honestsql.clues``) of a run record, computed as the pipeline computes them
-    now: from its candidates' SQL, with the chosen query run again on ``db``."""
+    now: from its candidates' SQL, each query that ran run again on ``db``."""
     candidates = record["candidates"]
-    chosen = record.get("chosen")
     sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
-    rows = None
-    if db is not None and chosen is not None and sqls[chosen]:
-        settings = Settings()
-        try:
-            rows = db.execute(
-                sqls[chosen], timeout=settings.timeout, max_rows=settings.max_rows
-            ).rows
-        except HonestSQLError:
-            rows = None
-    return clues(question, sqls, chosen, rows, db.sql_dialect if db is not None else None)
+    settings = Settings()
+    ran: dict[str, Any] = {}
+    for sql in sqls:
+        if db is not None and sql is not None and sql not in ran:
+            try:
+                ran[sql] = db.execute(
+                    sql, timeout=settings.timeout, max_rows=settings.max_rows
+                ).rows
+            except HonestSQLError:
+                ran[sql] = None
+    results = [ran.get(sql) if sql is not None else None for sql in sqls]
+    dialect = db.sql_dialect if db is not None else None
+    return clues(question, sqls, record.get("chosen"), results, dialect)
 
 
 def answer_one(
