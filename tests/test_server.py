@@ -231,6 +231,21 @@ def test_page_and_openapi(client: TestClient) -> None:
     assert {"/api/ask", "/api/check", "/api/schema", "/api/feedback", "/api/health"} <= set(paths)
 
 
+
+def test_the_api_docs_load_offline(client: TestClient) -> None:
+    """/docs and /redoc name only files this server serves (Swagger UI and ReDoc from the
+    fastapi-offline package): no CDN, so they are not blank without a network."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert sources and all(src.startswith("/") for src in sources), sources
+        for src in sources:
+            assert client.get(src).status_code == 200, src
+
+
 def test_slow_queries_do_not_block_health_and_run_on_the_worker_limit(config: ServerConfig) -> None:
     assert config.workers == 2
     with running(create_app(config)) as base, concurrent.futures.ThreadPoolExecutor(4) as pool:
