@@ -228,3 +228,81 @@ def test_conversation_glossary_and_policy_in_a_browser(test_databases, tmp_path:
         assert "The policy denies customers.email" in page.inner_text("#reasons")
         page.screenshot(path=str(ARTIFACTS / "web-policy.png"), full_page=True)
         browser.close()
+
+
+def _first_hour_reply(request):  # type: ignore[no-untyped-def]
+    if request.messages[0]["content"].startswith("You rewrite the last question"):
+        return [request.messages[-1]["content"].rsplit("Follow-up: ", 1)[1].split("\n")[0]]
+    if any("Mars" in m["content"] for m in request.messages):  # nothing matches, repaired or not
+        return ["SELECT name FROM customers WHERE id < 0"] * request.n
+    return reply(request)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_first_hour_page_in_a_browser(test_databases, tmp_path: Path, width: int) -> None:  # type: ignore[no-untyped-def]
+    """What a new user missed: the question stays with its answer, a sentence built from the
+    result, the confidence in plain words with details on demand, every stage as it happens, an
+    empty result marked, a history, a SQL box through the same guard, keys and samples in the
+    schema browser; at desktop and phone width."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    config = ServerConfig(
+        {"shop": test_databases["sqlite"].url},
+        backend_factory=lambda: ScriptedBackend(_first_hour_reply),
+        memory_path=tmp_path / "memory.sqlite",
+        audit=False,
+    )
+    with running(create_app(config)) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(base)
+        page.wait_for_selector("#schema details")
+
+        page.fill("#question", "How many customers live in Germany?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#verdict.answered")
+        assert page.inner_text("#asked") == "How many customers live in Germany?"
+        assert page.inner_text("#sentence") == "The answer is 2."
+        assert "likely right" in page.inner_text("#verdict").lower()
+        assert page.is_hidden("#notes")  # details on demand
+        page.click("#confidence-details summary")
+        assert "Estimated chance that this is right" in page.inner_text("#notes")
+        seen = page.evaluate("window.stagesSeen")
+        assert len(seen) >= 3 and page.is_hidden("#stages")
+        assert page.is_hidden("#result-empty")
+
+        page.fill("#target", "0.05")  # an empty result is never very sure
+        page.fill("#question", "Which customers live on Mars?")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('asked').textContent.includes('Mars')")
+        page.wait_for_selector("#result-empty:not([hidden])")
+        assert page.inner_text("#sentence") == "No row matches."
+
+        # The history: newest first; a click shows the earlier answer again.
+        items = page.locator("#history li").all_inner_texts()
+        assert len(items) == 2 and "Mars" in items[0] and "no row matches" in items[0]
+        page.locator("#history button").nth(1).click()
+        assert page.inner_text("#sentence") == "The answer is 2."
+
+        # The SQL box: refused before it runs, or run read-only.
+        page.fill("#sql-box", "DELETE FROM customers")
+        page.click("#sql-run")
+        page.wait_for_selector("#sql-findings li.finding")
+        page.fill("#sql-box", "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name")
+        page.click("#sql-run")
+        page.wait_for_selector("#sql-result td")
+        assert page.locator("#sql-result td").all_inner_texts() == ["Anna", "Emil"]
+
+        # The schema browser: keys, foreign keys, sample values.
+        text = page.evaluate(
+            """[...document.querySelectorAll('#schema details')]
+                 .find((d) => d.querySelector('summary').textContent.startsWith('orders '))
+                 .textContent"""
+        )
+        assert "customer_id INTEGER · → customers.id" in text and "id INTEGER · key" in text
+        assert "e.g." in page.evaluate("document.getElementById('schema').textContent")
+
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width + 1
+        page.screenshot(path=str(ARTIFACTS / f"web-first-hour-{width}.png"), full_page=True)
+        browser.close()

@@ -231,7 +231,6 @@ def test_page_and_openapi(client: TestClient) -> None:
     assert {"/api/ask", "/api/check", "/api/schema", "/api/feedback", "/api/health"} <= set(paths)
 
 
-
 def test_the_api_docs_load_offline(client: TestClient) -> None:
     """/docs and /redoc name only files this server serves (Swagger UI and ReDoc from the
     fastapi-offline package): no CDN, so they are not blank without a network."""

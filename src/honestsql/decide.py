@@ -311,7 +311,7 @@ def _failed(candidates: list[Candidate]) -> Reason:
     model_reasons = sorted(
         {c.abstain_reason for c in candidates if c.abstain_reason and c.status != "abstain"}
     )[:3]
-    shown = "; ".join(problems[:2]) or "no query was written"
+    shown = "; ".join(p.rstrip(".") for p in problems[:2]) or "no query was written"
     return Reason(
         "all_candidates_failed",
         f"The queries it wrote failed: {shown}.",

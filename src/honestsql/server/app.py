@@ -197,6 +197,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             "status": "ok",
             "version": honestsql.__version__,
             "databases": list(config.databases),
+            # Whether questions can be answered (a model is configured); the page says so.
+            "model": config.backend_factory is not None,
         }
 
     @app.get("/api/schema", dependencies=[Depends(authorized)])

@@ -41,8 +41,7 @@ function highlight(code, sql) {
   }
 }
 
-function renderTable(columns, rows) {
-  const table = $("result");
+function renderTable(columns, rows, table = $("result")) {
   table.replaceChildren();
   if (!columns.length) return;
   const head = table.createTHead().insertRow();
@@ -107,13 +106,19 @@ function showAlternatives(answer, question, db) {
 
 function showAnswer(answer, question, db, target) {
   $("answer").hidden = false;
+  $("asked").textContent = question; // the question stays with its answer
   const verdict = $("verdict");
   const reasons = $("reasons");
   reasons.replaceChildren();
   const confidence = `${Math.round(answer.confidence * 100)}%`;
+  const notes = $("notes");
+  notes.replaceChildren();
+  for (const note of answer.notes || []) notes.append(element("li", note.startsWith("calibrated on") ? "The confidence is fitted on this model's past answers to benchmark questions." : note));
+  notes.append(element("li", `Estimated chance that this is right: ${confidence}; it answers only above ${Math.round(target * 100)}%.`));
+  $("sentence").textContent = answer.decision === "answer" ? sentence(answer.columns, answer.rows, answer.truncated) : "";
   if (answer.decision === "answer") {
     verdict.className = "answered";
-    verdict.textContent = `Answered with ${confidence} confidence (your threshold: ${Math.round(target * 100)}%). ${answer.notes.join("; ")}.`;
+    verdict.textContent = `${plainConfidence(answer.confidence)} (${confidence} confidence).`;
   } else {
     verdict.className = "abstained";
     verdict.textContent = `I don't know: confidence ${confidence} is not enough.`;
@@ -135,12 +140,31 @@ function showAnswer(answer, question, db, target) {
   if (answer.sql) highlight($("sql"), answer.sql);
   showAlternatives(answer, question, db);
   renderTable(answer.columns, answer.rows);
+  $("result-empty").hidden = !(answer.decision === "answer" && answer.rows.length === 0);
   renderChart(answer.columns, answer.rows);
   last = { question, db, sql: answer.sql };
   $("download").hidden = !answer.sql;
   $("download-status").textContent = "";
   $("feedback").hidden = !answer.sql;
   $("feedback-status").textContent = "";
+}
+
+// The confidence in plain words; the number and what it rests on are one click away.
+function plainConfidence(p) {
+  if (p >= 0.9) return "Very likely right";
+  if (p >= 0.75) return "Likely right";
+  return "Answered, but not sure";
+}
+
+// One sentence from the result itself: only values the result holds.
+function sentence(columns, rows, truncated) {
+  if (!rows.length) return "No row matches.";
+  const show = (v) => (v === null ? "NULL" : String(v));
+  if (rows.length === 1 && columns.length === 1) return `The answer is ${show(rows[0][0])}.`;
+  if (rows.length === 1) return `One row: ${columns.map((c, i) => `${c.name} ${show(rows[0][i])}`).join(", ")}.`;
+  const first = rows.slice(0, 3).map((r) => show(r[0])).join(", ");
+  const count = truncated ? `At least ${rows.length} rows` : `${rows.length} rows`;
+  return `${count}; the first: ${first}${rows.length > 3 ? ", …" : ""}.`;
 }
 
 // /api/ask/stream: server-sent events, read from the response body (EventSource only GETs).
@@ -211,13 +235,20 @@ async function send(question, standalone) {
   $("status").textContent = "Starting…";
   try {
     window.stagesSeen = [];
+    const stages = $("stages");
+    stages.replaceChildren();
+    stages.hidden = false;
     const body = { question, db, target, conversation };
     if (standalone) body.standalone = standalone;
     const answer = await askStream(body, (message) => {
       window.stagesSeen.push(message);
       $("status").textContent = `${message}…`;
+      for (const done of stages.children) done.className = "done";
+      stages.append(element("li", message, "now")); // every stage, as it happens
     });
     $("status").textContent = "";
+    stages.hidden = true;
+    remember(question, answer, db, target);
     conversation = answer.conversation || null;
     thread.push({ question, read: answer.standalone_question, answer });
     renderThread();
@@ -278,6 +309,46 @@ async function feedback(vote) {
   }
 }
 
+// The questions asked on this page, newest first; one click shows an answer again.
+const history = [];
+
+function remember(question, answer, db, target) {
+  history.unshift({ question, answer, db, target });
+  const list = $("history");
+  list.replaceChildren();
+  $("history-section").hidden = false;
+  for (const entry of history) {
+    const item = element("li");
+    const again = element("button", entry.question, "history-question");
+    again.type = "button";
+    again.addEventListener("click", () => showAnswer(entry.answer, entry.question, entry.db, entry.target));
+    const rows = entry.answer.rows || [];
+    const outcome = entry.answer.decision === "answer" ? (rows.length ? `${rows.length} row(s)` : "no row matches") : "I don't know";
+    item.append(again, element("span", ` · ${outcome}`, rows.length || entry.answer.decision !== "answer" ? "" : "empty"));
+    list.append(item);
+  }
+}
+
+// The user's own SQL, through the same guard as the model's (POST /api/check).
+async function runSql(event) {
+  event.preventDefault();
+  const sql = $("sql-box").value.trim();
+  const findings = $("sql-findings");
+  findings.replaceChildren();
+  $("sql-result").replaceChildren();
+  if (!sql) return;
+  try {
+    const result = await api("/api/check", { sql, db: $("db").value });
+    for (const problem of result.errors || []) findings.append(element("li", problem.message, "finding"));
+    if (result.ok) {
+      renderTable(result.columns, result.rows, $("sql-result"));
+      if (!result.rows.length) findings.append(element("li", "It ran; no row matches.", "empty"));
+    }
+  } catch (error) {
+    findings.append(element("li", `Error: ${error.message}`, "finding"));
+  }
+}
+
 async function loadSchema() {
   const target = $("schema");
   target.replaceChildren();
@@ -288,8 +359,17 @@ async function loadSchema() {
       details.append(element("summary", `${table.name}${table.row_count !== null ? ` (${table.row_count} rows)` : ""}`));
       if (table.description) details.append(element("p", table.description));
       const list = element("ul", undefined, "cols");
+      const references = {};
+      for (const key of table.foreign_keys || []) {
+        key.columns.forEach((c, i) => { references[c] = `${key.ref_table}.${key.ref_columns[i] || ""}`; });
+      }
       for (const column of table.columns) {
-        list.append(element("li", `${column.name} ${column.type}${column.primary_key ? " · key" : ""}${column.description ? ` · ${column.description}` : ""}`));
+        const parts = [`${column.name} ${column.type}`];
+        if (column.primary_key) parts.push("key");
+        if (references[column.name]) parts.push(`→ ${references[column.name]}`);
+        if (column.description) parts.push(column.description);
+        if (column.samples && column.samples.length) parts.push(`e.g. ${column.samples.slice(0, 3).join(", ")}`);
+        list.append(element("li", parts.join(" · ")));
       }
       details.append(list);
       target.append(details);
@@ -302,6 +382,7 @@ async function loadSchema() {
 async function start() {
   $("api-key").addEventListener("change", (e) => { localStorage.setItem("honestsql-key", e.target.value); loadSchema(); });
   $("ask-form").addEventListener("submit", ask);
+  $("sql-form").addEventListener("submit", runSql);
   $("thumbs-up").addEventListener("click", () => feedback("up"));
   $("thumbs-down").addEventListener("click", () => feedback("down"));
   $("download-csv").addEventListener("click", () => download("csv"));
@@ -315,6 +396,7 @@ async function start() {
   });
   const health = await api("/api/health");
   for (const name of health.databases) $("db").append(element("option", name));
+  if (health.model === false) $("status").textContent = "No model is configured: questions cannot be answered here; your own SQL can still be checked and run.";
   $("db").addEventListener("change", loadSchema);
   $("question").focus();
   await loadSchema();
