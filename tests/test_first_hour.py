@@ -133,3 +133,34 @@ def test_with_json_what_a_library_prints_goes_to_stderr(capsys: Any) -> None:
     assert captured.out == "shown\n" and "MockEmbedding" in captured.err
     source = (Path(__file__).parents[1] / "src/honestsql/cli/peers.py").read_text()
     assert "with json_stdout(as_json):" in source
+
+
+def test_a_question_in_another_language_reaches_the_model(test_databases: Any) -> None:
+    """The relevance gate counts the schema's English words, so it judges English questions
+    only: "Wie viele Bestellungen wurden storniert?" was refused before the model."""
+    from honestsql.linking import is_english
+    from honestsql.llm.openai_compat import OpenAICompatible
+    from honestsql.pipeline import Pipeline, Settings
+
+    others = [
+        "Wie viele Bestellungen wurden storniert?",
+        "Combien de clients habitent en France ?",
+        "¿Cuántos clientes viven en Alemania?",
+        "Quanti clienti vivono in Germania?",
+        "Quantos clientes moram na Alemanha?",
+        "有多少客户住在德国？",
+        "ドイツに住んでいる顧客は何人ですか？",
+    ]
+    assert not any(map(is_english, others))
+    assert is_english("How many customers live in Germany?")
+    with (
+        honestsql.connect(test_databases["sqlite"].url) as db,
+        ChatServer(lambda request: [GOOD] * request.get("n", 1)) as server,
+    ):
+        backend = OpenAICompatible(base_url=server.base_url, model="scripted", max_retries=0)
+        pipeline = Pipeline(db, backend, Settings(candidates=2))
+        gated = pipeline.ask("What is dark matter made of?")
+        assert gated.reasons[0]["code"] == "not_about_this_database" and not server.requests
+        german = pipeline.ask(others[0])
+        assert server.requests and german.reasons[:1] != gated.reasons[:1]
+        assert german.candidates and german.candidates[0]["sql"] == GOOD

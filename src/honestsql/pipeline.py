@@ -239,7 +239,7 @@ class Pipeline:
         timings["link"] = _ms(started)
         gate = write_request(question) or (
             off_topic(relevance, linking.content_words(question))
-            if self.settings.relevance_gate
+            if self.settings.relevance_gate and linking.is_english(question)
             else None
         )
         if gate is not None:

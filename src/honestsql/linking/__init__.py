@@ -12,9 +12,22 @@ from collections.abc import Callable
 from typing import Any
 
 from honestsql.catalog import Catalog, Table
-from honestsql.linking.lexical import STOPWORDS, content_words, relevance, table_vocabulary
+from honestsql.linking.lexical import (
+    STOPWORDS,
+    content_words,
+    is_english,
+    relevance,
+    table_vocabulary,
+)
 
-__all__ = ["STOPWORDS", "content_words", "relevance", "select_tables", "table_vocabulary"]
+__all__ = [
+    "STOPWORDS",
+    "content_words",
+    "is_english",
+    "relevance",
+    "select_tables",
+    "table_vocabulary",
+]
 
 #: Linkers of the catalogs seen last (a linker indexes a whole schema: worth keeping a few).
 _LINKERS: OrderedDict[tuple[int, bool], Any] = OrderedDict()

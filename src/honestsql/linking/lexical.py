@@ -19,6 +19,22 @@ STOPWORDS = frozenset(
     total average per each every please name names which whose return display value values""".split()  # noqa: SIM905
 )
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]+")
+#: Words nearly every English question has one of, and other languages' questions rarely do
+#: (not "in", "on", "is", "was", "per", "do": Italian, French, Dutch, German, Portuguese).
+_ENGLISH = frozenset(
+    """the of how what which who whom whose where when why are were for with from and or does did
+    have has many much by each every there that this these those""".split()  # noqa: SIM905
+)
+
+
+def is_english(question: str) -> bool:
+    """Whether the question reads as English: Latin letters only, and at least one of the
+    function words English questions carry. The relevance gate counts the schema's (English)
+    words, so it only judges questions in English; others go to the model."""
+    letters = [c for c in question if c.isalpha()]
+    if any(not ("a" <= c.lower() <= "z") for c in letters):
+        return False  # another script, or accents English questions rarely carry
+    return any(w.lower() in _ENGLISH for w in _TOKEN.findall(question))
 
 
 def content_words(text: str) -> list[str]:
