@@ -164,3 +164,24 @@ def test_a_question_in_another_language_reaches_the_model(test_databases: Any) -
         german = pipeline.ask(others[0])
         assert server.requests and german.reasons[:1] != gated.reasons[:1]
         assert german.candidates and german.candidates[0]["sql"] == GOOD
+
+
+def test_a_verified_example_that_was_shown_is_mentioned(
+    test_databases: Any, tmp_path: Path
+) -> None:
+    from honestsql.llm.openai_compat import OpenAICompatible
+    from honestsql.memory import Memory
+    from honestsql.pipeline import Pipeline, Settings
+
+    memory = Memory(tmp_path / "memory.sqlite")
+    with (
+        honestsql.connect(test_databases["sqlite"].url) as db,
+        ChatServer(lambda request: [GOOD] * request.get("n", 1)) as server,
+    ):
+        backend = OpenAICompatible(base_url=server.base_url, model="scripted", max_retries=0)
+        pipeline = Pipeline(db, backend, Settings(candidates=2), memory=memory)
+        before = pipeline.ask("How many customers live in Germany?")
+        assert not any("verified example" in note for note in before.notes)
+        memory.add(db.display_url, "How many customers live in France?", GOOD)
+        after = pipeline.ask("How many customers live in Germany?")
+    assert 'shown a verified example: "How many customers live in France?"' in after.notes

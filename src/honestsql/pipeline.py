@@ -289,6 +289,7 @@ class Pipeline:
             question=question,
             dialect=dialect,
         )
+        decision.notes += [f'shown a verified example: "{q}"' for q, _ in examples[:2]]
         timings["total"] = _ms(started)
         return self._finish(state, question, target, decision, candidates, schema, timings)
 
