@@ -39,7 +39,8 @@ HISTORY_TURNS = 4
 REWRITE = """You rewrite the last question of a conversation about a database so that it can be \
 understood on its own. A follow-up continues the question just before it: start from that \
 question and keep all of its conditions (places, years, groups), then add or change only what \
-the follow-up says. A question that is already complete on its own stays unchanged. Do not \
+the follow-up says; a follow-up that asks the same about something else replaces the condition, \
+it is not a second question. A question that is already complete on its own stays unchanged. Do not \
 answer it. Reply with the rewritten question only, on one line.
 
 Examples:
@@ -49,6 +50,9 @@ Rewritten: How many orders did German customers place in 2023?
 Previous: How many orders did German customers place in 2023?
 Follow-up: only the cancelled ones
 Rewritten: How many cancelled orders did German customers place in 2023?
+Previous: How many products cost more than 50 euros?
+Follow-up: and how many cost less than 10?
+Rewritten: How many products cost less than 10 euros?
 Previous: How many customers live in Spain?
 Follow-up: only those older than 30
 Rewritten: How many customers live in Spain and are older than 30?
