@@ -279,10 +279,18 @@ def test_the_first_hour_page_in_a_browser(test_databases, tmp_path: Path, width:
         page.wait_for_selector("#result-empty:not([hidden])")
         assert page.inner_text("#sentence") == "No row matches."
 
-        # The history: newest first; a click shows the earlier answer again.
+        # A question in German reaches the model (the relevance gate judges English only).
+        page.click("#new-conversation")
+        page.fill("#question", "Wie viele Kunden gibt es pro Land?")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('asked').textContent.includes('Kunden')")
+        page.wait_for_selector("#result td")
+        assert "None of the question's words" not in page.inner_text("#answer")
+
+        # The history: newest first; a click shows an earlier answer again.
         items = page.locator("#history li").all_inner_texts()
-        assert len(items) == 2 and "Mars" in items[0] and "no row matches" in items[0]
-        page.locator("#history button").nth(1).click()
+        assert len(items) == 3 and "Mars" in items[1] and "no row matches" in items[1]
+        page.locator("#history button").nth(2).click()
         assert page.inner_text("#sentence") == "The answer is 2."
 
         # The SQL box: refused before it runs, or run read-only.
