@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql.benchmarks import read_run, start_run
+from honestsql.benchmarks import multilingual, read_run, start_run
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
@@ -35,22 +35,36 @@ from honestsql.pipeline import Settings
 from honestsql.service import Service
 
 SUITES = ("sqleval-sqlite", "spider", "sqleval-postgres")
+#: Suites run only when named with --suite (``multilingual``: honestsql's own questions in six
+#: languages, ``honestsql.benchmarks.multilingual``).
+EXTRA_SUITES = ("multilingual",)
 #: Suites taken in turn first; later tiers only once the earlier ones are done.
-TIERS = (("sqleval-sqlite", "spider"), ("sqleval-postgres",))
+TIERS = (("sqleval-sqlite", "spider"), ("sqleval-postgres",), EXTRA_SUITES)
 BLOCK = 8
 
 
 def load_suites(data: str | Path | None, suites: Sequence[str]) -> dict[str, Dataset]:
-    unknown = [s for s in suites if s not in SUITES]
+    known = (*SUITES, *EXTRA_SUITES)
+    unknown = [s for s in suites if s not in known]
     if unknown:
-        raise InvalidInput(f"Unknown suite {unknown[0]!r}: choose from {', '.join(SUITES)}.")
+        raise InvalidInput(f"Unknown suite {unknown[0]!r}: choose from {', '.join(known)}.")
     loaded = {}
     for suite in suites:
-        if suite == "spider":
+        if suite == multilingual.NAME:
+            loaded[suite] = multilingual.load(_optional_root(data))
+        elif suite == "spider":
             loaded[suite] = datasets.load("spider", data)
         else:
             loaded[suite] = datasets.load("sqleval", data, dialect=suite.split("-", 1)[1])
     return loaded
+
+
+def _optional_root(data: str | Path | None) -> Path | None:
+    """The data folder when one is given (--data or $HONESTSQL_DATA); ``None`` otherwise: the
+    multilingual suite's demo-shop questions need none."""
+    if data is None and not os.environ.get("HONESTSQL_DATA"):
+        return None
+    return datasets.data_root(data)
 
 
 def plan(suites: dict[str, Dataset]) -> tuple[list[Item], list[str]]:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from honestsql import calibration, fitting
+from honestsql.benchmarks import multilingual
 from honestsql.errors import InvalidInput
 from honestsql.evaluation.metrics import Judged, auroc, ece
 from honestsql.evaluation.metrics import summarize as metrics_summary
@@ -194,6 +195,9 @@ def summarize(
             for suite in sorted({r["suite"] for r in records})
         },
     }
+    languages = multilingual.by_language(records, answered)
+    if languages:
+        figures["languages"] = languages
     return figures
 
 

@@ -148,7 +148,10 @@ DataOption = Annotated[
 
 SuiteOption = Annotated[
     list[str] | None,
-    typer.Option(help="sqleval-sqlite, spider, sqleval-postgres; repeat (default: all)."),
+    typer.Option(
+        help="sqleval-sqlite, spider, sqleval-postgres (the default: all three), or "
+        "multilingual (honestsql's own questions in six languages); repeat for several."
+    ),
 ]
 
 
