@@ -195,7 +195,8 @@ def summarize(
             for suite in sorted({r["suite"] for r in records})
         },
     }
-    languages = multilingual.by_language(records, answered)
+    unrelated = {r["id"] for r in records if said_unrelated(r)}
+    languages = multilingual.by_language(records, answered, unrelated)
     if languages:
         figures["languages"] = languages
     return figures

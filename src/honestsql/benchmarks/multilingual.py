@@ -53,16 +53,15 @@ def load(root: Path | None) -> Dataset:
     return Dataset(NAME, "sqlite", examples, locate)
 
 
-def by_language(records: Sequence[dict[str, Any]], answered: Sequence[bool]) -> dict[str, Any]:
-    """Per language: answered right, wrong, refused, refused as unrelated, and the prompt and
-    completion tokens per question, each beside English; and the questions refused as unrelated
-    in a language whose English version was not."""
-    from honestsql.benchmarks.ask_figures import said_unrelated
-
+def by_language(
+    records: Sequence[dict[str, Any]], answered: Sequence[bool], unrelated: set[str]
+) -> dict[str, Any]:
+    """Per language: answered right, wrong, refused, refused as unrelated (the ids in
+    ``unrelated``), and the prompt and completion tokens per question, each beside English; and
+    the questions refused as unrelated in a language whose English version was not."""
     mine = [(r, a) for r, a in zip(records, answered, strict=True) if r["suite"] == NAME]
     if not mine:
         return {}
-    unrelated = {r["id"] for r, _ in mine if said_unrelated(r)}
     figures: dict[str, Any] = {}
     for language in sorted({r["category"] for r, _ in mine}, key=lambda x: (x != "en", x)):
         chosen = [(r, a) for r, a in mine if r["category"] == language]
