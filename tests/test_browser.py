@@ -45,14 +45,19 @@ def split_reply(request):  # type: ignore[no-untyped-def]
     return reply(request)
 
 
-def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _shop(test_databases, tmp_path: Path, reply) -> ServerConfig:  # type: ignore[no-untyped-def]
+    """The test shop served with a scripted model; screenshots go to ARTIFACTS."""
     ARTIFACTS.mkdir(exist_ok=True)
-    config = ServerConfig(
+    return ServerConfig(
         {"shop": test_databases["sqlite"].url},
-        backend_factory=lambda: ScriptedBackend(split_reply),
+        backend_factory=lambda: ScriptedBackend(reply),
         memory_path=tmp_path / "memory.sqlite",
         audit=False,
     )
+
+
+def test_ask_abstain_chart_feedback_in_a_browser(test_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = _shop(test_databases, tmp_path, split_reply)
     with running(create_app(config)) as base, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -244,13 +249,7 @@ def test_the_first_hour_page_in_a_browser(test_databases, tmp_path: Path, width:
     result, the confidence in plain words with details on demand, every stage as it happens, an
     empty result marked, a history, a SQL box through the same guard, keys and samples in the
     schema browser; at desktop and phone width."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    config = ServerConfig(
-        {"shop": test_databases["sqlite"].url},
-        backend_factory=lambda: ScriptedBackend(_first_hour_reply),
-        memory_path=tmp_path / "memory.sqlite",
-        audit=False,
-    )
+    config = _shop(test_databases, tmp_path, _first_hour_reply)
     with running(create_app(config)) as base, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
