@@ -73,7 +73,9 @@ def test_runaway_query_is_stopped_and_its_job_cancelled(spark) -> None:  # type:
         while _running_honestsql_jobs() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _running_honestsql_jobs() == []
-        after = honestsql.check(db, "SELECT COUNT(*) FROM customers")
+        # The session still answers. Not timed: on two cores the executors may still be
+        # winding the cancelled tasks down, and the default 10 s limit failed in CI once.
+        after = honestsql.check(db, "SELECT COUNT(*) FROM customers", timeout=120)
         assert after.ok and after.result is not None and after.result.rows == [(5,)]
 
 
