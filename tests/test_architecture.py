@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
         "progress",
         "injection",
         "settings",
+        "wording",
     },
     {"cache", "descriptions", "config_files"},  # files on disk
     {  # databases and SQL, no model

@@ -15,6 +15,7 @@ from typing_extensions import TypedDict
 
 from honestsql.db.result import ColumnInfo
 from honestsql.findings import FindingInfo
+from honestsql.wording import chance, sentence, verdict
 
 #: Why honestsql abstained.
 ReasonCode = Literal[
@@ -63,6 +64,19 @@ class CandidateInfo(TypedDict):
     logprob_min: NotRequired[float]
 
 
+class ProseInfo(TypedDict):
+    """The answer in words for people, in the question's language (``honestsql.wording``)."""
+
+    #: The question's language (``en``, ``de``, ``fr``, ``es``, ``it``, ``pt``, ``zh``, ``ja``).
+    language: str
+    #: The decision and its confidence: "Likely right (82% confidence)." / "I don't know: ...".
+    verdict: str
+    #: One sentence from the result (only values it holds); empty on an abstention.
+    sentence: str
+    #: What the confidence means against the target.
+    chance: str
+
+
 class AlternativeInfo(TypedDict):
     """On an abstention: one result the candidates reached, unverified, for a person to judge."""
 
@@ -108,9 +122,26 @@ class Answer:
     #: own (a follow-up rewritten by the model; shown so a wrong reading is visible).
     conversation: str | None = None
     standalone_question: str | None = None
+    #: A question in another language as the model restated it in English: what was answered
+    #: (shown so a wrong reading is visible).
+    reading: str | None = None
+    #: The answer in words for people, in the question's language (``word``).
+    prose: ProseInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def word(self, target: float, language: str) -> None:
+        """Word the answer for people in ``language`` (``prose``)."""
+        answered = self.decision == "answer"
+        self.prose = {
+            "language": language,
+            "verdict": verdict(answered, self.confidence, language),
+            "sentence": sentence(self.columns, self.rows, self.truncated, language)
+            if answered
+            else "",
+            "chance": chance(self.confidence, target, language),
+        }
 
 
 #: Alternatives shown on an abstention, and rows shown of each.

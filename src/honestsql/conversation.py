@@ -6,6 +6,10 @@ they were read, their SQL and the shape of their results). The rewrite is shown 
 wrong reading is visible, and everything after it is the normal pipeline: the standalone
 question is answered with verified SQL or an honest abstention, with the previous turn's SQL
 offered as a hint. Conversations live in ``conversations.sqlite`` in the data directory.
+
+A question in another language is read the same way: the model restates it in English once
+(``in_english``), shown to the user like a follow-up's reading, and the pipeline answers that
+restatement, worded in the question's language.
 """
 
 from __future__ import annotations
@@ -197,16 +201,38 @@ def standalone(backend: Backend, history: list[Turn], question: str) -> tuple[st
     the tokens it took."""
     if not history:
         return question, {"prompt_tokens": 0, "completion_tokens": 0}
+    return _one_line(backend, rewrite_messages(history, question), question)
+
+
+#: Restating a question in another language in English (``in_english``).
+ENGLISH = """Translate the user's question about a database into English. Keep names, numbers, \
+codes and quoted values exactly as they are written. Do not answer it. Reply with the English \
+question only, on one line."""
+
+
+def in_english(backend: Backend, question: str) -> tuple[str, dict[str, int]]:
+    """A question in another language restated in English by the model, and the tokens it
+    took. The pipeline answers the restatement (linking and the relevance signal read the
+    schema's English words, and a small model writes better SQL from English); the answer is
+    worded in the question's language and shows the restatement, so a wrong reading is visible."""
+    messages = [
+        {"role": "system", "content": ENGLISH},
+        {"role": "user", "content": f"Question: {question}\nEnglish:"},
+    ]
+    return _one_line(backend, messages, question)
+
+
+def _one_line(
+    backend: Backend, messages: list[dict[str, str]], question: str
+) -> tuple[str, dict[str, int]]:
+    """The first line the model replies to ``messages`` (greedy), a leading label taken off;
+    ``question`` when it replies nothing."""
     completion = backend.generate_many(
-        [
-            GenerationRequest(
-                rewrite_messages(history, question), n=1, temperature=0.0, max_tokens=96, seed=0
-            )
-        ]
+        [GenerationRequest(messages, n=1, temperature=0.0, max_tokens=96, seed=0)]
     )[0]
     text = (completion.texts[0] if completion.texts else "").strip()
     text = text.splitlines()[0].strip().strip('"').strip() if text else ""
-    for prefix in ("Rewritten:", "Rewritten question:", "Question:"):
+    for prefix in ("Rewritten:", "Rewritten question:", "Question:", "English:"):
         if text.lower().startswith(prefix.lower()):
             text = text[len(prefix) :].strip()
     usage = {

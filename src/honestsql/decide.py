@@ -30,6 +30,7 @@ from honestsql.clues import clues
 from honestsql.db import QueryResult
 from honestsql.findings import Finding
 from honestsql.llm import Likelihood
+from honestsql.wording import say
 
 
 @dataclass
@@ -173,7 +174,7 @@ def _chosen(members: list[Candidate]) -> Candidate | None:
     return min(members, key=lambda c: (c.repairs, len(c.sql or "")))
 
 
-def off_topic(relevance: float, words: list[str]) -> Decision | None:
+def off_topic(relevance: float, words: list[str], language: str = "en") -> Decision | None:
     """Abstain before asking the model when none of (at least two) content words of the question
     appear in the database's names, descriptions or values; ``None`` when the question may be
     about this database."""
@@ -181,8 +182,8 @@ def off_topic(relevance: float, words: list[str]) -> Decision | None:
         return None
     reason = Reason(
         "not_about_this_database",
-        "None of the question's words appear in this database's tables, columns or values.",
-        {"question_words": words, "next_steps": [CHECK_WORDS]},
+        say("off_topic", language),
+        {"question_words": words, "next_steps": [say("check_words", language)]},
     )
     return Decision(False, 0.0, None, [reason])
 
@@ -211,16 +212,12 @@ _WRITE_ANYWHERE = re.compile(
 )
 
 
-def write_request(question: str) -> Decision | None:
+def write_request(question: str, language: str = "en") -> Decision | None:
     """Abstain before asking the model when the question asks to change data: honestsql only
     reads, and a query that "answers" a delete by listing the rows would mislead."""
     if not (_WRITE_REQUEST.search(question) or _WRITE_ANYWHERE.search(question)):
         return None
-    reason = Reason(
-        "write_request",
-        "This asks to change data; honestsql only reads (no delete, update, insert or drop). "
-        "Make such a change yourself, with an account that has the right to.",
-    )
+    reason = Reason("write_request", say("write_request", language))
     return Decision(False, 0.0, None, [reason])
 
 
@@ -232,39 +229,43 @@ def decide(
     calibrator: AnyCalibrator | None = None,
     question: str = "",
     dialect: str | None = None,
+    language: str = "en",
 ) -> Decision:
+    """Answer or abstain (see the module's text); the words for people are in ``language``."""
     n = len(candidates)
     seen = signals(candidates, relevance, question, dialect)
     abstained = [c for c in candidates if c.status == "abstain"]
     ok, ranked, members = _agreement(candidates)
     if n and len(abstained) * 2 > n:
-        return Decision(False, 0.0, None, [_abstention_reason(abstained)], signals=seen)
+        return Decision(False, 0.0, None, [_abstention_reason(abstained, language)], signals=seen)
     if not ok:
-        return Decision(False, 0.0, None, [_failed(candidates)], signals=seen)
+        return Decision(False, 0.0, None, [_failed(candidates, language)], signals=seen)
     top_size = ranked[0][1]
     chosen = _chosen(members)
     assert chosen is not None and chosen.result is not None
-    notes: list[str] = [
-        f"all {n} queries it wrote give this result"
+    notes = [
+        say("all_agree", language, n=n)
         if top_size == n
-        else f"its queries disagree: {top_size} of {n} give this result"
+        else say("disagree", language, top=top_size, n=n)
     ]
+    fitted_on = calibrator.fitted_on if calibrator is not None else ""
+    calibrated = say("calibrated", language, model=fitted_on.partition(":")[0] or "past runs")
     if calibrator is not None:
         confidence = calibrator.probability(seen)
-        notes.append(f"calibrated on {calibrator.fitted_on or 'past runs'}")
+        notes.append(calibrated)
     else:
         confidence = top_size / n
     described = {
-        "repaired": "the agreeing queries needed repairs",
-        "empty": "the result is empty or all NULL",
-        "truncated": "the result was cut at the row limit",
+        "repaired": say("repaired", language),
+        "empty": say("empty", language),
+        "truncated": say("truncated", language),
         "type_mismatch": "; ".join(w.message for w in chosen.warnings),
     }
     notes.extend(text for key, text in described.items() if seen[key] and text)
     if chosen.ungrounded:
-        notes.append("values not found in the data: " + ", ".join(chosen.ungrounded))
+        notes.append(say("ungrounded", language, values=", ".join(chosen.ungrounded)))
     if relevance < 0.34:
-        notes.append("few words of the question match this database")
+        notes.append(say("few_words", language))
     confidence = max(0.0, min(1.0, confidence))
     if len(ranked) > 1 and ranked[1][1] == top_size >= 2 and not _weighed(ok):
         # Equally supported readings that give different answers and nothing to weigh them:
@@ -273,10 +274,11 @@ def decide(
         rivals = [c for c in ok if c.result_hash == ranked[1][0]]
         reason = Reason(
             "ambiguous",
-            "The question can be read in more than one way, and the readings give different answers.",
+            say("ambiguous", language),
             {
                 "readings": [chosen.sql, rivals[0].sql],
-                "clarifying_question": "Which of these did you mean? "
+                "clarifying_question": say("which_reading", language)
+                + " "
                 + " / ".join(
                     f"({i}) {sql}" for i, sql in enumerate([chosen.sql, rivals[0].sql], 1)
                 ),
@@ -285,62 +287,63 @@ def decide(
         return Decision(False, confidence, chosen, [reason], notes, seen)
     if confidence > target:
         return Decision(True, confidence, chosen, [], notes, seen)
-    plain = [note for note in notes if not note.startswith("calibrated on")]
+    plain = "; ".join(note for note in notes if note != calibrated)
     reason = Reason(
         "low_agreement",
-        f"Not sure enough to answer: {'; '.join(plain)}. The confidence {confidence:.2f} is not "
-        f"above the target {target:.2f}.",
-        {"next_steps": [SEE_QUERIES, LOWER_TARGET, TEACH]},
+        say(
+            "low_agreement",
+            language,
+            notes=plain,
+            confidence=f"{confidence:.2f}",
+            target=f"{target:.2f}",
+        ),
+        {"next_steps": _steps(language, "see_queries", "lower_target", "teach")},
     )
     return Decision(False, confidence, chosen, [reason], notes, seen)
 
 
-#: What a user can do next, named in every abstention's ``next_steps``.
-SEE_QUERIES = "See the queries it wrote and what each returned (--show-candidates)."
-LOWER_TARGET = "Accept a less certain answer with a lower confidence target (--target)."
-TEACH = (
-    "If one of its queries is right, keep it as a verified example (honestsql memory add), "
-    "so that questions like this one are answered next time."
-)
-CHECK_WORDS = "Ask with the words the database uses (honestsql schema shows its tables)."
+def _steps(language: str, *keys: str) -> list[str]:
+    """What a user can do next, named in every abstention's ``next_steps``."""
+    return [say(key, language) for key in keys]
 
 
-def _failed(candidates: list[Candidate]) -> Reason:
+def _failed(candidates: list[Candidate], language: str) -> Reason:
     """No query ran: every one was refused or failed (a repair the model gave up included)."""
     problems = sorted({f.message for c in candidates for f in c.findings})[:5]
     model_reasons = sorted(
         {c.abstain_reason for c in candidates if c.abstain_reason and c.status != "abstain"}
     )[:3]
-    shown = "; ".join(p.rstrip(".") for p in problems[:2]) or "no query was written"
+    shown = "; ".join(p.rstrip(".") for p in problems[:2]) or say("no_query", language)
     return Reason(
         "all_candidates_failed",
-        f"The queries it wrote failed: {shown}.",
+        say("failed", language, problems=shown),
         {
             "problems": problems,
             **({"model_reasons": model_reasons} if model_reasons else {}),
-            "next_steps": [SEE_QUERIES, TEACH],
+            "next_steps": _steps(language, "see_queries", "teach"),
         },
     )
 
 
-def _abstention_reason(abstained: list[Candidate]) -> Reason:
+def _abstention_reason(abstained: list[Candidate], language: str) -> Reason:
     said = " ".join((c.abstain_reason or "").lower() for c in abstained)
     examples = sorted({c.abstain_reason or "" for c in abstained})[:3]
     if "ambiguous" in said or "unclear" in said:
         return Reason(
             "ambiguous",
-            "The model found the question ambiguous.",
+            say("model_ambiguous", language),
             {"model_reasons": examples, "clarifying_question": examples[0] if examples else ""},
         )
     if "not about" in said or "unrelated" in said or "not related" in said:
         return Reason(
             "not_about_this_database",
-            "The question is not about this database.",
-            {"model_reasons": examples, "next_steps": [CHECK_WORDS]},
+            say("model_unrelated", language),
+            {"model_reasons": examples, "next_steps": _steps(language, "check_words")},
         )
     return Reason(
         "unanswerable_with_schema",
-        "The model says this database does not hold what the question asks for"
-        + (f": {examples[0]}" if examples and examples[0] else "."),
-        {"model_reasons": examples, "next_steps": [CHECK_WORDS, SEE_QUERIES]},
+        say("model_unanswerable_why", language, why=examples[0])
+        if examples and examples[0]
+        else say("model_unanswerable", language),
+        {"model_reasons": examples, "next_steps": _steps(language, "check_words", "see_queries")},
     )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from honestsql import calibration, linking, prompts
+from honestsql import calibration, linking, prompts, wording
 from honestsql.answer import Answer, alternatives
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
@@ -50,8 +50,9 @@ class _Question:
     prompts: list[tuple[list[dict[str, str]], list[str]]] = field(default_factory=list)
     #: Each distinct SQL text is checked (verified, run, grounded) once per question.
     checked: dict[str, CheckResult] = field(default_factory=dict)
-    #: The question asked.
+    #: The question asked, and the language its answer is worded in.
     text: str = ""
+    language: str = "en"
     #: Hears each stage as it starts (``Pipeline.ask(on_stage=...)``).
     stage: OnStage = _quiet
 
@@ -80,8 +81,6 @@ class Pipeline:
                 calibration.load_default(backend.model_name) if self.settings.calibrated else None
             )
         self.calibrator = calibrator
-
-    # --- stages ------------------------------------------------------------------------------
 
     def _request(
         self,
@@ -204,13 +203,16 @@ class Pipeline:
         evidence: str = "",
         on_stage: OnStage | None = None,
         context: str = "",
+        language: str | None = None,
     ) -> Answer:
         """Answer ``question``; ``on_stage(stage, message)`` hears each stage as it starts
         (linking, generating, verifying, repairing, deciding), for progress displays;
         ``context`` (a conversation's previous turn) goes to the prompt as a hint but does not
-        count toward the question being about this database."""
+        count toward the question being about this database; the words for people are in
+        ``language`` (by default the question's)."""
         stage = on_stage or _quiet
-        state = _Question(stage=stage, text=question)
+        language = language or wording.language_of(question)
+        state = _Question(stage=stage, text=question, language=language)
         hint = self.glossary.hint(question) if self.glossary is not None else ""
         evidence = "; ".join(part for part in (evidence, hint) if part)
         stage("linking", "Finding the tables the question is about")
@@ -219,8 +221,7 @@ class Pipeline:
         catalog = self.db.catalog()
         dialect = self.db.sql_dialect
         relevance = linking.relevance(question, catalog, evidence)
-        # The conversation's context helps the prompt, never the "is it about this database"
-        # gate: a question about dark matter stays off topic after one about customers.
+        # A conversation's context helps the prompt, never the off-topic gate (dark matter stays off topic).
         evidence = "; ".join(part for part in (evidence, context) if part)
         redact = (
             self.settings.redact if self.settings.redact is not None else not self.backend.local
@@ -237,8 +238,8 @@ class Pipeline:
         )
         schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
         timings["link"] = _ms(started)
-        gate = write_request(question) or (
-            off_topic(relevance, linking.content_words(question))
+        gate = write_request(question, state.language) or (
+            off_topic(relevance, linking.content_words(question), state.language)
             if self.settings.relevance_gate and linking.is_english(question)
             else None
         )
@@ -288,8 +289,11 @@ class Pipeline:
             calibrator=self.calibrator,
             question=question,
             dialect=dialect,
+            language=state.language,
         )
-        decision.notes += [f'shown a verified example: "{q}"' for q, _ in examples[:2]]
+        decision.notes += [
+            wording.say("shown_example", state.language, question=q) for q, _ in examples[:2]
+        ]
         timings["total"] = _ms(started)
         return self._finish(state, question, target, decision, candidates, schema, timings)
 
@@ -323,6 +327,7 @@ class Pipeline:
             chosen=next((i for i, c in enumerate(candidates) if c is chosen), None),
             alternatives=[] if decision.answer else alternatives(candidates),
         )
+        answer.word(target, state.language)
         if self.audit is not None:
             self.audit.record(
                 database=self.db.display_url,

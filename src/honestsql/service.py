@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql import calibration
+from honestsql import calibration, wording
 from honestsql import conversation as conversation_module
 from honestsql import glossary as glossary_module
 from honestsql import policy as policy_module
@@ -206,7 +206,9 @@ class Service:
         for part, tokens in usage.items():
             answer.usage[part] = answer.usage.get(part, 0) + tokens
         if standalone != question and answer.decision == "abstain" and answer.reasons:
-            answer.reasons[0]["message"] += f" (The follow-up was read as: {standalone!r}.)"
+            language = answer.prose["language"] if answer.prose else "en"
+            said = wording.say("read_as", language, question=repr(standalone))
+            answer.reasons[0]["message"] += " " + said
         return answer
 
     def _one_at_a_time(self) -> Any:
@@ -227,9 +229,24 @@ class Service:
         settings = replace(self.settings, **changes) if changes else self.settings
         pipeline = self.pipeline(database, settings, audited=audited)
         with self._one_at_a_time():
-            return pipeline.ask(
-                question, target=target, evidence=evidence, on_stage=on_stage, context=context
+            reading, usage = "", dict[str, int]()
+            language = wording.language_of(question)
+            if language != "en":
+                if on_stage is not None:
+                    on_stage("reading", "Reading the question in English")
+                reading, usage = conversation_module.in_english(pipeline.backend, question)
+            answer = pipeline.ask(
+                reading or question,
+                target=target,
+                evidence=evidence,
+                on_stage=on_stage,
+                context=context,
+                language=language,
             )
+        for part, tokens in usage.items():
+            answer.usage[part] = answer.usage.get(part, 0) + tokens
+        answer.reading = reading or None
+        return answer
 
     def check(
         self,

@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from honestsql.check import CheckResult
 from honestsql.cli.common import out
 from honestsql.findings import Finding
+from honestsql.wording import say
 
 
 def findings(findings: list[Finding], style: str) -> None:
@@ -74,6 +75,9 @@ def alternatives(answer: Any, db: str, question: str) -> None:
 
 
 def answer(answer: Any, target: float) -> None:
+    """The answer for people, worded in the question's language (``answer.prose``)."""
+    language = answer.prose["language"] if answer.prose else "en"
+    shown = f"{answer.confidence:.2f}"
     if answer.decision == "answer":
         out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))
         table = RichTable(header_style="bold")
@@ -82,20 +86,20 @@ def answer(answer: Any, target: float) -> None:
         for row in answer.rows:
             table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
         out.print(table)
-        out.print(
-            f"[green]Answered[/] with confidence {answer.confidence:.2f} (target {target:.2f}): "
-            f"{escape('; '.join(answer.notes))}."
-        )
+        if answer.prose:
+            out.print(f"[bold]{escape(answer.prose['sentence'])}[/]")
+        answered = say("answered", language, confidence=shown, target=f"{target:.2f}")
+        out.print(f"[green]{escape(answered)}[/]: {escape('; '.join(answer.notes))}.")
     else:
         out.print(
-            f"[yellow]I don't know[/] (confidence {answer.confidence:.2f}, target {target:.2f})."
+            f"[yellow]{escape(say('dont_know', language, confidence=shown, target=f'{target:.2f}'))}[/]"
         )
         for reason in answer.reasons:
             out.print(f"- {reason['code']}: {escape(reason['message'])}")
             if reason.get("clarifying_question"):
                 out.print(f"  {escape(reason['clarifying_question'])}")
             for step in reason.get("next_steps", []):
-                out.print(f"  [dim]next:[/] {escape(step)}")
+                out.print(f"  [dim]{escape(say('next', language))}:[/] {escape(step)}")
     if answer.flagged_values:
         out.print(
             f"[dim]Withheld sample values that read like instructions: {', '.join(answer.flagged_values)}[/]"
@@ -116,9 +120,13 @@ def stages() -> Iterator[Callable[[str, str], None]]:
 
 
 def thread(answer: Any, question: str) -> None:
-    """How a follow-up was read, and how to continue the conversation."""
+    """How a follow-up or a question in another language was read, and how to continue the
+    conversation."""
     if answer.standalone_question and answer.standalone_question != question:
         out.print(f"[bold]Read as:[/] {escape(answer.standalone_question)}")
+    if answer.reading:
+        language = answer.prose["language"] if answer.prose else "en"
+        out.print(f"[bold]{escape(say('read_in_english', language))}:[/] {escape(answer.reading)}")
     if answer.conversation:
         out.print(
             f"[dim]Conversation {answer.conversation}: follow up with "

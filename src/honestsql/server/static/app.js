@@ -107,21 +107,25 @@ function showAlternatives(answer, question, db) {
 function showAnswer(answer, question, db, target) {
   $("answer").hidden = false;
   $("asked").textContent = question; // the question stays with its answer
+  // A question in another language: how the model read it in English, for linking.
+  $("reading").hidden = !answer.reading;
+  $("reading").textContent = answer.reading ? `Read in English as: ${answer.reading}` : "";
   const verdict = $("verdict");
   const reasons = $("reasons");
   reasons.replaceChildren();
-  const confidence = `${Math.round(answer.confidence * 100)}%`;
   const notes = $("notes");
   notes.replaceChildren();
-  for (const note of answer.notes || []) notes.append(element("li", note.startsWith("calibrated on") ? "The confidence is fitted on this model's past answers to benchmark questions." : note));
-  notes.append(element("li", `Estimated chance that this is right: ${confidence}; it answers only above ${Math.round(target * 100)}%.`));
-  $("sentence").textContent = answer.decision === "answer" ? sentence(answer.columns, answer.rows, answer.truncated) : "";
+  // The words come from the server, in the question's language (answer.prose).
+  const prose = answer.prose || { verdict: "", sentence: "", chance: "", language: "en" };
+  for (const part of [verdict, reasons, notes, $("sentence")]) part.lang = prose.language;
+  for (const note of answer.notes || []) notes.append(element("li", note));
+  notes.append(element("li", prose.chance));
+  $("sentence").textContent = prose.sentence;
+  verdict.textContent = prose.verdict;
   if (answer.decision === "answer") {
     verdict.className = "answered";
-    verdict.textContent = `${plainConfidence(answer.confidence)} (${confidence} confidence).`;
   } else {
     verdict.className = "abstained";
-    verdict.textContent = `I don't know: confidence ${confidence} is not enough.`;
     for (const reason of answer.reasons) {
       const item = element("li", reason.message);
       if (reason.clarifying_question) item.append(element("div", reason.clarifying_question, "clarify"));
@@ -147,24 +151,6 @@ function showAnswer(answer, question, db, target) {
   $("download-status").textContent = "";
   $("feedback").hidden = !answer.sql;
   $("feedback-status").textContent = "";
-}
-
-// The confidence in plain words; the number and what it rests on are one click away.
-function plainConfidence(p) {
-  if (p >= 0.9) return "Very likely right";
-  if (p >= 0.75) return "Likely right";
-  return "Answered, but not sure";
-}
-
-// One sentence from the result itself: only values the result holds.
-function sentence(columns, rows, truncated) {
-  if (!rows.length) return "No row matches.";
-  const show = (v) => (v === null ? "NULL" : String(v));
-  if (rows.length === 1 && columns.length === 1) return `The answer is ${show(rows[0][0])}.`;
-  if (rows.length === 1) return `One row: ${columns.map((c, i) => `${c.name} ${show(rows[0][i])}`).join(", ")}.`;
-  const first = rows.slice(0, 3).map((r) => show(r[0])).join(", ");
-  const count = truncated ? `At least ${rows.length} rows` : `${rows.length} rows`;
-  return `${count}; the first: ${first}${rows.length > 3 ? ", …" : ""}.`;
 }
 
 // /api/ask/stream: server-sent events, read from the response body (EventSource only GETs).

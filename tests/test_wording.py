@@ -1,0 +1,154 @@
+"""Answers worded in the question's language (issue 29): the language told apart, every message
+in every language with the same blanks, the answer sentence from the result only, and a German
+question answered and refused in German through the pipeline, the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import pytest
+
+import honestsql
+from honestsql import wording
+from honestsql.benchmarks import multilingual
+from honestsql.conversation import ENGLISH
+
+from .chat_server import ChatServer
+from .test_first_hour import GOOD, run
+
+GERMAN = "Wie viele Kunden wohnen in Deutschland?"
+
+
+def test_the_language_of_every_question_of_the_multilingual_suite() -> None:
+    data = multilingual.questions()
+    wrong = [
+        (language, q[language])
+        for q in data["questions"]
+        for language in data["languages"]
+        if wording.language_of(q[language]) != language
+    ]
+    assert not wrong
+    assert wording.language_of("Quanti ordini sono stati annullati?") == "it"
+    assert wording.language_of("Quantos pedidos foram cancelados?") == "pt"
+    # Short English questions, and text it cannot place, stay English.
+    for english in ("List singers", "Count airlines", "Top 5 products by revenue", "42?", ""):
+        assert wording.language_of(english) == "en", english
+
+
+def _blanks(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_message_in_every_language_with_the_blanks_of_the_english() -> None:
+    messages = wording._messages()
+    assert {"off_topic", "low_agreement", "one_value", "chance", "next"} <= set(messages)
+    for key, wordings in messages.items():
+        assert set(wordings) == set(wording.LANGUAGES), key
+        for language, text in wordings.items():
+            assert text.strip() and _blanks(text) == _blanks(wordings["en"]), (key, language)
+        others = [text for language, text in wordings.items() if language != "en"]
+        assert all(text != wordings["en"] for text in others), key  # really translated
+
+
+def test_the_sentence_says_only_what_the_result_holds() -> None:
+    one = [{"name": "n", "type": "INTEGER"}]
+    pair = [{"name": "city", "type": "TEXT"}, {"name": "people", "type": "INTEGER"}]
+    assert wording.sentence(one, [[12]], False) == "The answer is 12."
+    assert wording.sentence(one, [[12]], False, "de") == "Die Antwort ist 12."
+    assert wording.sentence(one, [[None]], False, "ja") == "答えは NULL です。"
+    assert wording.sentence(one, [], False, "fr") == "Aucune ligne ne correspond."
+    assert wording.sentence(pair, [["Bonn", 3]], False, "es") == "Una fila: city Bonn, people 3."
+    rows = [["a", 1], ["b", 2], ["c", 3], ["d", 4]]
+    assert wording.sentence(pair, rows, False) == "4 rows; the first: a, b, c, …."
+    assert wording.sentence(pair, rows, True, "zh") == "至少 4 行；前几行：a, b, c, …。"
+    assert wording.verdict(True, 0.93, "de") == "Sehr wahrscheinlich richtig (93% Konfidenz)."
+    assert wording.verdict(False, 0.46) == "I don't know: confidence 46% is not enough."
+    assert wording.chance(0.46, 0.75, "fr").endswith("au-dessus de 75%.")
+    # A language it has no words for falls back to English.
+    assert wording.say("no_rows", "nl") == "No row matches."
+
+
+def _pipeline(db: Any, server: ChatServer, candidates: int = 2) -> Any:
+    from honestsql.llm.openai_compat import OpenAICompatible
+    from honestsql.pipeline import Pipeline, Settings
+
+    backend = OpenAICompatible(base_url=server.base_url, model="scripted", max_retries=0)
+    return Pipeline(db, backend, Settings(candidates=candidates), calibrator=None)
+
+
+def test_a_german_question_is_answered_and_refused_in_german(test_databases: Any) -> None:
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        with ChatServer(lambda request: [GOOD] * request.get("n", 1)) as server:
+            answered = _pipeline(db, server).ask(GERMAN)
+            english = _pipeline(db, server).ask("How many customers live in Germany?")
+        assert answered.decision == "answer"
+        value = answered.rows[0][0]
+        assert answered.prose == {
+            "language": "de",
+            "verdict": "Sehr wahrscheinlich richtig (100% Konfidenz).",
+            "sentence": f"Die Antwort ist {value}.",
+            "chance": "Geschätzte Wahrscheinlichkeit, dass dies richtig ist: 100%; "
+            "geantwortet wird erst über 75%.",
+        }
+        assert answered.notes[0] == "alle 2 geschriebenen Abfragen liefern dieses Ergebnis"
+        assert english.prose is not None and english.prose["language"] == "en"
+        assert english.prose["sentence"] == f"The answer is {value}."
+        assert english.notes[0] == "all 2 queries it wrote give this result"
+
+        declined = "ABSTAIN: es gibt keine Spalte für Wohnorte"
+        with ChatServer(lambda request: [declined] * request.get("n", 1)) as server:
+            refused = _pipeline(db, server).ask(GERMAN)
+        assert refused.decision == "abstain" and refused.prose is not None
+        reason = refused.reasons[0]
+        assert reason["code"] == "unanswerable_with_schema"  # codes stay as they are
+        assert reason["message"].startswith("Laut Modell enthält diese Datenbank nicht")
+        assert "es gibt keine Spalte für Wohnorte" in reason["message"]
+        assert reason["next_steps"][0].startswith("Fragen Sie mit den Wörtern")
+        assert refused.prose["verdict"].startswith("Ich weiß es nicht")
+        assert refused.prose["sentence"] == ""
+
+        bad = "SELECT nothing FROM nowhere"
+        with ChatServer(lambda request: [bad] * request.get("n", 1)) as server:
+            failed = _pipeline(db, server, candidates=1).ask("顧客は何人いますか？")
+        assert failed.reasons[0]["code"] == "all_candidates_failed"
+        assert failed.reasons[0]["message"].startswith("作成したクエリはすべて失敗しました")
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        (GERMAN, "Die Antwort ist"),
+        ("How many customers live in Germany?", "The answer is"),
+    ],
+)
+def test_the_cli_words_its_answer_in_the_question_language(
+    test_databases: Any, question: str, said: str
+) -> None:
+    def reply(request: dict[str, Any]) -> list[str]:
+        if request["messages"][0]["content"] == ENGLISH:  # restating the German question
+            return ["How many customers live in Germany?"]
+        return [GOOD] * request.get("n", 1)
+
+    with ChatServer(reply) as server:
+        proc = run(
+            "ask",
+            "--db",
+            test_databases["sqlite"].url,
+            "--no-audit",
+            question,
+            HONESTSQL_BASE_URL=server.base_url,
+            HONESTSQL_MODEL="scripted",
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert said in proc.stdout
+    assert ("Beantwortet mit Konfidenz" in proc.stdout) == (question == GERMAN)
+    # The German question was read in English once, that reading answered, and it says so.
+    read = "Auf Englisch gelesen als: How many customers live in Germany?"
+    assert (read in proc.stdout) == (question == GERMAN)
+    restated = [r for r in server.requests if r["messages"][0]["content"] == ENGLISH]
+    assert len(restated) == (question == GERMAN)
+    if restated:
+        assert GERMAN in restated[0]["messages"][-1]["content"]
+        asked = [r for r in server.requests if r not in restated]
+        assert all("live in Germany" in r["messages"][-1]["content"] for r in asked)
