@@ -29,9 +29,7 @@ def test_every_question_in_six_languages_with_a_gold_query_that_answers() -> Non
 
 
 def _spider(root: Path) -> Path:
-    """A scripted model that reads German in English rightly and French wrongly, and answers
-    English with the gold query: the figures say so per language (the confidence
-    cross-validated by database, as every bench ask figure)."""Small stand-ins for Spider's singer and flight_2, enough for the gold queries."""
+    """Small stand-ins for Spider's singer and flight_2, enough for the gold queries."""
     tables = {
         "singer": [
             "CREATE TABLE singer (Singer_ID int PRIMARY KEY, Name text, Birth_Year real, "
@@ -65,10 +63,8 @@ def _spider(root: Path) -> Path:
 
 def test_figures_per_language_beside_english(tmp_path: Path) -> None:
     """A scripted model that reads German in English rightly and French wrongly, and answers
-    English with the gold query: the figures say so per language (the confidence
-    cross-validated by database, as every bench ask figure)."""A scripted model that reads German in English rightly and French wrongly, and answers
-    English with the gold query: the figures say so per language (the confidence cross-validated by database, as
-    every bench ask figure)."""
+    the English with the gold query: the figures say so per language (the confidence
+    cross-validated by database, as every bench ask figure)."""
     assert multilingual.load(None).locate("singer") is None  # Spider's come from the data folder
     dataset = multilingual.load(_spider(tmp_path / "data"))
     gold = {e.question: e.gold[0] for e in dataset.examples if e.gold}
