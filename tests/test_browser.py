@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from honestsql.conversation import ENGLISH
 from honestsql.memory import Memory
 from honestsql.server import ServerConfig, create_app
 
@@ -236,6 +237,8 @@ def test_conversation_glossary_and_policy_in_a_browser(test_databases, tmp_path:
 
 
 def _first_hour_reply(request):  # type: ignore[no-untyped-def]
+    if request.messages[0]["content"] == ENGLISH:  # a question in another language, restated
+        return ["How many customers are there per country?"]
     if request.messages[0]["content"].startswith("You rewrite the last question"):
         return [request.messages[-1]["content"].rsplit("Follow-up: ", 1)[1].split("\n")[0]]
     if any("Mars" in m["content"] for m in request.messages):  # nothing matches, repaired or not
@@ -278,13 +281,21 @@ def test_the_first_hour_page_in_a_browser(test_databases, tmp_path: Path, width:
         page.wait_for_selector("#result-empty:not([hidden])")
         assert page.inner_text("#sentence") == "No row matches."
 
-        # A question in German reaches the model (the relevance gate judges English only).
+        # A question in German reaches the model, read in English once, and is answered in
+        # German words.
         page.click("#new-conversation")
         page.fill("#question", "Wie viele Kunden gibt es pro Land?")
         page.keyboard.press("Enter")
         page.wait_for_function("document.getElementById('asked').textContent.includes('Kunden')")
         page.wait_for_selector("#result td")
         assert "None of the question's words" not in page.inner_text("#answer")
+        assert page.inner_text("#reading") == (
+            "Read in English as: How many customers are there per country?"
+        )
+        assert "Zeile" in page.inner_text("#sentence")  # "3 Zeilen; die ersten: ..."
+        assert "Konfidenz" in page.inner_text("#verdict")
+        assert page.get_attribute("#sentence", "lang") == "de"
+        page.screenshot(path=str(ARTIFACTS / f"web-german-{width}.png"), full_page=True)
 
         # The history: newest first; a click shows an earlier answer again.
         items = page.locator("#history li").all_inner_texts()
