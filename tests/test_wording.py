@@ -152,3 +152,33 @@ def test_the_cli_words_its_answer_in_the_question_language(
         assert GERMAN in restated[0]["messages"][-1]["content"]
         asked = [r for r in server.requests if r not in restated]
         assert all("live in Germany" in r["messages"][-1]["content"] for r in asked)
+
+
+def test_the_cli_shows_what_the_candidates_found_in_the_question_language(
+    test_databases: Any,
+) -> None:
+    def reply(request: dict[str, Any]) -> list[str]:
+        if request["messages"][0]["content"] == ENGLISH:
+            return ["How many customers live in Germany?"]
+        return [GOOD] * request.get("n", 1)
+
+    with ChatServer(reply) as server:
+        proc = run(
+            "ask",
+            "--db",
+            test_databases["sqlite"].url,
+            "--no-audit",
+            "--show-candidates",
+            "--target",
+            "0.99",
+            GERMAN,
+            HONESTSQL_BASE_URL=server.base_url,
+            HONESTSQL_MODEL="scripted",
+        )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Ich weiß es nicht" in proc.stdout
+    assert "Was die Abfragen gefunden haben" in proc.stdout
+    assert "(ungeprüft: honestsql bürgt nicht dafür)" in proc.stdout
+    assert "5 von 5 Abfragen:" in proc.stdout
+    assert "Ist eine davon richtig, speichern Sie sie als geprüftes Beispiel:" in proc.stdout
+    assert "What the candidates found" not in proc.stdout

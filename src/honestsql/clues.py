@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import sqlglot
 from sqlglot import expressions as exp
+
+from honestsql.db.result import value_key
 
 #: Every signal this module computes, in a stable order.
 CLUES = (
@@ -88,11 +89,18 @@ def contained_share(results: Sequence[Rows | None], chosen: int | None) -> float
     it holds: "the names" and "the names with their revenue" agree on the names."""
     if chosen is None or chosen >= len(results) or results[chosen] is None:
         return 0.0
-    mine = _columns(results[chosen] or [])
+    columns: dict[int, list[tuple[str, ...]]] = {}  # candidates with one query share its rows
+
+    def of(rows: Rows) -> list[tuple[str, ...]]:
+        if id(rows) not in columns:
+            columns[id(rows)] = _columns(rows)
+        return columns[id(rows)]
+
+    mine = of(results[chosen] or [])
     held = 0
     for rows in results:
         if rows is not None and len(rows) == len(results[chosen] or []):
-            theirs = _columns(rows)
+            theirs = of(rows)
             held += all(column in theirs for column in mine)
     return held / len(results)
 
@@ -100,13 +108,7 @@ def contained_share(results: Sequence[Rows | None], chosen: int | None) -> float
 def _columns(rows: Rows) -> list[tuple[str, ...]]:
     """Each column as the sorted multiset of its values (row order does not count)."""
     width = max((len(row) for row in rows), default=0)
-    return [tuple(sorted(_norm(row[i]) for row in rows)) for i in range(width)]
-
-
-def _norm(value: Any) -> str:
-    if isinstance(value, (float, Decimal)):
-        return repr(round(float(value), 6))
-    return repr(value)
+    return [tuple(sorted(value_key(row[i]) for row in rows)) for i in range(width)]
 
 
 def clause_agreement(
@@ -116,7 +118,8 @@ def clause_agreement(
     keys = CLUES[:4]
     if chosen is None or not sqls or sqls[chosen] is None:
         return dict.fromkeys(keys, 0.0)
-    parts = [_clauses(sql, dialect) if sql else None for sql in sqls]
+    parsed = {sql: _clauses(sql, dialect) for sql in set(sqls) if sql}  # each text parsed once
+    parts = [parsed[sql] if sql else None for sql in sqls]
     mine = parts[chosen]
     if mine is None:
         return dict.fromkeys(keys, 0.0)

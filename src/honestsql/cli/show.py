@@ -48,17 +48,22 @@ def check_result(result: CheckResult) -> None:
         out.print(f"[green]verified[/] in {result.elapsed_ms:.1f} ms (not executed)")
 
 
+def _language(answer: Any) -> str:
+    return answer.prose["language"] if answer.prose else "en"
+
+
 def alternatives(answer: Any, db: str, question: str) -> None:
     """On an abstention, what the candidates reached: unverified, for a person to judge."""
+    language = _language(answer)
     if not answer.alternatives:
-        out.print("[dim]No candidate query ran, so there is nothing to show.[/]")
+        out.print(f"[dim]{escape(say('nothing_ran', language))}[/]")
         return
     total = len(answer.candidates)
-    out.print(
-        "[bold]What the candidates found[/] [yellow](unverified: honestsql did not vouch for these)[/]"
-    )
+    found, unverified = say("candidates_found", language), say("unverified", language)
+    out.print(f"[bold]{escape(found)}[/] [yellow]{escape(unverified)}[/]")
     for index, alternative in enumerate(answer.alternatives, 1):
-        out.print(f"\n[bold]({index})[/] {alternative['candidates']} of {total} candidates:")
+        shown = say("of_candidates", language, n=alternative["candidates"], total=total)
+        out.print(f"\n[bold]({index})[/] {escape(shown)}")
         out.print(Syntax(alternative["sql"], "sql", word_wrap=True, theme="ansi_dark"))
         table = RichTable(header_style="bold")
         for column in alternative["columns"]:
@@ -67,16 +72,16 @@ def alternatives(answer: Any, db: str, question: str) -> None:
             table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
         out.print(table)
         if alternative["more"]:
-            out.print("[dim]more rows not shown[/]")
+            out.print(f"[dim]{escape(say('more_rows', language))}[/]")
     out.print(
-        "\n[dim]If one is right, keep it as a verified example: "
+        f"\n[dim]{escape(say('keep_example', language))} "
         f"honestsql memory add --db {escape(db)} {escape(repr(question))} 'SQL'[/]"
     )
 
 
 def answer(answer: Any, target: float) -> None:
     """The answer for people, worded in the question's language (``answer.prose``)."""
-    language = answer.prose["language"] if answer.prose else "en"
+    language = _language(answer)
     shown = f"{answer.confidence:.2f}"
     if answer.decision == "answer":
         out.print(Syntax(answer.sql, "sql", word_wrap=True, theme="ansi_dark"))
@@ -122,10 +127,11 @@ def stages() -> Iterator[Callable[[str, str], None]]:
 def thread(answer: Any, question: str) -> None:
     """How a follow-up or a question in another language was read, and how to continue the
     conversation."""
+    language = _language(answer)
     if answer.standalone_question and answer.standalone_question != question:
-        out.print(f"[bold]Read as:[/] {escape(answer.standalone_question)}")
+        read_as = say("follow_up_read_as", language)
+        out.print(f"[bold]{escape(read_as)}:[/] {escape(answer.standalone_question)}")
     if answer.reading:
-        language = answer.prose["language"] if answer.prose else "en"
         out.print(f"[bold]{escape(say('read_in_english', language))}:[/] {escape(answer.reading)}")
     if answer.conversation:
         out.print(

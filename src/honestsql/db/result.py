@@ -51,17 +51,16 @@ class QueryResult:
         return rows_key(self.rows)
 
 
+def value_key(value: Any) -> str:
+    """One value as results are compared: floats and decimals to six places."""
+    if isinstance(value, float | decimal.Decimal):
+        return repr(round(float(value), 6))
+    return repr(value)
+
+
 def rows_key(rows: Sequence[Sequence[Any]]) -> str:
     """``QueryResult.key`` of these rows."""
-
-    def norm(value: Any) -> str:
-        if isinstance(value, float):
-            return repr(round(value, 6))
-        if isinstance(value, decimal.Decimal):
-            return repr(round(float(value), 6))
-        return repr(value)
-
-    ordered = sorted("|".join(sorted(norm(v) for v in row)) for row in rows)
+    ordered = sorted("|".join(sorted(value_key(v) for v in row)) for row in rows)
     return hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:12]
 
 
