@@ -100,5 +100,9 @@ def test_figures_per_language_beside_english(tmp_path: Path) -> None:
     assert languages["de"]["right_vs_english"] >= 0.8  # German as well answered as English
     assert languages["fr"]["answered_right"] == 0 and languages["fr"]["answered_wrong"] > 0.5
     assert languages["en"]["tokens_vs_english"] == 1.0
+    # As the run decided (no calibrator here: the share of agreeing candidates against 0.5).
+    assert languages["en"]["shipped_answered_right"] == languages["en"]["answered_right"]
+    assert languages["fr"]["shipped_answered_right"] == 0
+    assert languages["fr"]["shipped_answered_wrong"] > 0.5
     assert languages["de"]["tokens_vs_english"] > 1.0  # the cost of reading it in English
     assert languages["de"]["unrelated_where_english_is_not"] == []

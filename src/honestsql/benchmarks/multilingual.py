@@ -58,7 +58,8 @@ def by_language(
 ) -> dict[str, Any]:
     """Per language: answered right, wrong, refused, refused as unrelated (the ids in
     ``unrelated``), and the prompt and completion tokens per question, each beside English; and
-    the questions refused as unrelated in a language whose English version was not."""
+    the questions refused as unrelated in a language whose English version was not. ``answered``
+    is the cross-validated decision; ``shipped_answered_*`` the decision the run took."""
     mine = [(r, a) for r, a in zip(records, answered, strict=True) if r["suite"] == NAME]
     if not mine:
         return {}
@@ -73,6 +74,13 @@ def by_language(
             "answered_wrong": round(sum(a and not r["chosen_correct"] for r, a in chosen) / n, 4),
             "refused": round(sum(not a for _, a in chosen) / n, 4),
             "refused_as_unrelated": round(sum(r["id"] in unrelated for r, _ in chosen) / n, 4),
+            # As a user saw it: the decision taken at run time, by the shipped calibrator.
+            "shipped_answered_right": round(
+                sum(_live(r) and bool(r["chosen_correct"]) for r, _ in chosen) / n, 4
+            ),
+            "shipped_answered_wrong": round(
+                sum(_live(r) and not r["chosen_correct"] for r, _ in chosen) / n, 4
+            ),
             "tokens_per_question": round(sum(tokens) / n),
             "unrelated_where_english_is_not": sorted(
                 r["id"]
@@ -92,6 +100,11 @@ def by_language(
                 entry["tokens_per_question"] / max(1, english["tokens_per_question"]), 4
             )
     return figures
+
+
+def _live(record: dict[str, Any]) -> bool:
+    """Whether the run answered the question (with the calibrator it shipped with)."""
+    return record.get("decision") == "answer"
 
 
 def _english(record_id: str) -> str:
