@@ -106,3 +106,7 @@ def test_figures_per_language_beside_english(tmp_path: Path) -> None:
     assert languages["fr"]["shipped_answered_wrong"] > 0.5
     assert languages["de"]["tokens_vs_english"] > 1.0  # the cost of reading it in English
     assert languages["de"]["unrelated_where_english_is_not"] == []
+    # Each record keeps how a question in another language was read.
+    read = {r["id"].split(":", 1)[1]: r.get("reading") for r in records}
+    assert all(read[e.id] == english[e.question] for e in chosen if e.category == "de")
+    assert not any(read[e.id] for e in chosen if e.category == "en")

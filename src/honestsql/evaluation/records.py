@@ -189,4 +189,5 @@ def answer_one(
         "seconds": round(seconds, 3),
         "timings_ms": answer.timings_ms,
         "usage": answer.usage,
+        **({"reading": answer.reading} if answer.reading else {}),
     }
