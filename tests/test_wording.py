@@ -115,6 +115,25 @@ def test_a_german_question_is_answered_and_refused_in_german(test_databases: Any
         assert failed.reasons[0]["message"].startswith("作成したクエリはすべて失敗しました")
 
 
+def _reply(request: dict[str, Any]) -> list[str]:
+    if request["messages"][0]["content"] == ENGLISH:  # restating the German question
+        return ["How many customers live in Germany?"]
+    return [GOOD] * request.get("n", 1)
+
+
+def _ask(server: ChatServer, db: str, *args: str) -> Any:
+    """``honestsql ask --db DB ARGS`` through the CLI, against the scripted ``server``."""
+    return run(
+        "ask",
+        "--db",
+        db,
+        "--no-audit",
+        *args,
+        HONESTSQL_BASE_URL=server.base_url,
+        HONESTSQL_MODEL="scripted",
+    )
+
+
 @pytest.mark.parametrize(
     ("question", "said"),
     [
@@ -125,21 +144,8 @@ def test_a_german_question_is_answered_and_refused_in_german(test_databases: Any
 def test_the_cli_words_its_answer_in_the_question_language(
     test_databases: Any, question: str, said: str
 ) -> None:
-    def reply(request: dict[str, Any]) -> list[str]:
-        if request["messages"][0]["content"] == ENGLISH:  # restating the German question
-            return ["How many customers live in Germany?"]
-        return [GOOD] * request.get("n", 1)
-
-    with ChatServer(reply) as server:
-        proc = run(
-            "ask",
-            "--db",
-            test_databases["sqlite"].url,
-            "--no-audit",
-            question,
-            HONESTSQL_BASE_URL=server.base_url,
-            HONESTSQL_MODEL="scripted",
-        )
+    with ChatServer(_reply) as server:
+        proc = _ask(server, test_databases["sqlite"].url, question)
     assert proc.returncode == 0, proc.stderr
     assert said in proc.stdout
     assert ("Beantwortet mit Konfidenz" in proc.stdout) == (question == GERMAN)
@@ -157,24 +163,9 @@ def test_the_cli_words_its_answer_in_the_question_language(
 def test_the_cli_shows_what_the_candidates_found_in_the_question_language(
     test_databases: Any,
 ) -> None:
-    def reply(request: dict[str, Any]) -> list[str]:
-        if request["messages"][0]["content"] == ENGLISH:
-            return ["How many customers live in Germany?"]
-        return [GOOD] * request.get("n", 1)
-
-    with ChatServer(reply) as server:
-        proc = run(
-            "ask",
-            "--db",
-            test_databases["sqlite"].url,
-            "--no-audit",
-            "--show-candidates",
-            "--target",
-            "0.99",
-            GERMAN,
-            HONESTSQL_BASE_URL=server.base_url,
-            HONESTSQL_MODEL="scripted",
-        )
+    with ChatServer(_reply) as server:
+        db = test_databases["sqlite"].url
+        proc = _ask(server, db, "--show-candidates", "--target", "0.99", GERMAN)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Ich weiß es nicht" in proc.stdout
     assert "Was die Abfragen gefunden haben" in proc.stdout
