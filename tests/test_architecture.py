@@ -56,6 +56,8 @@ LAYERS: list[set[str]] = [
         "fitting",
         "answer",
         "decide",
+        "gates",
+        "selfcheck",
         "memory",
         "audit",
         "glossary",

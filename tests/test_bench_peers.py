@@ -17,7 +17,7 @@ import pytest
 from honestsql.benchmarks import hostile, peer_systems, peers, peers_figures
 from honestsql.benchmarks.llama_server import MAX_TOKENS, Proxy
 from honestsql.benchmarks.scratch import Scratch, checksum
-from honestsql.decide import write_request
+from honestsql.gates import write_request
 from honestsql.llm import BackendError
 from honestsql.llm.openai_compat import OpenAICompatible
 from honestsql.pipeline import Settings

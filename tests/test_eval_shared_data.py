@@ -90,7 +90,7 @@ def test_catalog_from_spider_tables() -> None:
 def test_no_benchmark_question_reads_as_a_request_to_change_data() -> None:
     """The write-request rule refuses before the model; on the thousands of real reading
     questions of Spider, BIRD and sql-eval it must never fire."""
-    from honestsql.decide import write_request
+    from honestsql.gates import write_request
 
     questions = [e.question for e in datasets.load("spider", DATA).examples]
     questions += [e.question for e in datasets.load("bird", DATA, split="dev").examples]

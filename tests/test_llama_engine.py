@@ -292,3 +292,96 @@ def test_each_text_s_likelihood_is_the_model_s_own_probability_of_its_tokens(
     assert reported.mean == pytest.approx(sum(logprobs) / len(logprobs), abs=1e-3)
     assert reported.least == pytest.approx(min(logprobs), abs=1e-3)
     assert reported.least <= reported.mean < 0
+
+
+def _yes_share(engine, tokens: list[int]) -> float:  # type: ignore[no-untyped-def]
+    """P(yes) / (P(yes) + P(no)) after ``tokens``, read from scratch with nothing cached."""
+    from honestsql.llm.judge import NO, YES
+
+    engine.forget()
+    try:
+        engine._decode(tokens[:-1], 0, 0)
+        engine._fill([(tokens[-1], len(tokens) - 1, 0)], logits=True)
+        engine._run_batch()
+        logits = np.ctypeslib.as_array(
+            engine.lib.llama_get_logits_ith(engine.ctx, 0), (engine.n_vocab,)
+        ).copy()
+    finally:
+        engine.forget()
+    first = {
+        word: engine.model.tokenize(word.encode(), add_bos=False, special=False)[0]
+        for word in YES + NO
+    }
+    weights = np.exp(logits - logits.max())
+    yes = weights[sorted({first[w] for w in YES})].sum()
+    no = weights[sorted({first[w] for w in NO})].sum()
+    return float(yes / (yes + no))
+
+
+def test_the_self_check_reads_p_yes_from_the_logits_after_the_cached_schema(
+    backend: LlamaCpp,
+) -> None:
+    """The model's probability of "yes" is the same read from scratch and read after the
+    schema's cached state, and reading it after a question reads only the check's own tail."""
+    check = [
+        *request("How many rows are in t1?").messages,
+        {"role": "assistant", "content": "SELECT COUNT(*) FROM t1"},
+        {"role": "user", "content": "Does this query answer the question? Reply Yes or No."},
+    ]
+    asked = GenerationRequest(check, max_tokens=1, stable=SCHEMA)
+    engine = backend.engine
+    tokens = engine.tokenize(engine.chat_text(check))
+    expected = _yes_share(engine, tokens)
+    cold = backend.yes_probability(asked)
+    assert cold is not None and cold[0] == pytest.approx(expected, abs=1e-4)
+    assert cold[1] == len(tokens)  # nothing was cached: the whole prompt was read
+    backend.generate(request("How many rows are in t1?"))  # the schema and question now cached
+    warm = backend.yes_probability(asked)
+    assert warm is not None and warm[0] == pytest.approx(expected, abs=1e-4)
+    assert warm[1] < len(tokens) / 4
+    assert 0.0 < warm[0] < 1.0
+
+
+def test_the_self_check_signal_of_the_leading_query(
+    backend: LlamaCpp, test_databases: dict
+) -> None:  # type: ignore[type-arg]
+    """``selfcheck`` asks about the query the decision weighs, with its first rows as data
+    (none when values are redacted), counts the tokens it read, and the signal is recorded."""
+    from honestsql import decide, selfcheck
+    from honestsql.decide import Candidate
+
+    sql = "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name"
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        result = db.execute(sql)
+    ran = [
+        Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key)
+        for _ in range(2)
+    ]
+    conversation = request("Which customers live in Germany?").messages
+    usage = {"prompt_tokens": 0, "completion_tokens": 0}
+    shown = selfcheck.self_check(
+        backend, conversation, ran, stable=SCHEMA, redact=False, usage=usage
+    )
+    assert shown is not None and 0.0 < shown < 1.0 and usage["prompt_tokens"] > 0
+    check = prompts_check(conversation, sql, result, redact=False)
+    assert backend.yes_probability(GenerationRequest(check, stable=SCHEMA))[0] == pytest.approx(  # type: ignore[index]
+        shown, abs=1e-4
+    )
+    assert str(result.rows[0][0]) in check[-1]["content"] and "<data>" in check[-1]["content"]
+    assert "<data>" not in prompts_check(conversation, sql, result, redact=True)[-1]["content"]
+    assert decide.signals(ran, 1.0, self_check=shown)["self_check"] == shown
+    assert "self_check" not in decide.signals(ran, 1.0)
+    failed = [Candidate(text="x", sql=None, status="rejected")]
+    assert (
+        selfcheck.self_check(
+            backend, conversation, failed, stable=SCHEMA, redact=False, usage=usage
+        )
+        is None
+    )
+
+
+def prompts_check(conversation, sql, result, *, redact):  # type: ignore[no-untyped-def]
+    from honestsql import prompts
+
+    columns = [c.name for c in result.columns]
+    return prompts.check_messages(conversation, sql, columns, result.json_rows(), redact=redact)

@@ -19,7 +19,6 @@ chosen and the confidence weighs it).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,12 +96,17 @@ class Decision:
 
 
 def signals(
-    candidates: list[Candidate], relevance: float, question: str = "", dialect: str | None = None
+    candidates: list[Candidate],
+    relevance: float,
+    question: str = "",
+    dialect: str | None = None,
+    self_check: float | None = None,
 ) -> dict[str, float]:
     """What the calibrator may see of one question's candidates (each a number in [0, 1]): the
     agreement and the chosen result, the clauses and the result's shape (``honestsql.clues``),
-    and the model's likelihood of the agreeing queries where the backend reads it. A calibrator
-    reads those it has weights for."""
+    and the model's likelihood of the agreeing queries and its own yes/no check of the leading
+    one (``honestsql.selfcheck``) where the backend reads them. A calibrator reads those it has
+    weights for."""
     n = len(candidates) or 1
     ok, ranked, members = _agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
@@ -126,6 +130,7 @@ def signals(
             if likely
             else {}
         ),
+        **({"self_check": self_check} if self_check is not None else {}),
         "top_share": top,
         "margin": top - second,
         "distinct_share": len(ranked) / n,
@@ -155,6 +160,11 @@ def _agreement(
     return ok, ranked, members
 
 
+def leading(candidates: list[Candidate]) -> Candidate | None:
+    """The query the decision weighs: the one shown for the best supported result."""
+    return _chosen(_agreement(candidates)[2])
+
+
 def _weighed(ok: list[Candidate]) -> bool:
     """Whether every query that ran comes with the model's likelihood of it."""
     return bool(ok) and all(c.likelihood is not None for c in ok)
@@ -174,53 +184,6 @@ def _chosen(members: list[Candidate]) -> Candidate | None:
     return min(members, key=lambda c: (c.repairs, len(c.sql or "")))
 
 
-def off_topic(relevance: float, words: list[str], language: str = "en") -> Decision | None:
-    """Abstain before asking the model when none of (at least two) content words of the question
-    appear in the database's names, descriptions or values; ``None`` when the question may be
-    about this database."""
-    if relevance > 0.0 or len(words) < 2:
-        return None
-    reason = Reason(
-        "not_about_this_database",
-        say("off_topic", language),
-        {"question_words": words, "next_steps": [say("check_words", language)]},
-    )
-    return Decision(False, 0.0, None, [reason])
-
-
-_WRITE_VERB = (
-    r"(?:delete|remove|drop|truncate|update|insert|add|create|alter|rename|set|change|modify|"
-    r"replace|erase|wipe|purge|grant|revoke|overwrite|reset)"
-)
-_POLITE = (
-    r"^\s*(?:(?:please|kindly|now|then|ok|okay|so)[,\s]+|(?:can|could|would|will)\s+you\s+"
-    r"(?:please\s+)?|i\s+(?:want|need)\s+(?:you\s+)?to\s+|let'?s\s+)*"
-)
-#: A request that starts with a verb that changes data ("Delete the customers from Germany",
-#: "Could you set every price to 0?"), but not its reading uses ("add up", "change in",
-#: "create a list of", "remove duplicates").
-_WRITE_REQUEST = re.compile(
-    _POLITE
-    + _WRITE_VERB
-    + r"\b(?!\s+(?:up|of|in|on|from|between|duplicates?|an?\s+(?:list|report|summary|"
-    r"breakdown|chart|ranking|overview|table\s+(?:of|showing|with)))\b)",
-    re.IGNORECASE,
-)
-_WRITE_ANYWHERE = re.compile(
-    r"\b(?:drop|truncate)\s+(?:the\s+)?(?:table\s+)?\w+(?:\s+table)?\b|\bdelete\s+(?:all|every)\b",
-    re.IGNORECASE,
-)
-
-
-def write_request(question: str, language: str = "en") -> Decision | None:
-    """Abstain before asking the model when the question asks to change data: honestsql only
-    reads, and a query that "answers" a delete by listing the rows would mislead."""
-    if not (_WRITE_REQUEST.search(question) or _WRITE_ANYWHERE.search(question)):
-        return None
-    reason = Reason("write_request", say("write_request", language))
-    return Decision(False, 0.0, None, [reason])
-
-
 def decide(
     candidates: list[Candidate],
     *,
@@ -230,10 +193,30 @@ def decide(
     question: str = "",
     dialect: str | None = None,
     language: str = "en",
+    self_check: float | None = None,
+    shown: list[str] | None = None,
 ) -> Decision:
-    """Answer or abstain (see the module's text); the words for people are in ``language``."""
+    """Answer or abstain (see the module's text); the words for people are in ``language``;
+    ``shown`` are the verified examples the prompt held, named in the notes."""
+    decision = _decided(
+        candidates, target, relevance, calibrator, question, dialect, language, self_check
+    )
+    decision.notes += [say("shown_example", language, question=q) for q in shown or []]
+    return decision
+
+
+def _decided(
+    candidates: list[Candidate],
+    target: float,
+    relevance: float,
+    calibrator: AnyCalibrator | None,
+    question: str,
+    dialect: str | None,
+    language: str,
+    self_check: float | None,
+) -> Decision:
     n = len(candidates)
-    seen = signals(candidates, relevance, question, dialect)
+    seen = signals(candidates, relevance, question, dialect, self_check)
     abstained = [c for c in candidates if c.status == "abstain"]
     ok, ranked, members = _agreement(candidates)
     if n and len(abstained) * 2 > n:

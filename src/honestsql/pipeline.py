@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from honestsql import calibration, linking, prompts, wording
+from honestsql import calibration, linking, prompts, selfcheck, wording
 from honestsql.answer import Answer, alternatives
 from honestsql.audit import AuditLog
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
-from honestsql.decide import Candidate, Decision, decide, off_topic, write_request
+from honestsql.decide import Candidate, Decision, decide
+from honestsql.gates import off_topic, write_request
 from honestsql.glossary import Glossary
 from honestsql.linking import embeddings
 from honestsql.llm import Backend, GenerationRequest, Likelihood
@@ -221,11 +222,8 @@ class Pipeline:
         catalog = self.db.catalog()
         dialect = self.db.sql_dialect
         relevance = linking.relevance(question, catalog, evidence)
-        # A conversation's context helps the prompt, never the off-topic gate (dark matter stays off topic).
         evidence = "; ".join(part for part in (evidence, context) if part)
-        redact = (
-            self.settings.redact if self.settings.redact is not None else not self.backend.local
-        )
+        redact = self.settings.redacts(self.backend.local)
         render = lambda tables: prompts.render_schema(catalog, dialect, tables, redact=redact).text  # noqa: E731
         tables = linking.select_tables(
             question,
@@ -282,6 +280,9 @@ class Pipeline:
         candidates = self._candidates(state, texts, grammar)
         timings["verify_execute_repair"] = _ms(phase)
         stage("deciding", "Weighing the candidates")
+        checked = selfcheck.self_check(
+            self.backend, first, candidates, stable=stable, redact=redact, usage=state.usage
+        )
         decision = decide(
             candidates,
             target=target,
@@ -290,10 +291,9 @@ class Pipeline:
             question=question,
             dialect=dialect,
             language=state.language,
+            self_check=checked,
+            shown=[q for q, _ in examples[:2]],
         )
-        decision.notes += [
-            wording.say("shown_example", state.language, question=q) for q, _ in examples[:2]
-        ]
         timings["total"] = _ms(started)
         return self._finish(state, question, target, decision, candidates, schema, timings)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from honestsql.catalog import Catalog, Column, Table
 from honestsql.db import dialects
@@ -204,6 +205,41 @@ def repair_messages(
             "role": "user",
             "content": f"That query cannot be used:\n{feedback}\nWrite a corrected query (SQL "
             "only).",
+        },
+    ]
+
+
+#: Rows of the result shown to the model when it checks its own query.
+CHECK_ROWS = 5
+
+
+def check_messages(
+    original: list[dict[str, str]],
+    sql: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    *,
+    redact: bool,
+) -> list[dict[str, str]]:
+    """Ask the model whether its query answers the question: its own conversation, the query,
+    and the first rows it returned (as data; none when values are redacted). Only the first
+    token of the reply is read."""
+    shown = ""
+    if rows and not redact:
+        shown = (
+            ". Its first rows, as JSON data:\n<data>\n"
+            + "\n".join(
+                data_json(dict(zip(columns, row, strict=False))) for row in rows[:CHECK_ROWS]
+            )
+            + "\n</data>"
+        )
+    return [
+        *original,
+        {"role": "assistant", "content": sql},
+        {
+            "role": "user",
+            "content": f"It returned {len(rows)} row(s){shown}\nDoes this query answer the "
+            "question correctly? Reply Yes or No.",
         },
     ]
 

@@ -31,7 +31,7 @@ class Settings:
     max_tokens: int = 512
     #: Characters of schema text the prompt may hold before the schema is cut to the question.
     schema_budget_chars: int = 24_000
-    redact: bool | None = None  # None: redact exactly when the backend is remote
+    redact: bool | None = None  # None: redact exactly when the backend is remote (``redacts``)
     seed: int | None = 0
     #: When the schema must be cut: add semantic similarity to the linker (the [embeddings] extra).
     embeddings: bool = False
@@ -44,3 +44,7 @@ class Settings:
     grammar: str = field(default_factory=default_grammar)
     #: Abstain without asking the model when no word of the question is in the schema.
     relevance_gate: bool = True
+
+    def redacts(self, local: bool) -> bool:
+        """Whether sample values stay out of prompts for a backend that is ``local`` or not."""
+        return self.redact if self.redact is not None else not local

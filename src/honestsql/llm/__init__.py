@@ -100,6 +100,12 @@ class Backend(ABC):
     def describe(self) -> str:
         return self.name
 
+    def yes_probability(self, request: GenerationRequest) -> tuple[float, int] | None:
+        """The model's probability that its reply to ``request`` starts with "yes" rather than
+        "no", read from its logits (never sampled), and the prompt tokens it read; ``None``
+        where the backend cannot read the model's probabilities."""
+        return None
+
 
 _BUILTIN = {
     "openai": "honestsql.llm.openai_compat:OpenAICompatible",

@@ -277,6 +277,19 @@ class LlamaCpp(Backend):
             for job, out in zip(jobs, outputs, strict=True)
         ]
 
+    def yes_probability(self, request: GenerationRequest) -> tuple[float, int] | None:
+        from honestsql.llm.judge import yes_probability
+        from honestsql.llm.streams import EngineError
+
+        with self._lock:
+            job = self._job(request)
+            if len(job.tokens) >= self.engine.n_ctx:
+                return None  # a check that does not fit is no check, never a failed question
+            try:
+                return yes_probability(self.engine, job.tokens, job.stable)
+            except EngineError:
+                return None
+
     def _job(self, request: GenerationRequest) -> Any:
         from honestsql.llm.streams import Candidate, Job
 

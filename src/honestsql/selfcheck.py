@@ -1,0 +1,45 @@
+"""The model's own check of the result the decision would weigh, as a signal for the confidence.
+
+The model is shown its conversation, the leading group's query and the first rows it returned,
+and asked whether the query answers the question; its probability of "yes" is read from its
+logits (``Backend.yes_probability``; the schema's state comes from the prompt cache). Only
+backends that read the model's probabilities give it; it is recorded as the ``self_check``
+signal, and a calibrator reads it only where nested leave-one-database-out figures showed it
+helps (docs/BENCHMARKS.md, "Signals beyond agreement").
+"""
+
+from __future__ import annotations
+
+from honestsql import prompts
+from honestsql.decide import Candidate, leading
+from honestsql.llm import Backend, GenerationRequest
+
+
+def self_check(
+    backend: Backend,
+    conversation: list[dict[str, str]],
+    candidates: list[Candidate],
+    *,
+    stable: str,
+    redact: bool,
+    usage: dict[str, int],
+) -> float | None:
+    """The model's probability that the leading query answers the question (``None`` without a
+    result to check or a backend that reads probabilities); the prompt tokens it read are added
+    to ``usage``."""
+    chosen = leading(candidates)
+    if chosen is None or chosen.result is None or chosen.sql is None:
+        return None
+    result = chosen.result
+    messages = prompts.check_messages(
+        conversation,
+        chosen.sql,
+        [column.name for column in result.columns],
+        result.json_rows(),
+        redact=redact,
+    )
+    found = backend.yes_probability(GenerationRequest(messages, max_tokens=1, stable=stable))
+    if found is None:
+        return None
+    usage["prompt_tokens"] = usage.get("prompt_tokens", 0) + found[1]
+    return found[0]
