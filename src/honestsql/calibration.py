@@ -132,8 +132,9 @@ SIGNALS = (
     "relevance",
 )
 #: Every signal ``decide.signals`` records, so a calibrator can be fitted on any of them: the
-#: clues (``honestsql.clues``) and the model's likelihood of the agreeing queries.
-RECORDED = (*SIGNALS, *CLUES, "likelihood", "least_likely")
+#: clues (``honestsql.clues``), the model's likelihood of the agreeing queries and its own
+#: yes/no check of the leading one (``honestsql.selfcheck``).
+RECORDED = (*SIGNALS, *CLUES, "likelihood", "least_likely", "self_check")
 #: Never certain: a few hundred questions cannot show a 0% or 100% error rate.
 FLOOR, CEILING = 0.02, 0.98
 
