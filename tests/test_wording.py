@@ -173,3 +173,26 @@ def test_the_cli_shows_what_the_candidates_found_in_the_question_language(
     assert "5 von 5 Abfragen:" in proc.stdout
     assert "Ist eine davon richtig, speichern Sie sie als geprüftes Beispiel:" in proc.stdout
     assert "What the candidates found" not in proc.stdout
+
+
+def test_a_loose_english_reading_is_not_refused_as_unrelated(test_databases: Any) -> None:
+    """The relevance gate judges questions asked in English: a reading that drifted from the
+    database's words ("¿Qué cantante tiene el mayor patrimonio?" read as "Who has the largest
+    fortune?") still reaches the model, as the English question itself would not."""
+    from honestsql.service import Service
+
+    def reply(request: dict[str, Any]) -> list[str]:
+        if request["messages"][0]["content"] == ENGLISH:
+            return ["Who has the largest fortune?"]
+        return [GOOD] * request.get("n", 1)
+
+    with honestsql.connect(test_databases["sqlite"].url) as db, ChatServer(reply) as server:
+        from honestsql.llm.openai_compat import OpenAICompatible
+
+        backend = OpenAICompatible(base_url=server.base_url, model="scripted", max_retries=0)
+        service = Service(db, backend=backend, audit=None)
+        spanish = service.ask("¿Qué cliente tiene la mayor fortuna?", audited=False)
+        english = service.ask("Who has the largest fortune?", audited=False)
+    assert spanish.reading == "Who has the largest fortune?" and spanish.candidates
+    assert spanish.prose is not None and spanish.prose["language"] == "es"
+    assert english.reasons[0]["code"] == "not_about_this_database" and not english.candidates

@@ -238,7 +238,7 @@ class Pipeline:
         timings["link"] = _ms(started)
         gate = write_request(question, state.language) or (
             off_topic(relevance, linking.content_words(question), state.language)
-            if self.settings.relevance_gate and linking.is_english(question)
+            if self.settings.relevance_gate and language == "en" and linking.is_english(question)
             else None
         )
         if gate is not None:
