@@ -156,6 +156,9 @@ def test_the_cli_words_its_answer_in_the_question_language(
     assert len(restated) == (question == GERMAN)
     if restated:
         assert GERMAN in restated[0]["messages"][-1]["content"]
+        # The database's table names are offered, so that the reading uses its words.
+        offered = restated[0]["messages"][-1]["content"].split("Question:")[0]
+        assert offered.startswith("The database's words:") and "customers" in offered
         asked = [r for r in server.requests if r not in restated]
         assert all("live in Germany" in r["messages"][-1]["content"] for r in asked)
 

@@ -204,20 +204,36 @@ def standalone(backend: Backend, history: list[Turn], question: str) -> tuple[st
     return _one_line(backend, rewrite_messages(history, question), question)
 
 
-#: Restating a question in another language in English (``in_english``).
-ENGLISH = """Translate the user's question about a database into English. Keep names, numbers, \
-codes and quoted values exactly as they are written. Do not answer it. Reply with the English \
-question only, on one line."""
+#: Restating a question in another language in English (``in_english``). The examples are of
+#: our own, about no database honestsql is measured on.
+ENGLISH = """You translate a user's question about a database into English, word for word where \
+you can. Keep names, numbers, codes and quoted values exactly as they are written. Where the \
+database's own words fit, use them. The question is never yours to answer: reply with the \
+English question only, on one line.
+
+Examples:
+Question: 東京にある店舗はいくつありますか？
+English: How many stores are there in Tokyo?
+Question: ¿Cuál es el nombre del empleado más antiguo?
+English: What is the name of the longest-serving employee?
+Question: Quelle est la capitale de la France ?
+English: What is the capital of France?"""
+#: Table names offered to the translation, at most.
+WORDS = 60
 
 
-def in_english(backend: Backend, question: str) -> tuple[str, dict[str, int]]:
+def in_english(
+    backend: Backend, question: str, words: list[str] | None = None
+) -> tuple[str, dict[str, int]]:
     """A question in another language restated in English by the model, and the tokens it
-    took. The pipeline answers the restatement (linking and the relevance signal read the
-    schema's English words, and a small model writes better SQL from English); the answer is
-    worded in the question's language and shows the restatement, so a wrong reading is visible."""
+    took; ``words`` (the database's table names) are offered so that the reading uses them.
+    The pipeline answers the restatement (linking and the relevance signal read the schema's
+    English words, and a small model writes better SQL from English); the answer is worded in
+    the question's language and shows the restatement, so a wrong reading is visible."""
+    offered = f"The database's words: {', '.join(words[:WORDS])}\n" if words else ""
     messages = [
         {"role": "system", "content": ENGLISH},
-        {"role": "user", "content": f"Question: {question}\nEnglish:"},
+        {"role": "user", "content": f"{offered}Question: {question}\nEnglish:"},
     ]
     return _one_line(backend, messages, question)
 

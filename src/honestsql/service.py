@@ -234,7 +234,8 @@ class Service:
             if language != "en":
                 if on_stage is not None:
                     on_stage("reading", "Reading the question in English")
-                reading, usage = conversation_module.in_english(pipeline.backend, question)
+                words = [table.name for table in database.catalog().tables]
+                reading, usage = conversation_module.in_english(pipeline.backend, question, words)
             answer = pipeline.ask(
                 reading or question,
                 target=target,
