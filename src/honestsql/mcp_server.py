@@ -62,7 +62,9 @@ def build_server(service: Service) -> Any:
 
     @server.tool()
     def ask(question: str, target: float = 0.75) -> dict[str, Any]:
-        """Answer a question with verified SQL and a confidence, or abstain with the reason."""
+        """Answer a question with verified SQL and a confidence, or abstain with the reason.
+        The question may be in English, German, French, Spanish, Italian, Portuguese, Chinese or
+        Japanese; ``prose`` words the answer in that language."""
         try:
             answer = service.ask(question, target=min(max(target, 0.0), 0.99))
         except HonestSQLError as exc:
