@@ -242,9 +242,11 @@ def _one_line(
     backend: Backend, messages: list[dict[str, str]], question: str
 ) -> tuple[str, dict[str, int]]:
     """The first line the model replies to ``messages`` (greedy), a leading label taken off;
-    ``question`` when it replies nothing."""
+    ``question`` when it replies nothing. The system message is the same every time: a backend
+    that keeps prompt states keeps it (``stable``)."""
+    stable = messages[0]["content"]
     completion = backend.generate_many(
-        [GenerationRequest(messages, n=1, temperature=0.0, max_tokens=96, seed=0)]
+        [GenerationRequest(messages, n=1, temperature=0.0, max_tokens=96, seed=0, stable=stable)]
     )[0]
     text = (completion.texts[0] if completion.texts else "").strip()
     text = text.splitlines()[0].strip().strip('"').strip() if text else ""
