@@ -20,7 +20,7 @@ NAME = "multilingual"
 
 def questions() -> dict[str, Any]:
     """The question file as written: ``languages`` and ``questions`` (id, db, sql, one text per
-    language)."""
+    language, and ``alternatives``: other gold queries that are as right)."""
     text = resources.files(__package__).joinpath("multilingual.json").read_text(encoding="utf-8")
     return dict(json.loads(text))
 
@@ -36,7 +36,7 @@ def load(root: Path | None) -> Dataset:
             index=index,
             question=q[language],
             db_id=q["db"],
-            gold=(q["sql"],),
+            gold=(q["sql"], *q.get("alternatives", [])),
             category=language,
         )
         for index, (q, language) in enumerate(
