@@ -186,3 +186,27 @@ def test_generation_request_for_the_rewrite_is_plain() -> None:
     assert "Previous SQL: none (it was not answered)" in messages[-1]["content"]
     assert "Follow-up: and q2?" in messages[-1]["content"]
     assert GenerationRequest(messages).grammar is None
+
+
+def test_a_follow_up_in_german_is_answered_in_german_whatever_the_rewrite(
+    test_databases: Any, tmp_path: Path
+) -> None:
+    """The rewrite of "und in Frankreich?" comes back in English; the answer's words follow the
+    language the follow-up was asked in."""
+    READINGS["und wie viele in Frankreich?"] = "How many customers live in France?"
+    try:
+        with Service(
+            test_databases["sqlite"].url,
+            backend=backend(),
+            settings=Settings(candidates=2, calibrated=False),
+            conversations=Conversations(tmp_path / "conversations.sqlite"),
+        ) as service:
+            first = service.ask("How many customers live in Germany?")
+            second = service.ask("und wie viele in Frankreich?", conversation=first.conversation)
+    finally:
+        del READINGS["und wie viele in Frankreich?"]
+    assert first.prose is not None and first.prose["language"] == "en"
+    assert second.standalone_question == "How many customers live in France?"
+    assert second.prose is not None and second.prose["language"] == "de"
+    assert second.prose["sentence"] == f"Die Antwort ist {second.rows[0][0]}."
+    assert second.reading is None  # the rewrite is English already: nothing to restate

@@ -198,7 +198,11 @@ class Service:
                     self.backend(), history, question
                 )
         hint = conversation_module.context_hint(history)
-        answer = self._ask(standalone, db, target, evidence, audited, on_stage, changes, hint)
+        # The answer is worded in the language the follow-up was asked in, whatever the rewrite's.
+        language = wording.language_of(question)
+        answer = self._ask(
+            standalone, db, target, evidence, audited, on_stage, changes, hint, language
+        )
         conversation = conversation or self.conversations.start(key, question)
         self.conversations.add(conversation, question, standalone, answer)
         answer.conversation = conversation
@@ -224,14 +228,14 @@ class Service:
         on_stage: OnStage | None,
         changes: dict[str, Any],
         context: str = "",
+        language: str | None = None,
     ) -> Answer:
         database = db if isinstance(db, Database) else self.database(db)[1]
         settings = replace(self.settings, **changes) if changes else self.settings
         pipeline = self.pipeline(database, settings, audited=audited)
         with self._one_at_a_time():
             reading, usage = "", dict[str, int]()
-            language = wording.language_of(question)
-            if language != "en":
+            if wording.language_of(question) != "en":
                 if on_stage is not None:
                     on_stage("reading", "Reading the question in English")
                 words = [table.name for table in database.catalog().tables]
@@ -242,7 +246,7 @@ class Service:
                 evidence=evidence,
                 on_stage=on_stage,
                 context=context,
-                language=language,
+                language=language or wording.language_of(question),
             )
         for part, tokens in usage.items():
             answer.usage[part] = answer.usage.get(part, 0) + tokens
