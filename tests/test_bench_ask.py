@@ -400,3 +400,13 @@ def test_plan_covers_every_database_early() -> None:
     # Every database of the first tier within the first round, in blocks of BLOCK.
     assert {db for _, db in first} == {"a", "b", "s"}
     assert all(i.suite == "sqleval-postgres" for i in order[-5:])  # the second tier comes last
+
+
+def test_bench_ask_records_the_self_check() -> None:
+    """The self-check costs a prompt, so questions ask for it only when the calibrator reads
+    it; ``bench ask`` asks for it always, so that runs record it for later fits."""
+    from honestsql.settings import Settings
+
+    assert Settings().self_check is False
+    source = (Path(__file__).parents[1] / "src/honestsql/cli/bench.py").read_text()
+    assert "Settings(candidates=candidates, grammar=grammar, self_check=True)" in source

@@ -347,7 +347,7 @@ def test_the_self_check_signal_of_the_leading_query(
 ) -> None:  # type: ignore[type-arg]
     """``selfcheck`` asks about the query the decision weighs, with its first rows as data
     (none when values are redacted), counts the tokens it read, and the signal is recorded."""
-    from honestsql import decide, selfcheck
+    from honestsql import calibration, decide, selfcheck
     from honestsql.decide import Candidate
 
     sql = "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name"
@@ -359,10 +359,16 @@ def test_the_self_check_signal_of_the_leading_query(
     ]
     conversation = request("Which customers live in Germany?").messages
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
-    shown = selfcheck.self_check(
-        backend, conversation, ran, stable=SCHEMA, redact=False, usage=usage
-    )
+    # Not asked for unless recorded (bench ask) or read by the calibrator: it costs a prompt.
+    unwanted = selfcheck.self_check(backend, Settings(), None, conversation, ran, SCHEMA, usage)
+    assert unwanted is None and usage["prompt_tokens"] == 0
+    reading = calibration.LogisticCalibrator({"self_check": 1.0, "top_share": 1.0}, 0.0)
+    wanted = Settings(redact=False)
+    read = selfcheck.self_check(backend, wanted, reading, conversation, ran, SCHEMA, usage)
+    recorded = replace(wanted, self_check=True)
+    shown = selfcheck.self_check(backend, recorded, None, conversation, ran, SCHEMA, usage)
     assert shown is not None and 0.0 < shown < 1.0 and usage["prompt_tokens"] > 0
+    assert read == pytest.approx(shown, abs=1e-4)
     check = prompts_check(conversation, sql, result, redact=False)
     assert backend.yes_probability(GenerationRequest(check, stable=SCHEMA))[0] == pytest.approx(  # type: ignore[index]
         shown, abs=1e-4
@@ -373,10 +379,7 @@ def test_the_self_check_signal_of_the_leading_query(
     assert "self_check" not in decide.signals(ran, 1.0)
     failed = [Candidate(text="x", sql=None, status="rejected")]
     assert (
-        selfcheck.self_check(
-            backend, conversation, failed, stable=SCHEMA, redact=False, usage=usage
-        )
-        is None
+        selfcheck.self_check(backend, recorded, None, conversation, failed, SCHEMA, usage) is None
     )
 
 

@@ -197,6 +197,15 @@ def _interpolate(value: float, xs: list[float], ys: list[float]) -> float:
 
 
 AnyCalibrator = Calibrator | LogisticCalibrator
+
+
+def reads(calibrator: AnyCalibrator | None) -> set[str]:
+    """The signals ``calibrator`` reads."""
+    if isinstance(calibrator, LogisticCalibrator):
+        return set(calibrator.weights)
+    return {calibrator.feature} if calibrator is not None else set()
+
+
 #: The model whose calibrator applies when the model in use has none of its own.
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 SPIDER_ENSEMBLE = "spider-17-systems"

@@ -281,7 +281,7 @@ class Pipeline:
         timings["verify_execute_repair"] = _ms(phase)
         stage("deciding", "Weighing the candidates")
         checked = selfcheck.self_check(
-            self.backend, first, candidates, stable=stable, redact=redact, usage=state.usage
+            self.backend, self.settings, self.calibrator, first, candidates, stable, state.usage
         )
         decision = decide(
             candidates,

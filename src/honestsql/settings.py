@@ -44,6 +44,9 @@ class Settings:
     grammar: str = field(default_factory=default_grammar)
     #: Abstain without asking the model when no word of the question is in the schema.
     relevance_gate: bool = True
+    #: Ask the model to check its leading query (``honestsql.selfcheck``) even when the
+    #: calibrator does not read the answer: ``bench ask`` records it for later fits.
+    self_check: bool = False
 
     def redacts(self, local: bool) -> bool:
         """Whether sample values stay out of prompts for a backend that is ``local`` or not."""

@@ -293,7 +293,7 @@ def bench_ask(
                     suites,
                     backend,
                     run_path=run_path,
-                    settings=Settings(candidates=candidates, grammar=grammar),
+                    settings=Settings(candidates=candidates, grammar=grammar, self_check=True),
                     target=target,
                     limit=limit,
                     fresh=fresh,
