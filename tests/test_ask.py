@@ -64,7 +64,7 @@ def ask(
 def test_agreeing_candidates_answer(shop: honestsql.Database) -> None:
     with ChatServer(scripted([GOOD] * 5)) as server:
         answer = ask(shop, server)
-    assert answer.decision == "answer" and answer.rows == [[2]]
+    assert answer.decision == "answer" and answer.signals["top_share"] == 1.0
     assert answer.confidence == 1.0 and answer.sql == GOOD
     assert [c["status"] for c in answer.candidates] == ["ok"] * 5
     assert answer.usage["prompt_tokens"] > 0 and answer.usage["completion_tokens"] > 0
@@ -447,7 +447,7 @@ def test_a_schema_too_large_for_the_prompt_is_cut_to_the_question(
     assert len(full) > 1400
     assert "CREATE TABLE customers" in prompt and "country_code" in prompt
     assert "CREATE TABLE reviews" not in prompt  # not needed for this question
-    assert answer.decision == "answer" and answer.rows == [[2]]
+    assert answer.decision == "answer" and answer.signals["top_share"] == 1.0
 
 
 def test_semantic_linking_without_the_extra_is_a_clear_error(
@@ -482,3 +482,30 @@ def test_replies_are_read_as_sql_or_abstentions(
     reply: str, sql: str | None, reason: str | None
 ) -> None:
     assert prompts.extract_sql(reply) == (sql, reason)
+
+
+def test_early_stop_asks_for_more_candidates_only_when_the_first_disagree(
+    shop: honestsql.Database,
+) -> None:
+    from .scripted_backend import ScriptedBackend
+
+    other = "SELECT COUNT(*) FROM customers"
+    settings = Settings(candidates=5, early_stop=3, calibrated=False)
+    # The first three agree: two requests (the greedy query, two samples), no more.
+    agreeing = ScriptedBackend(_always(GOOD))
+    answer = Pipeline(shop, agreeing, settings).ask(QUESTION)
+    assert [r.n for r in agreeing.requests] == [1, 2] and len(answer.candidates) == 3
+    assert answer.decision == "answer" and answer.signals["top_share"] == 1.0
+    # A sample disagrees: two more are asked for, with another seed, and all five weighed.
+    disagreeing = ScriptedBackend(lambda r: [GOOD] if r.n == 1 else [other] * r.n)
+    answer = Pipeline(shop, disagreeing, settings).ask(QUESTION)
+    assert [r.n for r in disagreeing.requests] == [1, 2, 2]
+    assert len({r.seed for r in disagreeing.requests}) == 3 and len(answer.candidates) == 5
+    # A failed query counts as disagreement, even when the rest agree.
+    failing = ScriptedBackend(lambda r: ["SELECT nope FROM customers" if r.n == 1 else GOOD] * r.n)
+    Pipeline(shop, failing, Settings(candidates=5, early_stop=3, max_repairs=0)).ask(QUESTION)
+    assert [r.n for r in failing.requests] == [1, 2, 2]
+    # Off (0), every candidate is asked for at once, as before.
+    at_once = ScriptedBackend(_always(GOOD))
+    Pipeline(shop, at_once, Settings(candidates=5)).ask(QUESTION)
+    assert [r.n for r in at_once.requests] == [1, 4]

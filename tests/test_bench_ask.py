@@ -410,3 +410,37 @@ def test_bench_ask_records_the_self_check() -> None:
     assert Settings().self_check is False
     source = (Path(__file__).parents[1] / "src/honestsql/cli/bench.py").read_text()
     assert "Settings(candidates=candidates, grammar=grammar, self_check=True)" in source
+
+
+def test_the_early_stop_estimate_counts_what_three_agreeing_candidates_would_save() -> None:
+    def record(hashes: str, statuses: str = "", chosen: int = 0) -> dict[str, Any]:
+        candidates = [
+            {"status": "ok" if s == "o" else "error", "result_hash": h, "correct": h == "a"}
+            for h, s in zip(hashes, statuses or "o" * len(hashes), strict=True)
+        ]
+        return {"candidates": candidates, "chosen": chosen, "answerable": True}
+
+    records = [
+        record("aaaaa"),  # stops: 2 saved, the run chose the same result, right
+        record("bbbaa", chosen=3),  # stops on b, but the run chose a: wrong, and not the run's
+        record("abaaa"),  # disagree: asks for the rest
+        record("aaaaa", statuses="oofoo"),  # one of the first three failed: asks for the rest
+        record("aa"),  # fewer candidates than it asks for first: not counted
+    ]
+    estimate = ask_figures.early_stop(records)
+    assert estimate["questions"] == 4 and estimate["stopped"] == 0.5
+    assert estimate["candidates_saved"] == near(4 / 20)
+    assert estimate["same_result_as_run"] == 0.5 and estimate["stopped_right"] == 0.5
+
+
+def test_one_early_stop_setting_for_every_door(monkeypatch: pytest.MonkeyPatch) -> None:
+    from honestsql.errors import InvalidInput
+    from honestsql.settings import Settings
+
+    monkeypatch.delenv("HONESTSQL_EARLY_STOP", raising=False)
+    assert Settings().early_stop == 0
+    monkeypatch.setenv("HONESTSQL_EARLY_STOP", "3")
+    assert Settings().early_stop == 3
+    monkeypatch.setenv("HONESTSQL_EARLY_STOP", "three")
+    with pytest.raises(InvalidInput, match="HONESTSQL_EARLY_STOP"):
+        Settings()

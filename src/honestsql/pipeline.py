@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from honestsql import calibration, linking, prompts, selfcheck, wording
@@ -32,6 +33,9 @@ from honestsql.settings import Settings
 #: ``Pipeline(calibrator=...)`` left out: load the one for the backend's model.
 _LOAD = object()
 
+
+#: Candidates to ask for: the conversation, how many, the temperature, the seed's offset.
+_Asked = tuple[list[dict[str, str]], int, float, int]
 
 #: Hears a stage as it starts: its name and a sentence for people.
 OnStage = Callable[[str, str], None]
@@ -56,6 +60,10 @@ class _Question:
     language: str = "en"
     #: Hears each stage as it starts (``Pipeline.ask(on_stage=...)``).
     stage: OnStage = _quiet
+    #: The decoding grammar, the prompt's stable prefix and the milliseconds each phase took.
+    grammar: str | None = None
+    stable: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -83,18 +91,12 @@ class Pipeline:
             )
         self.calibrator = calibrator
 
-    def _request(
-        self,
-        messages: list[dict[str, str]],
-        n: int,
-        temperature: float,
-        seed_offset: int,
-        grammar: str | None,
-        stable: str = "",
-    ) -> GenerationRequest:
+    def _request(self, state: _Question, asked: _Asked, stable: bool = True) -> GenerationRequest:
+        messages, n, temperature, seed_offset = asked
         seed = None if self.settings.seed is None else self.settings.seed + seed_offset
+        prefix = state.stable if stable else ""
         max_tokens = self.settings.max_tokens
-        return GenerationRequest(messages, n, temperature, max_tokens, grammar, seed, stable)
+        return GenerationRequest(messages, n, temperature, max_tokens, state.grammar, seed, prefix)
 
     def _generate_many(
         self, question: _Question, requests: list[GenerationRequest]
@@ -141,7 +143,6 @@ class Pipeline:
         self,
         question: _Question,
         texts: list[tuple[tuple[str, Likelihood | None], list[dict[str, str]]]],
-        grammar: str | None,
     ) -> list[Candidate]:
         """Check every reply; repair the failing ones in rounds, each round's repairs asked
         together (identical repair conversations asked once)."""
@@ -177,7 +178,8 @@ class Pipeline:
                     conversations[i], candidates[i].sql or "", problems
                 )
                 requests.setdefault(
-                    _key(conversations[i]), self._request(conversations[i], 1, 0.0, 0, grammar)
+                    _key(conversations[i]),
+                    self._request(question, (conversations[i], 1, 0.0, 0), stable=False),
                 )
             replies = dict(
                 zip(requests, self._generate_many(question, list(requests.values())), strict=True)
@@ -194,6 +196,17 @@ class Pipeline:
                 self._check(question, candidate)
         return candidates
 
+    def _round(self, state: _Question, asked: list[_Asked]) -> list[Candidate]:
+        """The candidates ``asked`` for, checked and repaired."""
+        timings, phase = state.timings, time.perf_counter()
+        replies = self._generate_many(state, [self._request(state, one) for one in asked])
+        texts = [(r, one[0]) for rs, one in zip(replies, asked, strict=True) for r in rs]
+        timings["generate"] = timings.get("generate", 0.0) + _ms(phase)
+        phase = time.perf_counter()
+        candidates = self._candidates(state, texts)
+        timings["verify_execute_repair"] = timings.get("verify_execute_repair", 0.0) + _ms(phase)
+        return candidates
+
     # --- the flow ----------------------------------------------------------------------------
 
     def ask(
@@ -206,19 +219,17 @@ class Pipeline:
         context: str = "",
         language: str | None = None,
     ) -> Answer:
-        """Answer ``question``; ``on_stage(stage, message)`` hears each stage as it starts
-        (linking, generating, verifying, repairing, deciding), for progress displays;
-        ``context`` (a conversation's previous turn) goes to the prompt as a hint but does not
-        count toward the question being about this database; the words for people are in
-        ``language`` (by default the question's)."""
+        """Answer ``question``; ``on_stage(stage, message)`` hears each stage as it starts, for
+        progress displays; ``context`` (a conversation's previous turn) goes to the prompt as a
+        hint but does not count toward the question being about this database; the words for
+        people are in ``language`` (by default the question's)."""
         stage = on_stage or _quiet
         language = language or wording.language_of(question)
         state = _Question(stage=stage, text=question, language=language)
         hint = self.glossary.hint(question) if self.glossary is not None else ""
         evidence = "; ".join(part for part in (evidence, hint) if part)
         stage("linking", "Finding the tables the question is about")
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
+        timings, started = state.timings, time.perf_counter()
         catalog = self.db.catalog()
         dialect = self.db.sql_dialect
         relevance = linking.relevance(question, catalog, evidence)
@@ -243,8 +254,8 @@ class Pipeline:
         )
         if gate is not None:
             timings["total"] = _ms(started)
-            return self._finish(state, question, target, gate, [], schema, timings)
-        grammar = decoding_grammar(
+            return self._finish(state, target, gate, [], schema)
+        state.grammar = decoding_grammar(
             self.settings.grammar,
             catalog,
             dialect,
@@ -252,33 +263,18 @@ class Pipeline:
             gbnf=self.backend.supports_grammar,
             lark=self.backend.supports_lark,
         )
+        shown = self.memory.examples(self.db, question) if self.memory else []
+        write = partial(prompts.messages, question, schema, dialect, evidence=evidence)
+        first, second = write(variant=0, examples=shown), write(variant=1, examples=shown)
+        stable = state.stable = prompts.stable_part(schema)
         n = max(1, self.settings.candidates)
-        stage("generating", f"Writing {_queries(n, 'candidate ')}")
-        phase = time.perf_counter()
-        texts: list[tuple[tuple[str, Likelihood | None], list[dict[str, str]]]] = []
-        examples = self.memory.examples(self.db, question) if self.memory else []
-        first = prompts.messages(
-            question, schema, dialect, evidence=evidence, variant=0, examples=examples
-        )
-        stable = prompts.stable_part(schema)
-        requests = [self._request(first, 1, 0.0, 0, grammar, stable)]
-        conversations = [first]
-        if n > 1:
-            second = prompts.messages(
-                question, schema, dialect, evidence=evidence, variant=1, examples=examples
-            )
-            requests.append(
-                self._request(second, n - 1, self.settings.temperature, 1, grammar, stable)
-            )
-            conversations.append(second)
-        for replies, messages in zip(
-            self._generate_many(state, requests), conversations, strict=True
-        ):
-            texts.extend((text, messages) for text in replies)
-        timings["generate"] = _ms(phase)
-        phase = time.perf_counter()
-        candidates = self._candidates(state, texts, grammar)
-        timings["verify_execute_repair"] = _ms(phase)
+        k = max(1, min(n, self.settings.early_stop or n))  # asked for first
+        stage("generating", f"Writing {_queries(k, 'candidate ')}")
+        asked = [(first, 1, 0.0, 0)] + [(second, k - 1, self.settings.temperature, 1)] * (k > 1)
+        candidates = self._round(state, asked)
+        if k < n and not _agree(candidates):
+            stage("generating", f"They disagree: writing {_queries(n - k, 'more ')}")
+            candidates += self._round(state, [(second, n - k, self.settings.temperature, 2)])
         stage("deciding", "Weighing the candidates")
         checked = selfcheck.self_check(
             self.backend, self.settings, self.calibrator, first, candidates, stable, state.usage
@@ -292,20 +288,18 @@ class Pipeline:
             dialect=dialect,
             language=state.language,
             self_check=checked,
-            shown=[q for q, _ in examples[:2]],
+            shown=[q for q, _ in shown[:2]],
         )
         timings["total"] = _ms(started)
-        return self._finish(state, question, target, decision, candidates, schema, timings)
+        return self._finish(state, target, decision, candidates, schema)
 
     def _finish(
         self,
         state: _Question,
-        question: str,
         target: float,
         decision: Decision,
         candidates: list[Candidate],
         schema: prompts.SchemaText,
-        timings: dict[str, float],
     ) -> Answer:
         chosen = decision.chosen
         result = chosen.result if (decision.answer and chosen) else None
@@ -319,7 +313,7 @@ class Pipeline:
             reasons=[r.to_dict() for r in decision.reasons],
             candidates=[c.to_dict() for c in candidates],
             usage=dict(state.usage),
-            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            timings_ms={k: round(v, 2) for k, v in state.timings.items()},
             notes=decision.notes,
             flagged_values=schema.flagged,
             backend=self.backend.describe(),
@@ -331,13 +325,19 @@ class Pipeline:
         if self.audit is not None:
             self.audit.record(
                 database=self.db.display_url,
-                question=question,
+                question=state.text,
                 target=target,
                 backend=answer.backend,
                 answer=answer.to_dict(),
                 prompts=state.prompts,
             )
         return answer
+
+
+def _agree(candidates: list[Candidate]) -> bool:
+    """Every candidate ran, and to the same result."""
+    ran = all(c.status == "ok" for c in candidates)
+    return ran and len({c.result_hash for c in candidates}) == 1
 
 
 def _repairable(candidate: Candidate) -> bool:

@@ -21,9 +21,23 @@ def default_grammar() -> str:
     return value
 
 
+def default_early_stop() -> int:
+    """``$HONESTSQL_EARLY_STOP`` or 0 (off): how many candidates to ask for first, at every
+    door."""
+    value = os.environ.get("HONESTSQL_EARLY_STOP") or "0"
+    if not value.isdigit():
+        raise InvalidInput(
+            f"HONESTSQL_EARLY_STOP must be a whole number of candidates (0: off), not {value!r}."
+        )
+    return int(value)
+
+
 @dataclass
 class Settings:
     candidates: int = 5
+    #: Ask for this many candidates first and for the rest only when they disagree (any of
+    #: them failed, or their results differ); 0 asks for all ``candidates`` at once.
+    early_stop: int = field(default_factory=default_early_stop)
     max_repairs: int = 2
     temperature: float = 0.8
     timeout: float = 10.0

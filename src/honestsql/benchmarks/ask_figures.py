@@ -182,6 +182,7 @@ def summarize(
         ),
         "answerable_refused": _share(sum(r["id"] in refused for r in answerable), len(answerable)),
         "empty_gold": _empty_gold(apart),
+        "early_stop": early_stop(records),
         "p50_s": _round(statistics.median(seconds)),
         "p95_s": _round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]),
         "tokens_per_question": round(sum(tokens) / len(tokens)),
@@ -200,6 +201,41 @@ def summarize(
     if languages:
         figures["languages"] = languages
     return figures
+
+
+def early_stop(records: Sequence[dict[str, Any]], first: int = 3) -> dict[str, Any]:
+    """What ``Settings(early_stop=first)`` would have done on a run that asked for every
+    candidate at once: the questions whose ``first`` candidates all ran to one result (it stops
+    there), the candidates it would not have asked for, and how often the result it stops on is
+    the one the run chose, and right (answerable questions)."""
+    asked = [r for r in records if len(r["candidates"]) > first]
+    stopped = [
+        r
+        for r in asked
+        if all(c["status"] == "ok" for c in r["candidates"][:first])
+        and len({c["result_hash"] for c in r["candidates"][:first]}) == 1
+    ]
+    chosen = [r for r in stopped if r["chosen"] is not None]
+    right = [r for r in stopped if r["answerable"]]
+    return {
+        "first": first,
+        "questions": len(asked),
+        "stopped": _share(len(stopped), len(asked)),
+        "candidates_saved": _share(
+            sum(len(r["candidates"]) - first for r in stopped),
+            sum(len(r["candidates"]) for r in asked),
+        ),
+        "same_result_as_run": _share(
+            sum(
+                r["candidates"][r["chosen"]]["result_hash"] == r["candidates"][0]["result_hash"]
+                for r in chosen
+            ),
+            len(chosen),
+        ),
+        "stopped_right": _share(
+            sum(bool(r["candidates"][0]["correct"]) for r in right), len(right)
+        ),
+    }
 
 
 def _suite(
