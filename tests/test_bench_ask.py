@@ -4,6 +4,7 @@ Spider's layout), its figures on hand-made records, and the per-model logistic c
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -189,6 +190,19 @@ def test_bench_ask_refuses_a_run_of_other_settings(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             timeout=60,
+        )
+        assert proc.returncode != 0
+        assert "other settings" in json.loads(proc.stdout)["errors"][0]["message"]
+        # Early stop changes what the candidates are: a run made without it is not resumed with it.
+        proc = subprocess.run(
+            [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider"]
+            + ["--data", str(tmp_path / "data"), "--llm", "openai", "--base-url"]
+            + [server.base_url, "--model", "scripted", "--candidates", "3"]
+            + ["--run", str(run), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HONESTSQL_EARLY_STOP": "2"},
         )
     assert proc.returncode != 0
     assert "other settings" in json.loads(proc.stdout)["errors"][0]["message"]

@@ -54,6 +54,8 @@ def run_header(backend: Backend, settings: Settings, target: float) -> dict[str,
         "temperature": settings.temperature,
         "grammar": settings.grammar,
         "target": target,
+        # Only when on, so that the runs made before it existed still resume.
+        **({"early_stop": settings.early_stop} if settings.early_stop else {}),
     }
 
 
