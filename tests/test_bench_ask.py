@@ -182,30 +182,24 @@ def test_bench_ask_refuses_a_run_of_other_settings(tmp_path: Path) -> None:
     run = tmp_path / "run.jsonl"
     with ChatServer(_reply) as server:
         _bench(tmp_path / "data", server, run, "--limit", "1")
-        proc = subprocess.run(
-            [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider"]
-            + ["--data", str(tmp_path / "data"), "--llm", "openai", "--base-url"]
-            + [server.base_url, "--model", "scripted", "--candidates", "5"]
-            + ["--run", str(run), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert proc.returncode != 0
-        assert "other settings" in json.loads(proc.stdout)["errors"][0]["message"]
+
+        def resume(candidates: str, **env: str) -> str:
+            proc = subprocess.run(
+                [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider"]
+                + ["--data", str(tmp_path / "data"), "--llm", "openai", "--base-url"]
+                + [server.base_url, "--model", "scripted", "--candidates", candidates]
+                + ["--run", str(run), "--json"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, **env},
+            )
+            assert proc.returncode != 0
+            return str(json.loads(proc.stdout)["errors"][0]["message"])
+
+        assert "other settings" in resume("5")
         # Early stop changes what the candidates are: a run made without it is not resumed with it.
-        proc = subprocess.run(
-            [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider"]
-            + ["--data", str(tmp_path / "data"), "--llm", "openai", "--base-url"]
-            + [server.base_url, "--model", "scripted", "--candidates", "3"]
-            + ["--run", str(run), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "HONESTSQL_EARLY_STOP": "2"},
-        )
-    assert proc.returncode != 0
-    assert "other settings" in json.loads(proc.stdout)["errors"][0]["message"]
+        assert "other settings" in resume("3", HONESTSQL_EARLY_STOP="2")
 
 
 def near(value: float) -> Any:
