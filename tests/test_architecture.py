@@ -46,6 +46,7 @@ LAYERS: list[set[str]] = [
         "policy",
         "policy_check",
         "export",
+        "parsing",
     },
     {  # the model and the judgement
         "linking",

@@ -21,6 +21,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from honestsql.findings import Finding, plain_parse_error
 from honestsql.forbidden import WRITE_NODES, is_forbidden, spark_refusal
 from honestsql.functions import BARE_KEYWORDS, allowed_functions
+from honestsql.parsing import parse
 
 # sqlglot logs a warning whenever it falls back to a generic Command; the guard reports those itself.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -113,10 +114,8 @@ TOO_DEEP = "The SQL is nested too deeply to check; simplify it."
 
 
 def guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
-    """Parse ``sql`` and let it through only if it is exactly one read-only query.
-
-    Returns the guarded statement, or the findings (all errors) that refuse it.
-    """
+    """Parse ``sql`` and let it through only if it is exactly one read-only query: the guarded
+    statement, or the findings (all errors) that refuse it."""
     try:
         return _guard(sql.lstrip("\ufeff"), dialect)
     except RecursionError:
@@ -129,7 +128,7 @@ def _guard(sql: str, dialect: str) -> GuardedStatement | list[Finding]:
         return [split]
     explain, body = split
     try:
-        statements = [s for s in sqlglot.parse(body, read=dialect) if s is not None]
+        statements = [s for s in parse(body, dialect) if s is not None]
     except ParseError as exc:
         return [_syntax_finding(exc)]
     except TokenError as exc:

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from honestsql import parsing
 from honestsql.catalog import Catalog, Column, Table
 from honestsql.db import dialects
 from honestsql.injection import data_json, inline_note, looks_like_instructions
@@ -276,7 +277,7 @@ def _refusal_in_select(sql: str) -> str | None:
     from sqlglot import exp
 
     try:
-        tree = sqlglot.parse_one(sql)
+        tree = (parsing.parse(sql) or [None])[0]
     except sqlglot.errors.SqlglotError:
         return None
     if not isinstance(tree, exp.Select) or not tree.expressions:
