@@ -64,7 +64,7 @@ def ask(
 def test_agreeing_candidates_answer(shop: honestsql.Database) -> None:
     with ChatServer(scripted([GOOD] * 5)) as server:
         answer = ask(shop, server)
-    assert answer.decision == "answer" and answer.signals["top_share"] == 1.0
+    assert answer.decision == "answer" and answer.rows == [[2]]
     assert answer.confidence == 1.0 and answer.sql == GOOD
     assert [c["status"] for c in answer.candidates] == ["ok"] * 5
     assert answer.usage["prompt_tokens"] > 0 and answer.usage["completion_tokens"] > 0
@@ -447,7 +447,7 @@ def test_a_schema_too_large_for_the_prompt_is_cut_to_the_question(
     assert len(full) > 1400
     assert "CREATE TABLE customers" in prompt and "country_code" in prompt
     assert "CREATE TABLE reviews" not in prompt  # not needed for this question
-    assert answer.decision == "answer" and answer.signals["top_share"] == 1.0
+    assert answer.decision == "answer" and answer.rows == [[2]]
 
 
 def test_semantic_linking_without_the_extra_is_a_clear_error(
@@ -495,7 +495,8 @@ def test_early_stop_asks_for_more_candidates_only_when_the_first_disagree(
     agreeing = ScriptedBackend(_always(GOOD))
     answer = Pipeline(shop, agreeing, settings).ask(QUESTION)
     assert [r.n for r in agreeing.requests] == [1, 2] and len(answer.candidates) == 3
-    assert answer.decision == "answer" and answer.signals["top_share"] == 1.0
+    assert answer.decision == "answer" and answer.rows == [[2]]
+    assert answer.signals["top_share"] == 1.0
     # A sample disagrees: two more are asked for, with another seed, and all five weighed.
     disagreeing = ScriptedBackend(lambda r: [GOOD] if r.n == 1 else [other] * r.n)
     answer = Pipeline(shop, disagreeing, settings).ask(QUESTION)
