@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import TokenType, exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError
+from sqlglot.tokenizer_core import Token
 
 #: The longest run of JOINs without ON or USING that is parsed (about 30 ms of sqlglot's time).
 MAX_OPEN_JOINS = 10
 
 
-def open_joins(sql: str, dialect: str | None = None) -> int:
+def open_joins(tokens: list[Token]) -> int:
     """The longest run of JOINs (CROSS JOIN aside) with no ON or USING between them."""
-    try:
-        tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
-    except TokenError:
-        return 0  # the parser says what is wrong with it
     longest = run = 0
     previous = None
     for token in tokens:
@@ -37,11 +34,14 @@ def open_joins(sql: str, dialect: str | None = None) -> int:
 
 
 def parse(sql: str, dialect: str | None = None) -> list[exp.Expr | None]:
-    """``sqlglot.parse``, or a ``ParseError`` that says why a statement is not read at all."""
-    joins = open_joins(sql, dialect)
+    """``sqlglot.parse``, tokenizing once, or a ``ParseError`` that says why a statement is not
+    read at all."""
+    reader = sqlglot.Dialect.get_or_raise(dialect)
+    tokens = reader.tokenize(sql)
+    joins = open_joins(tokens)
     if joins > MAX_OPEN_JOINS:
         raise ParseError(
             f"it has {joins} JOINs in a row without ON or USING, and honestsql reads at most "
             f"{MAX_OPEN_JOINS}; give each JOIN its ON condition, or write CROSS JOIN"
         )
-    return sqlglot.parse(sql, read=dialect)
+    return reader.parser().parse(tokens, sql)
