@@ -424,7 +424,10 @@ def test_shipped_calibrator_sets_the_confidence(shop: honestsql.Database) -> Non
         unanimous = ask(shop, server, calibrated=True)
     # A model without a calibrator of its own gets the default model's, and says so.
     assert unanimous.confidence == pytest.approx(shipped.probability(unanimous.signals), abs=1e-4)
-    assert any(f"benchmark questions ({calibration.DEFAULT_MODEL})" in n for n in unanimous.notes)
+    # A server decoding under no grammar: the default model's own, fitted under `qualified`.
+    assert shipped.fitted_on.startswith(f"{calibration.DEFAULT_MODEL}, qualified grammar:")
+    note = f"benchmark questions ({calibration.DEFAULT_MODEL}, qualified grammar)"
+    assert any(note in n for n in unanimous.notes)
     with ChatServer(scripted(DISAGREE)) as server:
         split = ask(shop, server, calibrated=True, target=0.75)
     # 2 of 5 agree, the rest scattered: less likely right than five of five.

@@ -311,6 +311,16 @@ def test_logistic_calibrator_fit_apply_and_ship(
     assert isinstance(own, calibration.LogisticCalibrator)
     assert "qwen2.5-coder-1.5b" in own.fitted_on
     assert calibration.load_default("some-server-model") is not None
+    # Per grammar: the model's own under that grammar, else its own under another (it knows how
+    # often that model is right), else the default model's under that grammar.
+    full = calibration.load_default("qwen2.5-coder-1.5b", "full")
+    assert full is not None and full.fitted_on.startswith("qwen2.5-coder-1.5b, full grammar:")
+    assert full.fitted_on != own.fitted_on
+    assert own.fitted_on == calibration.load_default("qwen2.5-coder-1.5b", "qualified").fitted_on  # type: ignore[union-attr]
+    small = calibration.load_default("qwen2.5-coder-0.5b", "full")
+    assert small is not None and small.fitted_on.startswith("qwen2.5-coder-0.5b, qualified")
+    other = calibration.load_default("some-server-model", "full")
+    assert other is not None and other.fitted_on == full.fitted_on
     spider = calibration.shipped(calibration.SPIDER_ENSEMBLE)
     assert isinstance(spider, calibration.Calibrator) and "Spider" in spider.fitted_on
     path = tmp_path / "mine.json"
@@ -452,3 +462,22 @@ def test_one_early_stop_setting_for_every_door(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HONESTSQL_EARLY_STOP", "three")
     with pytest.raises(InvalidInput, match="HONESTSQL_EARLY_STOP"):
         Settings()
+
+
+def test_the_calibrator_follows_the_grammar_the_backend_decodes() -> None:
+    """``full`` asked of a backend that takes Lark grammars reads the calibrator fitted under
+    ``full``; asked of one that takes only GBNF it decodes (and is calibrated) as ``qualified``."""
+    from honestsql.settings import Settings
+
+    from .scripted_backend import ScriptedBackend
+
+    backend = ScriptedBackend(lambda request: [])
+    backend.model_name = "qwen2.5-coder-1.5b"
+    backend.supports_grammar = True
+    backend.supports_lark = True
+    full = calibration.for_backend(backend, Settings(grammar="full"))
+    assert full is not None and full.fitted_on.startswith("qwen2.5-coder-1.5b, full grammar:")
+    backend.supports_lark = False
+    gbnf = calibration.for_backend(backend, Settings(grammar="full"))
+    assert gbnf is not None and gbnf.fitted_on.startswith("qwen2.5-coder-1.5b, qualified grammar:")
+    assert calibration.for_backend(backend, Settings(grammar="full", calibrated=False)) is None

@@ -159,9 +159,9 @@ def test_one_grammar_setting_for_every_door(monkeypatch: pytest.MonkeyPatch) -> 
     from honestsql.settings import Settings
 
     monkeypatch.delenv("HONESTSQL_GRAMMAR", raising=False)
-    assert Settings().grammar == "qualified"
-    monkeypatch.setenv("HONESTSQL_GRAMMAR", "full")
     assert Settings().grammar == "full"
+    monkeypatch.setenv("HONESTSQL_GRAMMAR", "qualified")
+    assert Settings().grammar == "qualified"
     monkeypatch.setenv("HONESTSQL_GRAMMAR", "fancy")
     with pytest.raises(InvalidInput, match="HONESTSQL_GRAMMAR"):
         Settings()

@@ -23,10 +23,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from honestsql.clues import CLUES
 from honestsql.errors import HonestSQLError
+
+if TYPE_CHECKING:
+    from honestsql.llm import Backend
+    from honestsql.settings import Settings
 
 FEATURES = (
     "top_share",  # share of all candidates in the largest agreeing group
@@ -224,9 +228,11 @@ def shipped(name: str) -> AnyCalibrator | None:
         return None
 
 
-def load_default(model: str | None = None) -> AnyCalibrator | None:
-    """``$HONESTSQL_CALIBRATION`` if set, else the calibrator shipped for ``model``, else the
-    default model's (a note in each answer says which one was used)."""
+def load_default(model: str | None = None, grammar: str | None = None) -> AnyCalibrator | None:
+    """``$HONESTSQL_CALIBRATION`` if set, else the calibrator shipped for ``model`` under
+    ``grammar`` (``<model>-<grammar>.json``), else the model's own fitted under another grammar
+    (``<model>.json``: it knows how often that model is right), else the default model's (a note
+    in each answer says which one was used)."""
     configured = os.environ.get("HONESTSQL_CALIBRATION")
     if configured:
         try:
@@ -243,7 +249,27 @@ def load_default(model: str | None = None) -> AnyCalibrator | None:
                 f"$HONESTSQL_CALIBRATION names {configured!r}, which is not a honestsql "
                 f"calibration file ({exc}); write one with `honestsql calibrate fit`."
             ) from None
-    return (shipped(model) if model else None) or shipped(DEFAULT_MODEL)
+    names: list[str] = []
+    for name in (model, DEFAULT_MODEL) if model else (DEFAULT_MODEL,):
+        names += [f"{name}-{grammar}", name] if grammar else [name]
+    for name in names:
+        found = shipped(name)
+        if found is not None:
+            return found
+    return None
+
+
+def for_backend(backend: Backend, settings: Settings) -> AnyCalibrator | None:
+    """The calibrator of the backend's model under the grammar it decodes with (``full`` asked
+    of a backend without Lark decodes ``qualified``); ``None`` when not ``calibrated``."""
+    from honestsql.llm.full_grammar import decoded_shape
+
+    if not settings.calibrated:
+        return None
+    shape = decoded_shape(
+        settings.grammar, gbnf=backend.supports_grammar, lark=backend.supports_lark
+    )
+    return load_default(backend.model_name, shape)
 
 
 def summary(calibrator: Calibrator) -> dict[str, Any]:

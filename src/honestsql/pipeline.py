@@ -85,11 +85,9 @@ class Pipeline:
         self.settings = settings or Settings()
         self.audit = audit
         self.memory = memory
-        if calibrator is _LOAD:
-            calibrator = (
-                calibration.load_default(backend.model_name) if self.settings.calibrated else None
-            )
-        self.calibrator = calibrator
+        self.calibrator = (
+            calibration.for_backend(backend, self.settings) if calibrator is _LOAD else calibrator
+        )
 
     def _request(self, state: _Question, asked: _Asked, stable: bool = True) -> GenerationRequest:
         messages, n, temperature, seed_offset = asked

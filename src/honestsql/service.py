@@ -38,7 +38,6 @@ from honestsql.memory import Memory
 from honestsql.pipeline import Answer, OnStage, Pipeline, Settings
 from honestsql.policy import Policy
 
-_NOT_LOADED = object()
 NO_MODEL = (
     "No language model is configured: give --llm llama-cpp (the embedded model) or --base-url URL "
     "--model NAME (an OpenAI-compatible server)."
@@ -93,7 +92,7 @@ class Service:
         self._verified: weakref.WeakSet[Database] = weakref.WeakSet()
         self._factory = backend
         self._backend: Backend | None = None
-        self._calibrator: Any = _NOT_LOADED
+        self._calibrators: dict[str, Any] = {}
         self._lock = threading.Lock()  # opening databases, building the backend
         self._asking = threading.Lock()  # one question at a time for backends that need it
 
@@ -131,14 +130,14 @@ class Service:
             return self._backend
 
     def _calibrator_for(self, backend: Backend, settings: Settings) -> Any:
-        """The calibrator of the backend's model, loaded on the first calibrated question;
-        ``None`` for a question asked with ``calibrated=False``."""
+        """The calibrator of the backend's model under the question's grammar, loaded on the
+        first calibrated question that uses it; ``None`` for one asked with ``calibrated=False``."""
         if not settings.calibrated:
             return None
         with self._lock:
-            if self._calibrator is _NOT_LOADED:
-                self._calibrator = calibration.load_default(backend.model_name)
-            return self._calibrator
+            if settings.grammar not in self._calibrators:
+                self._calibrators[settings.grammar] = calibration.for_backend(backend, settings)
+            return self._calibrators[settings.grammar]
 
     def pipeline(
         self, database: Database, settings: Settings | None = None, *, audited: bool = True

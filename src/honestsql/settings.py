@@ -11,9 +11,9 @@ GRAMMARS = ("qualified", "full", "schema", "none")
 
 
 def default_grammar() -> str:
-    """``$HONESTSQL_GRAMMAR`` or ``qualified``: one default for every door (ask, chat, serve,
-    mcp, the Python API)."""
-    value = os.environ.get("HONESTSQL_GRAMMAR") or "qualified"
+    """``$HONESTSQL_GRAMMAR`` or ``full``: one default for every door (ask, chat, serve, mcp,
+    the Python API). ``full`` decodes as ``qualified`` on a backend without Lark grammars."""
+    value = os.environ.get("HONESTSQL_GRAMMAR") or "full"
     if value not in GRAMMARS:
         raise InvalidInput(
             f"HONESTSQL_GRAMMAR must be one of {', '.join(GRAMMARS)}, not {value!r}."

@@ -68,17 +68,21 @@ def cross_validated_confidence(
 
 
 def fit(
-    records: Sequence[dict[str, Any]], model: str, signals: Sequence[str] = calibration.SIGNALS
+    records: Sequence[dict[str, Any]],
+    model: str,
+    signals: Sequence[str] = calibration.SIGNALS,
+    grammar: str | None = None,
 ) -> calibration.LogisticCalibrator:
-    """The calibrator to ship for ``model``: fitted on every question, with the
-    leave-one-database-out figures in its details."""
+    """The calibrator to ship for ``model`` (decoding under ``grammar``): fitted on every
+    question, with the leave-one-database-out figures in its details."""
     index, rows, labels, groups = calibration_data(records)
+    name = f"{model}, {grammar} grammar" if grammar else model
     fitted = fitting.fit_logistic(
         rows,
         labels,
         groups=groups,
         signals=signals,
-        fitted_on=f"{model}: {len(rows)} questions of honestsql bench ask "
+        fitted_on=f"{name}: {len(rows)} questions of honestsql bench ask "
         f"({', '.join(sorted({records[i]['suite'] for i in index}))})",
     )
     confidence = cross_validated_confidence(records, signals)
@@ -86,6 +90,7 @@ def fit(
     fitted.details = {
         **fitted.details,
         "model": model,
+        **({"grammar": grammar} if grammar else {}),
         "questions": len(rows),
         "databases": sorted(set(groups)),
         "correct_share": round(sum(labels) / len(labels), 4),

@@ -201,8 +201,8 @@ def bench_server(
 GrammarOption = Annotated[
     str,
     typer.Option(
-        help="qualified (default), full (the whole SELECT through llguidance; the embedded "
-        "model only, qualified elsewhere), schema or none: the decoding grammar."
+        help="full (default: the whole SELECT through llguidance; the embedded model only, "
+        "qualified elsewhere), qualified, schema or none: the decoding grammar."
     ),
 ]
 
@@ -235,7 +235,7 @@ def bench_ask(
     ] = False,
     ablation: AblationOption = False,
     candidates: CandidatesOption = 5,
-    grammar: GrammarOption = "qualified",
+    grammar: GrammarOption = "full",
     target: TargetOption = 0.75,
     allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
@@ -326,7 +326,7 @@ def bench_speed(
         int | None, typer.Option(min=2, help="About N questions in all (whole databases).")
     ] = None,
     candidates: CandidatesOption = 5,
-    grammar: GrammarOption = "qualified",
+    grammar: GrammarOption = "full",
     allow_privileged: AllowPrivilegedOption = False,
     as_json: JsonOption = False,
 ) -> None:

@@ -100,8 +100,14 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
             raise InvalidInput(
                 f"The runs are of several models ({', '.join(sorted(models))}); fit one at a time."
             )
+        grammars = {header.get("grammar") for header, _ in loaded}
+        if len(grammars) != 1:
+            raise InvalidInput(
+                "The runs decoded under several grammars "
+                f"({', '.join(sorted(map(str, grammars)))}); fit one at a time."
+            )
         records = {r["id"]: r for _, rs in loaded for r in rs}
-        model = ask_figures.fit(list(records.values()), models.pop())
+        model = ask_figures.fit(list(records.values()), models.pop(), grammar=grammars.pop())
     except (ValueError, RuntimeError) as exc:
         fail(InvalidInput(str(exc)), as_json)
     except HonestSQLError as exc:

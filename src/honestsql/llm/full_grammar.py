@@ -202,18 +202,24 @@ STRING: /'([^'\\n]|''){{0,200}}'/
 """)
 
 
+def decoded_shape(shape: str, *, gbnf: bool, lark: bool) -> str:
+    """The grammar a backend decodes under when ``shape`` is asked for: ``full`` where it takes
+    Lark (llguidance), else the ``qualified`` GBNF shape; ``schema``/``qualified`` as GBNF;
+    ``none`` for ``none`` or a backend that takes no grammar."""
+    if shape == "none" or not gbnf:
+        return "none"
+    return "qualified" if shape == "full" and not lark else shape
+
+
 def decoding_grammar(
     shape: str, catalog: Catalog, dialect: str, tables: list[str], *, gbnf: bool, lark: bool
 ) -> str | None:
-    """The grammar a backend decodes under: ``full`` where it takes Lark (llguidance), else the
-    ``qualified`` GBNF shape; ``schema``/``qualified`` as GBNF; none for ``none`` or a backend
-    that takes no grammar."""
+    """The grammar text of ``decoded_shape``; ``None`` where nothing constrains decoding."""
     from honestsql.llm.grammar import sql_grammar
 
-    if shape == "none" or not gbnf:
+    shape = decoded_shape(shape, gbnf=gbnf, lark=lark)
+    if shape == "none":
         return None
     if shape == "full":
-        if lark:
-            return full_grammar(catalog, dialect, tables)
-        shape = "qualified"
+        return full_grammar(catalog, dialect, tables)
     return sql_grammar(catalog, dialect, tables, shape=shape)
