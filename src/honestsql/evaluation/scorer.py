@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import honestsql
@@ -206,16 +207,18 @@ class Scorer:
         return rows, any(g[0] is not None and self._same(example, g[0], rows) for g in golds)
 
     def gold_empty(self, example: Example) -> bool | None:
-        """Whether every gold query of ``example`` that runs returns nothing (no rows, or only
-        NULLs): any empty prediction then matches, so such a question is reported apart
-        (``None``: unanswerable, no database, or no gold ran)."""
+        """Whether every gold query of ``example`` that runs matches nothing: no rows, only
+        NULLs, or only zeros (a count or sum over no rows). Any query whose filter matches
+        nothing then agrees with it (flight_2's codes carry a leading space, so a count of the
+        flights from 'APG' is 0 for the gold and for any wrong filter alike), so such a question
+        is reported apart (``None``: unanswerable, no database, or no gold ran)."""
         db = self.database(example.db_id) if example.gold is not None else None
         if db is None:
             return None
         usable = [rows for rows, _, _ in self._gold_results(db, example) if rows is not None]
         if not usable:
             return None
-        return all(all(v is None for row in rows for v in row) for rows in usable)
+        return all(all(_nothing(v) for row in rows for v in row) for rows in usable)
 
     def _gold_results(
         self, db: Database, example: Example
@@ -242,3 +245,8 @@ class Scorer:
 
 def rows_key(rows: list[matching.Row]) -> str:
     return db_result.rows_key(rows)
+
+
+def _nothing(value: Any) -> bool:
+    """NULL, or a number that is zero (not a text "0")."""
+    return value is None or (isinstance(value, int | float | Decimal) and value == 0)
