@@ -388,3 +388,18 @@ def prompts_check(conversation, sql, result, *, redact):  # type: ignore[no-unty
 
     columns = [c.name for c in result.columns]
     return prompts.check_messages(conversation, sql, columns, result.json_rows(), redact=redact)
+
+
+def test_a_candidate_that_repeats_one_block_is_stopped_and_varied_sql_is_not() -> None:
+    from honestsql.llm.streams import LOOP_SPAN, looping
+
+    head = list(range(100, 130))
+    block = [7, 8, 9, 10, 11, 12, 13, 14]
+    assert looping(head + block * 6)  # 48 tokens of one 8-token block
+    assert not looping(head + block * 5)  # 40: still short of the span
+    assert looping(head + [5] * LOOP_SPAN) and not looping(head + [5] * (LOOP_SPAN - 1))
+    assert not looping(head + list(range(40, 90)) * 3)  # a 50-token block: too long to look for
+    assert not looping(head + block * 5 + [99] + block)  # broken by one other token
+    # An IN-list or a CASE repeats its shape, not its tokens.
+    varied = [t for i in range(30) for t in (1, 2, 300 + i, 3)]
+    assert not looping(head + varied)

@@ -345,6 +345,7 @@ class Engine:
             "gen_s": time.perf_counter() - prompt_done,
             "decoded": float(decoded),
             "sample_s": sampling,  # sampling and the grammar, outside llama_decode
+            "looped": float(sum(stream.looped for stream in streams)),
         }
         outputs[0].stats = timing  # one call's time, reported once
         return outputs
@@ -352,8 +353,6 @@ class Engine:
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = min(len(a), len(b))
-    if n == 0:
-        return 0
     left = np.asarray(a[:n], dtype=np.int64)
     right = np.asarray(b[:n], dtype=np.int64)
     differ = np.nonzero(left != right)[0]

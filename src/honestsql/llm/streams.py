@@ -27,6 +27,29 @@ MIN_P = 0.05
 #: How a grammar for llguidance (Lark) starts; any other grammar is GBNF for llama.cpp.
 LARK = "%llguidance"
 
+#: A candidate whose last tokens are one block written again and again is stopped: at least
+#: ``LOOP_REPEATS`` copies of a block of up to ``LOOP_PERIOD`` tokens, ``LOOP_SPAN`` tokens in all.
+#: Such a candidate would only repeat itself to the token cap (one did for 6 of a question's 7
+#: minutes) and be refused either way, as SQL cut off is.
+LOOP_PERIOD = 48
+LOOP_REPEATS = 3
+LOOP_SPAN = 48
+
+
+def looping(tokens: list[int]) -> bool:
+    """Whether ``tokens`` end in one block repeated (see ``LOOP_PERIOD``)."""
+    for period in range(1, LOOP_PERIOD + 1):
+        copies = max(LOOP_REPEATS, -(-LOOP_SPAN // period))
+        if copies * period > len(tokens):
+            continue
+        block = tokens[-period:]
+        if all(
+            tokens[len(tokens) - (k + 1) * period : len(tokens) - k * period] == block
+            for k in range(1, copies)
+        ):
+            return True
+    return False
+
 
 @dataclass
 class Candidate:
@@ -81,6 +104,8 @@ class Stream:
         self.index = index
         self.max_tokens = spec.max_tokens
         self.tokens: list[int] = []
+        #: Whether it was stopped for repeating itself (``looping``).
+        self.looped = False
         #: The model's log-probability of each token taken (the end-of-text token included).
         self.logprobs: list[float] = []
         params = lib.llama_sampler_chain_default_params()
@@ -123,7 +148,8 @@ class Stream:
         if self.matcher is not None and not self.matcher.consume_token(token):
             raise EngineError(f"the grammar refused a token it allowed: {self.matcher.get_error()}")
         self.tokens.append(token)
-        return False
+        self.looped = looping(self.tokens)
+        return self.looped
 
     def _logprob(self, token: int) -> float:
         """log P(token) under the model's own distribution (no temperature, no grammar)."""
