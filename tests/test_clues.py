@@ -70,8 +70,22 @@ def test_the_result_s_shape_against_the_question() -> None:
     fanned = result_shape("List the customers.", [("a", 1), ("a", 1), ("a", 1), ("b", None)])
     assert fanned["repeated_rows"] == pytest.approx(2 / 4)
     assert fanned["null_share"] == pytest.approx(1 / 8)
-    assert result_shape("Anything", None) == dict.fromkeys(CLUES[4:8], 0.0)
+    assert result_shape("Anything", None) == dict.fromkeys(CLUES[4:9], 0.0)
     assert result_shape("List the customers.", [])["repeated_rows"] == 0.0
+
+
+def test_a_value_for_each_group_without_its_group_is_flat() -> None:
+    def flat(question: str, rows: list[tuple[object, ...]]) -> float:
+        return result_shape(question, rows)["per_group_flat"]
+
+    per_city = "How many restaurants are there in each city?"
+    assert flat(per_city, [("Berlin", 3), ("Paris", 5)]) == 0.0
+    assert flat(per_city, [(3,), (5,)]) == 1.0  # counts, but of which city?
+    assert flat(per_city, [(8,)]) == 1.0  # one count for all cities
+    assert flat(per_city, []) == 1.0
+    assert flat("What is the average cost per airport pair?", [(12.5,)]) == 1.0
+    assert flat("How many restaurants are there?", [(8,)]) == 0.0  # one value was asked for
+    assert flat("List the cities.", [("Berlin",), ("Paris",)]) == 0.0
 
 
 def test_a_result_with_more_columns_holds_the_chosen_one() -> None:

@@ -10,7 +10,9 @@ pipeline already has (no model call):
   through different tables are less sure than ones that read the same.
 - **The result's shape** (``result_shape``): a question that asks for one number ("how many",
   "what is the average") answered with several rows; a "top 3" answered with another number of
-  rows; rows repeated (a join's fan-out); the share of NULL cells.
+  rows; rows repeated (a join's fan-out); the share of NULL cells; a question that asks for a
+  value for each group ("per city", "for each aircraft") answered with one row, or with one
+  column, which cannot show which group a value belongs to.
 
 Each is a number in [0, 1]. Which of them the shipped calibrators read was decided by nested
 leave-one-database-out figures (docs/BENCHMARKS.md, "Signals beyond agreement").
@@ -38,6 +40,7 @@ CLUES = (
     "count_mismatch",
     "repeated_rows",
     "null_share",
+    "per_group_flat",
     "contained_share",
 )
 
@@ -161,7 +164,7 @@ def _clauses(sql: str, dialect: str | None) -> tuple[Any, ...] | None:
 def result_shape(question: str, rows: Sequence[Sequence[Any]] | None) -> dict[str, float]:
     """What the chosen result's shape says against the question (all 0 without a result)."""
     if rows is None:
-        return dict.fromkeys(CLUES[4:8], 0.0)
+        return dict.fromkeys(CLUES[4:9], 0.0)
     wanted = expected_rows(question)
     cells = [value for row in rows for value in row]
     repeated = sum(n - 1 for n in Counter(tuple(row) for row in rows).values())
@@ -170,6 +173,9 @@ def result_shape(question: str, rows: Sequence[Sequence[Any]] | None) -> dict[st
         "count_mismatch": 1.0 if wanted not in (None, 1) and len(rows) != wanted else 0.0,
         "repeated_rows": repeated / len(rows) if rows else 0.0,
         "null_share": sum(v is None for v in cells) / len(cells) if cells else 0.0,
+        "per_group_flat": (
+            1.0 if _PER_GROUP.search(question) and (len(rows) <= 1 or len(rows[0]) == 1) else 0.0
+        ),
     }
 
 
