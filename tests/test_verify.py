@@ -102,6 +102,12 @@ INVALID = [
     ("SELECT LOWER(name, 'x') FROM customers", "wrong_arity", None),
     ("SELECT SUM(price, id) FROM products", "wrong_arity", None),
     ("SELECT FROM WHERE", "syntax", None),
+    # One alias for two tables: refused with a finding, not a crash of the resolver.
+    (
+        "SELECT t1.name FROM customers AS t1 JOIN orders AS t1 ON t1.id = t1.customer_id",
+        "unresolved",
+        None,
+    ),
 ]
 
 

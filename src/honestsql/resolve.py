@@ -22,6 +22,8 @@ one ``Resolution``; a reference it cannot place is a ``Finding`` of kind ``unres
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -174,15 +176,19 @@ class _Resolver:
         tree = normalize_identifiers(expression.copy(), dialect=self.dialect)
         try:
             scopes = list(traverse_scope(tree))
+            by_expression = {id(s.expression): s for s in scopes}
+            # A scope's sources are read lazily: a FROM that names one alias twice fails here.
+            sources = {id(s): self.sources(s, by_expression) for s in scopes}
         except (OptimizeError, RecursionError, KeyError, ValueError) as exc:
+            twice = re.match(r"Alias already used: (.+)", str(exc))
             self.problem(
-                f"honestsql cannot place every name of this query in its scope ({exc}); "
+                f"The alias {twice.group(1)} names two tables of one FROM; give each its own."
+                if twice
+                else f"honestsql cannot place every name of this query in its scope ({exc}); "
                 "write it more simply.",
-                "",
+                twice.group(1) if twice else "",
             )
             return Resolution(tree, [], [], [], [], {}, self.problems)
-        by_expression = {id(s.expression): s for s in scopes}
-        sources = {id(s): self.sources(s, by_expression) for s in scopes}
         resolution = Resolution(tree, scopes, [], [], [], sources, self.problems)
         for node in tree.walk():  # one pass over every node
             if isinstance(node, exp.Table):
