@@ -180,14 +180,18 @@ class _Resolver:
             # A scope's sources are read lazily: a FROM that names one alias twice fails here.
             sources = {id(s): self.sources(s, by_expression) for s in scopes}
         except (OptimizeError, RecursionError, KeyError, ValueError) as exc:
-            twice = re.match(r"Alias already used: (.+)", str(exc))
-            self.problem(
-                f"The alias {twice.group(1)} names two tables of one FROM; give each its own."
-                if twice
-                else f"honestsql cannot place every name of this query in its scope ({exc}); "
-                "write it more simply.",
-                twice.group(1) if twice else "",
-            )
+            twice = re.match(r"Alias already used: (.+)", str(exc))  # sqlglot's own words
+            if twice:
+                alias = twice.group(1)
+                self.problem(
+                    f"The alias {alias} names two tables of one FROM; give each its own.", alias
+                )
+            else:
+                self.problem(
+                    f"honestsql cannot place every name of this query in its scope ({exc}); "
+                    "write it more simply.",
+                    "",
+                )
             return Resolution(tree, [], [], [], [], {}, self.problems)
         resolution = Resolution(tree, scopes, [], [], [], sources, self.problems)
         for node in tree.walk():  # one pass over every node
