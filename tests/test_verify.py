@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import sqlglot
 
@@ -176,3 +178,19 @@ def test_an_unknown_column_names_the_table_that_has_it(db) -> None:  # type: ign
         ),
     )
     assert "ordered_at is a column of o here: write o.ordered_at." in result.errors[0].message
+
+
+@pytest.mark.parametrize("step", ["guard", "verify"])
+def test_a_check_that_fails_inside_honestsql_refuses_and_runs_nothing(  # type: ignore[no-untyped-def]
+    db, monkeypatch, step: str
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'name'")
+
+    # honestsql.check is also the name of the function; the module is the one to patch.
+    monkeypatch.setattr(sys.modules["honestsql.check"], step, broken)
+    result = honestsql.check(db, "SELECT name FROM customers")
+    assert result.status == "rejected", result.to_dict()
+    assert result.result is None, "a query that could not be checked must not run"
+    assert [e.kind for e in result.errors] == ["internal"]
+    assert "AttributeError" in result.errors[0].message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +23,8 @@ MAX_TERMS = 25_000
 MAX_PROBES = 5
 
 Status = Literal["ok", "rejected", "error"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,40 +120,18 @@ def check(
     except InvalidInput as exc:
         return done("rejected", [_finding(exc)])
     deadline = started + timeout
-    guarded = guard(text, db.sql_dialect)
-    if not isinstance(guarded, GuardedStatement):
-        return done("rejected", guarded)
-    terms = guarded.terms
-    if terms > MAX_TERMS:
-        return done(
-            "rejected",
-            [
-                Finding(
-                    "invalid_input",
-                    f"The SQL has {terms:,} terms; honestsql checks at most {MAX_TERMS:,}. "
-                    "Split it into smaller queries (a long OR chain reads better as IN (...)).",
-                )
-            ],
-        )
     try:
-        catalog = db.catalog()
+        checked = _guard_and_verify(db, text)
     except HonestSQLError as exc:
-        return done("error", [_finding(exc)], sql=guarded.executable_sql)
-    denied = db.access.problems(guarded.expression, db.sql_dialect) if db.access else []
-    if denied:
-        return done("rejected", denied, sql=guarded.executable_sql)
-    try:
-        findings = verify(guarded.expression, catalog, db.sql_dialect)
+        return done("error", [_finding(exc)])
     except RecursionError:
-        return done("rejected", [Finding("syntax", TOO_DEEP)], sql=guarded.executable_sql)
-    errors = [f for f in findings if f.severity == "error"]
-    warnings = [f for f in findings if f.severity == "warning"]
-    if errors:
-        return done("rejected", errors, warnings=warnings, sql=guarded.executable_sql)
-    if db.dialect.qualify_names:
-        guarded = guarded.with_expression(
-            qualify_tables(guarded.expression, catalog, db.sql_dialect), db.sql_dialect
-        )
+        return done("rejected", [Finding("syntax", TOO_DEEP)])
+    except Exception as exc:  # noqa: BLE001 - fail closed: a query that cannot be checked is not run
+        log.exception("checking %r failed", text[:200])
+        return done("rejected", [_internal(exc)])
+    if isinstance(checked, CheckResult):
+        return done(checked.status, checked.errors, warnings=checked.warnings, sql=checked.sql)
+    guarded, warnings = checked
     if not execute:
         return done(
             "ok", [], warnings=warnings, sql=guarded.executable_sql, expression=guarded.expression
@@ -175,6 +156,53 @@ def check(
         sql=guarded.executable_sql,
         expression=guarded.expression,
         ungrounded=_ungrounded(db, guarded.expression, timeout) if ground else [],
+    )
+
+
+def _guard_and_verify(
+    db: Database, text: str
+) -> tuple[GuardedStatement, list[Finding]] | CheckResult:
+    """The statement guarded, allowed by the policy and verified against the schema, with its
+    warnings; or the refusal, as a result without timing."""
+    guarded = guard(text, db.sql_dialect)
+    if not isinstance(guarded, GuardedStatement):
+        return CheckResult("rejected", errors=guarded)
+    terms = guarded.terms
+    if terms > MAX_TERMS:
+        return CheckResult(
+            "rejected",
+            errors=[
+                Finding(
+                    "invalid_input",
+                    f"The SQL has {terms:,} terms; honestsql checks at most {MAX_TERMS:,}. "
+                    "Split it into smaller queries (a long OR chain reads better as IN (...)).",
+                )
+            ],
+        )
+    try:
+        catalog = db.catalog()
+    except HonestSQLError as exc:
+        return CheckResult("error", errors=[_finding(exc)], sql=guarded.executable_sql)
+    denied = db.access.problems(guarded.expression, db.sql_dialect) if db.access else []
+    if denied:
+        return CheckResult("rejected", errors=denied, sql=guarded.executable_sql)
+    findings = verify(guarded.expression, catalog, db.sql_dialect)
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    if errors:
+        return CheckResult("rejected", errors=errors, warnings=warnings, sql=guarded.executable_sql)
+    if db.dialect.qualify_names:
+        guarded = guarded.with_expression(
+            qualify_tables(guarded.expression, catalog, db.sql_dialect), db.sql_dialect
+        )
+    return guarded, warnings
+
+
+def _internal(exc: Exception) -> Finding:
+    return Finding(
+        "internal",
+        f"honestsql could not check this query ({type(exc).__name__}: {exc}); it was not run. "
+        "This is a bug in honestsql: please report it with the query.",
     )
 
 

@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "type_mismatch": "a literal compared with a column of another type",
     "denied": "a table or column the access policy denies (or allows only in aggregates)",
     "unresolved": "a reference that cannot be placed in its scope (refused: fail closed)",
+    "internal": "honestsql itself failed while checking the query (refused, not run: a bug)",
     "glossary": "the query does not use the definition of a business term the question mentions",
     "invalid_input": "the input is empty, too long or not valid text",
     "timeout": "the query ran past its time limit and was stopped",
