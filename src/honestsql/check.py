@@ -124,7 +124,7 @@ def check(
         checked = _guard_and_verify(db, text)
     except HonestSQLError as exc:
         return done("error", [_finding(exc)])
-    except RecursionError:
+    except RecursionError:  # deep nesting outside the verifier (which names the statement)
         return done("rejected", [Finding("syntax", TOO_DEEP)])
     except Exception as exc:  # noqa: BLE001 - fail closed: a query that cannot be checked is not run
         log.exception("checking %r failed", text[:200])
@@ -186,7 +186,12 @@ def _guard_and_verify(
     denied = db.access.problems(guarded.expression, db.sql_dialect) if db.access else []
     if denied:
         return CheckResult("rejected", errors=denied, sql=guarded.executable_sql)
-    findings = verify(guarded.expression, catalog, db.sql_dialect)
+    try:
+        findings = verify(guarded.expression, catalog, db.sql_dialect)
+    except RecursionError:
+        return CheckResult(
+            "rejected", errors=[Finding("syntax", TOO_DEEP)], sql=guarded.executable_sql
+        )
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     if errors:
