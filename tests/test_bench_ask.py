@@ -380,6 +380,18 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout)
     assert figures["questions"] == 40 and figures["leave_one_database_out"]["auroc"] == 1.0
+    # The records carry three signals: the others are named, not silently read as 0.
+    carried = {"top_share", "margin", "greedy_agrees"}
+    assert figures["absent_signals"] == [s for s in calibration.SIGNALS if s not in carried]
+    plain = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert plain.returncode == 0, plain.stderr
+    said = " ".join(plain.stdout.split())
+    assert "No record carries" in said and "per_group_flat" in said and "--rejudge" in said
     fitted = calibration.Calibrator.from_json(out.read_text())
     assert isinstance(fitted, calibration.LogisticCalibrator)
     assert fitted.probability(records[0]["signals"]) > fitted.probability(records[4]["signals"])

@@ -87,8 +87,12 @@ def fit(
     )
     confidence = cross_validated_confidence(records, signals)
     held_out = [confidence[i] for i in index]
+    absent = [s for s in signals if not any(s in row for row in rows)]
     fitted.details = {
         **fitted.details,
+        # Signals no record carries (a run recorded before they existed) are read as 0
+        # everywhere: the fit learns nothing from them. ``bench ask --rejudge`` computes them.
+        **({"absent_signals": absent} if absent else {}),
         "model": model,
         **({"grammar": grammar} if grammar else {}),
         "questions": len(rows),

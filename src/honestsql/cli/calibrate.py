@@ -118,6 +118,21 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
         emit_json({**figures, "weights": model.weights, "intercept": model.intercept})
         return
     cv = model.details["leave_one_database_out"]
+    absent = model.details.get("absent_signals", [])
+    if absent:
+        from honestsql.clues import CLUES
+
+        again = (
+            " `honestsql bench ask --run FILE --rejudge` computes "
+            f"{', '.join(c for c in absent if c in CLUES)} from the recorded queries."
+            if any(c in CLUES for c in absent)
+            else ""
+        )
+        out.print(
+            f"[yellow]No record carries {', '.join(absent)}: the fit reads "
+            f"{'it' if len(absent) == 1 else 'them'} as 0 and learns nothing from "
+            f"{'it' if len(absent) == 1 else 'them'}.{again}[/yellow]"
+        )
     out.print(
         f"Wrote {out_path} ({model.details['questions']} questions of {model.details['model']}; "
         f"leave-one-database-out AUROC {cv['auroc']}, ECE {cv['ece']}). "
