@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlglot import exp
 
+from honestsql.catalog import Catalog
 from honestsql.db import Database, QueryResult
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.findings import Finding
@@ -183,6 +184,9 @@ def _guard_and_verify(
         catalog = db.catalog()
     except HonestSQLError as exc:
         return CheckResult("error", errors=[_finding(exc)], sql=guarded.executable_sql)
+    if db.sql_dialect == "sqlite":  # every real name stays one, denied names included
+        every = db.access.catalog if db.access else catalog
+        guarded = guarded.with_expression(sqlite_strings(guarded.expression, every), db.sql_dialect)
     denied = db.access.problems(guarded.expression, db.sql_dialect) if db.access else []
     if denied:
         return CheckResult("rejected", errors=denied, sql=guarded.executable_sql)
@@ -201,6 +205,30 @@ def _guard_and_verify(
             qualify_tables(guarded.expression, catalog, db.sql_dialect), db.sql_dialect
         )
     return guarded, warnings
+
+
+#: Columns every SQLite table has without declaring them.
+_ROWID = {"rowid", "oid", "_rowid_"}
+
+
+def sqlite_strings(expression: exp.Query, catalog: Catalog) -> exp.Query:
+    """SQLite reads a double-quoted word that names no column as a string: ``name = "Martin"``
+    is ``name = 'Martin'``. Each such word written as the string SQLite reads, so the checks
+    (and the SQL shown) see what runs; a quoted name that exists stays a name."""
+    names = _ROWID | {c.name.lower() for t in catalog.tables for c in t.columns}
+    names |= {node.alias_or_name.lower() for node in expression.find_all(exp.Alias, exp.CTE)}
+    for alias in expression.find_all(exp.TableAlias):  # a table's alias and column list
+        names |= {alias.name.lower(), *(c.name.lower() for c in alias.columns)}
+    for column in list(expression.find_all(exp.Column)):
+        word = column.this
+        if (
+            not column.table
+            and isinstance(word, exp.Identifier)
+            and word.quoted
+            and word.name.lower() not in names
+        ):
+            column.replace(exp.Literal.string(word.name))
+    return expression
 
 
 def _internal(exc: Exception) -> Finding:
