@@ -113,6 +113,8 @@ REFUSED = [
     "SELECT c.salary FROM customers AS c",  # a qualifier does not make a column real
     "SELECT orders.name FROM orders",  # after a table's name, only that table's columns
     "SELECT x.name FROM customers AS buyers",  # a table alias has at most four characters
+    "SELECT c.name FROM customers AS join",  # nor is it a keyword (`FROM author as JOIN JOIN`)
+    "SELECT o.id FROM orders AS on",
     # SQLite reads "Germany" as a string (admitted, test below), never as a table.
     'SELECT name FROM customers WHERE country = "Germany".name',
     # The known limit: a derived table's column named by an alias cannot be referenced (5 of

@@ -100,6 +100,14 @@ def _name_forms(name: str, dialect: str) -> list[str]:
     return sorted(forms)
 
 
+#: Keywords short enough to pass for a table alias (``FROM author AS join``): never one.
+_SHORT_KEYWORDS = sorted(
+    k
+    for k in {*KEYWORDS, "left", "full", "with", "over", "any", "some", "rows", "last", "glob"}
+    if len(k) <= 4 and k.isalpha()
+)
+
+
 def full_grammar(catalog: Catalog, dialect: str, tables: list[str] | None = None) -> str:
     """Lark (llguidance) for one read-only statement over ``tables`` (default: all) of
     ``catalog``, or ``ABSTAIN: <reason>``."""
@@ -191,7 +199,7 @@ TABLE: {_names(table_forms)}
 COLUMN: {_names(column_forms)}
 FUNCTION: {" | ".join(f'"{f}"i' for f in functions)}
 CTE_NAME: /[cC][tT][eE]_[A-Za-z0-9_]{{1,40}}/
-ALIAS: /[A-Za-z][A-Za-z0-9_]{{0,3}}/
+ALIAS: /[A-Za-z][A-Za-z0-9_]{{0,3}}/ & ~/(?i:{"|".join(_SHORT_KEYWORDS)})/
 QUALIFIED: {_names(qualified_forms)}
 NAME: /[A-Za-z_][A-Za-z0-9_]*/ | /{ident_quote}[^{ident_quote}\\n]{{1,64}}{ident_quote}/
 TYPE: ({" | ".join(f'"{t}"i' for t in types)}) /(\\([0-9]{{1,3}}(, ?[0-9]{{1,3}})?\\))?/
