@@ -97,6 +97,13 @@ ADMITTED = [
     "SELECT COUNT(*) FROM orders WHERE ordered_at BETWEEN '2024-01-01' AND '2024-12-31' "
     "AND status NOT LIKE 'cancel%'",
     "SELECT t.customer_id FROM (SELECT customer_id FROM orders WHERE status = 'paid') AS t",
+    # An alias without AS (a model that writes `FROM author a` was bent into `aS JOIN`).
+    "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'paid'",
+    "SELECT COUNT(*) FROM orders LEFT JOIN customers ON customers.id = orders.customer_id "
+    "GROUP BY orders.status ORDER BY 1 LIMIT 3",
+    "SELECT t.customer_id FROM (SELECT customer_id FROM orders) t WHERE t.customer_id > 1",
+    "SELECT c.name FROM customers c CROSS JOIN orders o ORDER BY o.id",
+    "SELECT c.name FROM customers c LEFT JOIN orders o ON o.customer_id = c.id",
     # Names that start like a keyword or literal of the grammar (its lexer is greedy).
     "SELECT note FROM events WHERE \"date\" = '2024-01-01' AND note LIKE 'x%' OR left < 3",
     "SELECT COUNT(*) FROM events WHERE \"date\" > date('2024-01-01', '-3 days')",
@@ -115,6 +122,7 @@ REFUSED = [
     "SELECT x.name FROM customers AS buyers",  # a table alias has at most four characters
     "SELECT c.name FROM customers AS join",  # nor is it a keyword (`FROM author as JOIN JOIN`)
     "SELECT o.id FROM orders AS on",
+    "SELECT o.id FROM orders on",
     # SQLite reads "Germany" as a string (admitted, test below), never as a table.
     'SELECT name FROM customers WHERE country = "Germany".name',
     # The known limit: a derived table's column named by an alias cannot be referenced (5 of

@@ -149,7 +149,7 @@ select_core: "SELECT "i "DISTINCT "i? items (" FROM "i from_list)? where? group_
 items: item (", " item)*
 item: "*" | (TABLE | qualifier) ".*" | expr (" AS "i NAME)?
 from_list: from_item (", " from_item)* join*
-from_item: (TABLE | CTE_NAME) (" AS "i ALIAS)? | "(" query ")" " AS "i ALIAS
+from_item: (TABLE | CTE_NAME) (" AS "i ALIAS | SPACED_ALIAS)? | "(" query ")" (" AS "i ALIAS | SPACED_ALIAS)
 join: JOIN from_item (" ON "i expr | " USING ("i COLUMN (", " COLUMN)* ")")?
 where: " WHERE "i expr
 group_by: " GROUP BY "i group_item (", " group_item)*
@@ -200,6 +200,7 @@ COLUMN: {_names(column_forms)}
 FUNCTION: {" | ".join(f'"{f}"i' for f in functions)}
 CTE_NAME: /[cC][tT][eE]_[A-Za-z0-9_]{{1,40}}/
 ALIAS: /[A-Za-z][A-Za-z0-9_]{{0,3}}/ & ~/(?i:{"|".join(_SHORT_KEYWORDS)})/
+SPACED_ALIAS: / [A-Za-z][A-Za-z0-9_]{{0,3}}/ & ~/ (?i:{"|".join(_SHORT_KEYWORDS)})/
 QUALIFIED: {_names(qualified_forms)}
 NAME: /[A-Za-z_][A-Za-z0-9_]*/ | /{ident_quote}[^{ident_quote}\\n]{{1,64}}{ident_quote}/
 TYPE: ({" | ".join(f'"{t}"i' for t in types)}) /(\\([0-9]{{1,3}}(, ?[0-9]{{1,3}})?\\))?/
