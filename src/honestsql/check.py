@@ -98,9 +98,14 @@ def check(
     execute: bool = True,
     max_chars: int = MAX_SQL_CHARS,
     ground: bool = False,
+    quoted_strings: bool = False,
 ) -> CheckResult:
     """Guard, verify and (when both pass and ``execute``) run ``sql`` on ``db``; with
     ``ground``, also probe whether the text values it compares with columns exist there.
+
+    A double-quoted word that names nothing is read as a string as SQLite reads it: always on
+    SQLite, and on every engine with ``quoted_strings`` (a model's queries: a model used to
+    SQLite writes ``country = "Germany"``); the SQL returned shows it as ``'Germany'``.
 
     Never raises for a problem with the query or the database: every failure becomes a
     ``rejected`` or ``error`` result carrying the finding.
@@ -122,7 +127,7 @@ def check(
         return done("rejected", [_finding(exc)])
     deadline = started + timeout
     try:
-        checked = _guard_and_verify(db, text)
+        checked = _guard_and_verify(db, text, quoted_strings)
     except HonestSQLError as exc:
         return done("error", [_finding(exc)])
     except RecursionError:  # deep nesting outside the verifier (which names the statement)
@@ -161,7 +166,7 @@ def check(
 
 
 def _guard_and_verify(
-    db: Database, text: str
+    db: Database, text: str, quoted_strings: bool
 ) -> tuple[GuardedStatement, list[Finding]] | CheckResult:
     """The statement guarded, allowed by the policy and verified against the schema, with its
     warnings; or the refusal, as a result without timing."""
@@ -184,7 +189,7 @@ def _guard_and_verify(
         catalog = db.catalog()
     except HonestSQLError as exc:
         return CheckResult("error", errors=[_finding(exc)], sql=guarded.executable_sql)
-    if db.sql_dialect == "sqlite":  # every real name stays one, denied names included
+    if quoted_strings or db.sql_dialect == "sqlite":  # a real name stays one, denied ones too
         every = db.access.catalog if db.access else catalog
         guarded = guarded.with_expression(sqlite_strings(guarded.expression, every), db.sql_dialect)
     denied = db.access.problems(guarded.expression, db.sql_dialect) if db.access else []
@@ -214,7 +219,8 @@ _ROWID = {"rowid", "oid", "_rowid_"}
 def sqlite_strings(expression: exp.Query, catalog: Catalog) -> exp.Query:
     """SQLite reads a double-quoted word that names no column as a string: ``name = "Martin"``
     is ``name = 'Martin'``. Each such word written as the string SQLite reads, so the checks
-    (and the SQL shown) see what runs; a quoted name that exists stays a name."""
+    (and the SQL shown) see what runs; a quoted name that exists stays a name. (MySQL and
+    Spark parse every double-quoted word as a string already.)"""
     names = _ROWID | {c.name.lower() for t in catalog.tables for c in t.columns}
     names |= {node.alias_or_name.lower() for node in expression.find_all(exp.Alias, exp.CTE)}
     for alias in expression.find_all(exp.TableAlias):  # a table's alias and column list

@@ -118,6 +118,7 @@ class Pipeline:
                 timeout=self.settings.timeout,
                 max_rows=self.settings.max_rows,
                 ground=True,
+                quoted_strings=True,
             )
         candidate.findings = result.errors
         candidate.warnings = result.warnings

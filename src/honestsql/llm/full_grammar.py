@@ -89,8 +89,7 @@ def _names(names: list[str]) -> str:
 def _name_forms(name: str, dialect: str) -> list[str]:
     """How a real name may be written: bare wherever the dialect reads it bare as that name (any
     case on SQLite, MySQL and DuckDB; lower case on PostgreSQL, which folds a bare name), and
-    quoted only where it must or may be (a keyword-like name such as ``year``). Elsewhere than
-    on SQLite a double quote thus starts only a real name that has a quoted form."""
+    quoted only where it must or may be (a keyword-like name such as ``year``)."""
     bare = (
         name.isidentifier() and name.isascii() and (dialect != "postgres" or name == name.lower())
     )
@@ -132,9 +131,9 @@ def full_grammar(catalog: Catalog, dialect: str, tables: list[str] | None = None
     extract = "" if "extract" in off else " | extract_expr"
     typed = "" if "interval" in off else " | TYPED"
     filter_ = "" if "filter" in off else "filter? "
-    # SQLite reads "text" that names nothing as a string (check.sqlite_strings writes it
-    # 'text'); elsewhere a double quote starts a name only.
-    dq = ' | /"([^"\\n]|""){0,200}"/' if dialect == "sqlite" else ""
+    # DQ_STRING: a model used to SQLite writes strings in double quotes. SQLite reads "text"
+    # that names nothing as a string, MySQL and Spark read every "text" as one; on PostgreSQL
+    # and DuckDB check(quoted_strings=True) reads a model's "text" so (shown as 'text').
     return _ascii_insensitive(f"""%llguidance {{}}
 start: query | ABSTAIN
 ABSTAIN: /ABSTAIN: [^\\n]{{1,200}}/
@@ -192,7 +191,7 @@ case_expr: ("CASE WHEN "i | "CASE "i expr " WHEN "i) expr " THEN "i expr case_ta
 case_tail: (" WHEN "i expr " THEN "i expr)* (" ELSE "i expr)? " END"i
 cast_expr: ("CAST("i | "TRY_CAST("i) expr " AS "i TYPE ")"
 extract_expr: "EXTRACT("i NAME " FROM "i expr ")"
-literal: INT | DECIMAL | STRING{dq} | "NULL"i | "TRUE"i | "FALSE"i | "CURRENT_DATE"i
+literal: INT | DECIMAL | STRING | DQ_STRING | "NULL"i | "TRUE"i | "FALSE"i | "CURRENT_DATE"i
     | "CURRENT_TIMESTAMP"i{typed}
 
 TABLE: {_names(table_forms)}
@@ -210,6 +209,7 @@ TYPED: /INTERVAL '([^'\\n]|''){{0,60}}'/i
 INT: /[0-9]{{1,12}}/
 DECIMAL: /[0-9]{{0,12}}\\.[0-9]{{1,12}}/
 STRING: /'([^'\\n]|''){{0,200}}'/
+DQ_STRING: /"([^"\\n]|""){{0,200}}"/
 """)
 
 
