@@ -19,6 +19,9 @@ from honestsql.resolve import ColumnRef, Reference, Resolution, Source, resolve,
 from honestsql.sqltypes import literal_problem
 from honestsql.suggest import closest, table_column_texts
 
+#: Dialects where double quotes (not backticks) write a name.
+_DOUBLE_QUOTED_NAMES = frozenset({"sqlite", "postgres", "duckdb"})
+
 
 class Verifier:
     def __init__(self, catalog: Catalog, dialect: str) -> None:
@@ -170,7 +173,7 @@ class Verifier:
             suggestions = closest(name, everywhere)
         tables = ", ".join(s.alias for s in in_scope) or "no table"
         hint = self._owner_hint(name, in_scope if nearby is None else nearby)
-        if column.this.args.get("quoted") and self.dialect == "sqlite":
+        if column.this.args.get("quoted") and self.dialect in _DOUBLE_QUOTED_NAMES:
             hint = " Double quotes name identifiers; write text values in single quotes."
         self.findings.append(
             Finding(
