@@ -140,6 +140,52 @@ def test_literal_of_another_type_is_a_warning(test_databases, sql: str) -> None:
         assert result.ok  # a warning does not block: SQLite runs it (and returns nothing useful)
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT AVG(customer_id) FROM orders",
+        "SELECT SUM(o.id) FROM orders AS o",
+        "SELECT CAST(order_id AS REAL) / 2 FROM order_items",
+    ],
+)
+def test_arithmetic_on_an_identifier_is_a_warning(test_databases, sql: str) -> None:  # type: ignore[no-untyped-def]
+    with honestsql.connect(test_databases["sqlite"].url) as db:
+        result = honestsql.check(db, sql)
+        assert [w.kind for w in result.warnings] == ["identifier_arithmetic"]
+        assert "is an identifier" in result.warnings[0].message
+        assert result.ok  # a warning does not block; it lowers the confidence of an answer
+
+
+def test_identifiers_are_told_by_their_names_against_the_catalog(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    path = tmp_path / "papers.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            """
+            CREATE TABLE journal (jid INTEGER, name TEXT);
+            CREATE TABLE paper (paperid INTEGER, jid INTEGER, cited INTEGER);
+            CREATE TABLE bids (bid REAL, paid INTEGER, uid INTEGER);
+            INSERT INTO paper VALUES (1, 7, 3);
+            INSERT INTO bids VALUES (2.5, 1, 9);
+            """
+        )
+    flagged = ["SELECT AVG(jid) FROM paper", "SELECT SUM(paperid) FROM paper"]
+    plain = [
+        "SELECT AVG(bid) FROM bids",  # a real amount, whatever its initial
+        "SELECT SUM(paid) FROM bids",
+        "SELECT AVG(uid) FROM bids",  # no table begins with u
+        "SELECT AVG(cited), MAX(jid), COUNT(paperid) FROM paper",
+    ]
+    with honestsql.connect(str(path)) as db:
+        for sql in flagged:
+            assert [w.kind for w in honestsql.check(db, sql).warnings] == [
+                "identifier_arithmetic"
+            ], sql
+        for sql in plain:
+            assert honestsql.check(db, sql).warnings == [], sql
+
+
 def test_syntax_finding_has_position(test_databases) -> None:  # type: ignore[no-untyped-def]
     with honestsql.connect(test_databases["sqlite"].url) as db:
         finding = honestsql.check(db, "SELECT name\nFROM customers WHERE").errors[0]

@@ -141,6 +141,7 @@ def signals(
         "empty": 1.0 if empty else 0.0,
         "truncated": 1.0 if result is not None and result.truncated else 0.0,
         "ungrounded": 1.0 if chosen is not None and chosen.ungrounded else 0.0,
+        # Any warning of the verifier: a literal of another type, arithmetic on an identifier.
         "type_mismatch": 1.0 if chosen is not None and chosen.warnings else 0.0,
         "relevance": relevance,
     }

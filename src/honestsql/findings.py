@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "ambiguous_column": "an unqualified column that more than one table in scope has",
     "wrong_arity": "a function called with the wrong number of arguments",
     "type_mismatch": "a literal compared with a column of another type",
+    "identifier_arithmetic": "an average, sum or arithmetic over an identifier column",
     "denied": "a table or column the access policy denies (or allows only in aggregates)",
     "unresolved": "a reference that cannot be placed in its scope (refused: fail closed)",
     "internal": "honestsql itself failed while checking the query (refused, not run: a bug)",
