@@ -170,9 +170,12 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
         + [None],
         db.sql_dialect,
     )
-    assert got == live and got["contained_share"] == pytest.approx(1 / 3)
+    assert got == {**live, "type_mismatch": 0.0} and got["contained_share"] == pytest.approx(1 / 3)
     assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
     assert reclue(record, None, "How many orders are there?")["many_rows_for_one"] == 0.0
+    # The verifier's warnings on the chosen query, as the pipeline reads them now.
+    record["candidates"][1]["sql"] = "SELECT AVG(id) FROM orders"
+    assert reclue(record, db, "What is the average customer?")["type_mismatch"] == 1.0
 
 
 def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blindly(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from honestsql.check import check
 from honestsql.clues import clues
 from honestsql.db import Database
 from honestsql.errors import HonestSQLError
@@ -107,7 +108,9 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
 
 def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dict[str, float]:
     """The clues (``honestsql.clues``) of a run record, computed as the pipeline computes them
-    now: from its candidates' SQL, each query that ran run again on ``db``."""
+    now: from its candidates' SQL, each query that ran run again on ``db``; and whether the
+    chosen query draws a warning of the verifier now (``type_mismatch``: a literal of another
+    type, arithmetic on an identifier)."""
     candidates = record["candidates"]
     sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
     settings = Settings()
@@ -122,7 +125,12 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
                 ran[sql] = None
     results = [ran.get(sql) if sql is not None else None for sql in sqls]
     dialect = db.sql_dialect if db is not None else None
-    return clues(question, sqls, record.get("chosen"), results, dialect)
+    found = clues(question, sqls, record.get("chosen"), results, dialect)
+    chosen = record.get("chosen")
+    if db is not None and chosen is not None and sqls[chosen] is not None:
+        warned = check(db, sqls[chosen], execute=False).warnings
+        found["type_mismatch"] = 1.0 if warned else 0.0
+    return found
 
 
 def answer_one(
