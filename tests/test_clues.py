@@ -173,6 +173,13 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
     assert got == {**live, "type_mismatch": 0.0} and got["contained_share"] == pytest.approx(1 / 3)
     assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
     assert reclue(record, None, "How many orders are there?")["many_rows_for_one"] == 0.0
+    # A question a rule abstained on has no chosen query in its record; live, its clues were
+    # read on the leading one (the shortest of the largest agreeing group), and so again.
+    agreeing = [{**c, "result_hash": "same"} for c in record["candidates"][:2]]
+    ruled = {"chosen": None, "candidates": [*agreeing, record["candidates"][2]]}
+    assert reclue(ruled, db, "How many orders are there?") == reclue(
+        {**ruled, "chosen": 0}, db, "How many orders are there?"
+    )
     # The verifier's warnings on the chosen query, as the pipeline reads them now.
     record["candidates"][1]["sql"] = "SELECT AVG(id) FROM orders"
     assert reclue(record, db, "What is the average customer?")["type_mismatch"] == 1.0

@@ -14,10 +14,11 @@ from typing import Any
 from honestsql.check import check
 from honestsql.clues import clues
 from honestsql.db import Database
+from honestsql.decide import Candidate, leading
 from honestsql.errors import HonestSQLError
 from honestsql.evaluation.datasets import Example
 from honestsql.evaluation.scorer import Scorer
-from honestsql.llm import Backend
+from honestsql.llm import Backend, Likelihood
 from honestsql.pipeline import Settings
 from honestsql.service import Service
 
@@ -125,12 +126,32 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
                 ran[sql] = None
     results = [ran.get(sql) if sql is not None else None for sql in sqls]
     dialect = db.sql_dialect if db is not None else None
-    found = clues(question, sqls, record.get("chosen"), results, dialect)
     chosen = record.get("chosen")
-    if db is not None and chosen is not None and sqls[chosen] is not None:
-        warned = check(db, sqls[chosen], execute=False).warnings
+    if chosen is None:  # a rule abstained; live, the clues were read on the leading query
+        chosen = _leading(candidates)
+    found = clues(question, sqls, chosen, results, dialect)
+    shown = sqls[chosen] if chosen is not None else None
+    if db is not None and shown is not None:
+        warned = check(db, shown, execute=False).warnings
         found["type_mismatch"] = 1.0 if warned else 0.0
     return found
+
+
+def _leading(candidates: list[dict[str, Any]]) -> int | None:
+    """The index of the query ``decide`` weighs among a record's candidates."""
+    rebuilt = [
+        Candidate(
+            text="",
+            sql=c["sql"],
+            status=c["status"],
+            result_hash=c.get("result_hash"),
+            repairs=c.get("repairs", 0),
+            likelihood=Likelihood(c["logprob"], c["logprob_min"]) if "logprob" in c else None,
+        )
+        for c in candidates
+    ]
+    lead = leading(rebuilt)
+    return next((i for i, c in enumerate(rebuilt) if c is lead), None)
 
 
 def answer_one(
