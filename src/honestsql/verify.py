@@ -16,13 +16,11 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope
 
 from honestsql.catalog import Catalog, Column, Table
+from honestsql.db import dialects
 from honestsql.findings import Finding
 from honestsql.resolve import ColumnRef, Reference, Resolution, Source, resolve, visible_cte
 from honestsql.sqltypes import literal_problem
 from honestsql.suggest import closest, singular, table_column_texts
-
-#: Dialects where double quotes (not backticks) write a name.
-_DOUBLE_QUOTED_NAMES = frozenset({"sqlite", "postgres", "duckdb"})
 
 
 class Verifier:
@@ -175,7 +173,7 @@ class Verifier:
             suggestions = closest(name, everywhere)
         tables = ", ".join(s.alias for s in in_scope) or "no table"
         hint = self._owner_hint(name, in_scope if nearby is None else nearby)
-        if column.this.args.get("quoted") and self.dialect in _DOUBLE_QUOTED_NAMES:
+        if column.this.args.get("quoted") and dialects.named(self.dialect).quote_name("")[0] == '"':
             hint = " Double quotes name identifiers; write text values in single quotes."
         self.findings.append(
             Finding(
@@ -245,18 +243,14 @@ class Verifier:
         """An average, a sum or arithmetic over an identifier (``AVG(jid)``, ``rid - 2``): a
         number that names a row has no size, so the query answers another question. Of the
         candidates of the 1.5B `full` run that ran, 23 did this; none was right."""
-        flagged: set[int] = set()
         for node in tree.find_all(exp.Avg, exp.Sum, exp.Add, exp.Sub, exp.Mul, exp.Div):
             whole = isinstance(node, exp.Avg | exp.Sum)
             for operand in [node.this] if whole else [node.this, node.expression]:
                 while isinstance(operand, exp.Cast | exp.Paren):
                     operand = operand.this
-                key = id(operand)
-                if key in flagged or key not in self.resolved:
+                column = self.resolved.get(id(operand))
+                if column is None or not _identifier(column, self.catalog):
                     continue
-                if not _identifier(self.resolved[key], self.catalog):
-                    continue
-                flagged.add(key)
                 name = operand.sql(self.dialect)
                 self.findings.append(
                     Finding(
