@@ -318,7 +318,9 @@ def test_logistic_calibrator_fit_apply_and_ship(
     assert full.fitted_on != own.fitted_on
     assert own.fitted_on == calibration.load_default("qwen2.5-coder-1.5b", "qualified").fitted_on  # type: ignore[union-attr]
     small = calibration.load_default("qwen2.5-coder-0.5b", "full")
-    assert small is not None and small.fitted_on.startswith("qwen2.5-coder-0.5b, qualified")
+    assert small is not None and small.fitted_on.startswith("qwen2.5-coder-0.5b, full grammar:")
+    unfitted = calibration.load_default("qwen2.5-coder-0.5b", "none")
+    assert unfitted is not None and unfitted.fitted_on.startswith("qwen2.5-coder-0.5b, qualified")
     other = calibration.load_default("some-server-model", "full")
     assert other is not None and other.fitted_on == full.fitted_on
     spider = calibration.shipped(calibration.SPIDER_ENSEMBLE)
