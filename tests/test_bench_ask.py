@@ -9,6 +9,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from honestsql.benchmarks import ask_figures
 from honestsql.clues import CLUES
 from honestsql.db import QueryResult
 from honestsql.decide import Candidate, decide
+from honestsql.wording import say
 
 from .chat_server import ChatServer, is_repair
 
@@ -336,6 +338,24 @@ def _ok(key: str, rows: list[list[Any]], repairs: int = 0) -> Candidate:
     return Candidate(
         text="", sql="SELECT 1", status="ok", result=result, result_hash=key, repairs=repairs
     )
+
+
+@pytest.mark.parametrize(
+    ("rows", "empty"),
+    [
+        ([], 1.0),
+        ([[None, None]], 1.0),
+        ([[0]], 1.0),  # a count over no rows: a filter may match nothing
+        ([[0.0, None], [Decimal(0), 0]], 1.0),
+        ([[0, 3]], 0.0),
+        ([[False]], 0.0),  # "no" is an answer, not nothing
+        ([["0"]], 0.0),  # a text "0" is a value
+    ],
+)
+def test_a_result_that_holds_nothing_is_read_as_empty(rows: list[list[Any]], empty: float) -> None:
+    decision = decide([_ok("a", rows), _ok("a", rows)], target=0.5, relevance=1.0)
+    assert decision.signals["empty"] == empty
+    assert (say("empty", "en") in decision.notes) is bool(empty)
 
 
 def test_decide_applies_the_calibrator_as_it_is() -> None:

@@ -170,7 +170,8 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
         + [None],
         db.sql_dialect,
     )
-    assert got == {**live, "type_mismatch": 0.0} and got["contained_share"] == pytest.approx(1 / 3)
+    assert got == {**live, "empty": 0.0, "type_mismatch": 0.0}
+    assert got["contained_share"] == pytest.approx(1 / 3)
     assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
     assert reclue(record, None, "How many orders are there?")["many_rows_for_one"] == 0.0
     # A question a rule abstained on has no chosen query in its record; live, its clues were
@@ -183,6 +184,9 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
     # The verifier's warnings on the chosen query, as the pipeline reads them now.
     record["candidates"][1]["sql"] = "SELECT AVG(id) FROM orders"
     assert reclue(record, db, "What is the average customer?")["type_mismatch"] == 1.0
+    # A count over no rows holds nothing, as the pipeline reads a result now.
+    record["candidates"][1]["sql"] = "SELECT COUNT(*) FROM orders WHERE status = 'lost'"
+    assert reclue(record, db, "How many orders were lost?")["empty"] == 1.0
 
 
 def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blindly(

@@ -37,7 +37,7 @@ FEATURES = (
     "margin",  # top share minus the second group's share
     "distinct_share",  # distinct answers / candidates
     "failed_share",  # candidates that were refused or failed to run
-    "empty",  # the top answer has no rows (or only NULLs)
+    "empty",  # the top answer has no rows, or only NULLs and zeros
     "relevance",  # share of the question's words the schema knows
 )
 #: The features scored runs carry (they keep result keys, not the results or the questions'

@@ -2,7 +2,7 @@
 
 The confidence is one calibrated map (``honestsql.calibration``) from the signals of the
 candidates (``signals``: how many agree and by what margin, how many distinct answers, failed and
-abstaining candidates, repairs, an empty, all-NULL or cut result, text values not found in the
+abstaining candidates, repairs, an empty, all-NULL, all-zero or cut result, text values not found in the
 data, literals of another type than their column, how much of the question the schema knows) to
 P(correct). It is fitted on a model's own candidates and applied as it is, never multiplied by
 hand-set factors afterwards: that would undo the calibration. Without a calibrator the confidence
@@ -27,6 +27,7 @@ from honestsql.answer import CandidateInfo, CandidateStatus, ReasonCode, ReasonI
 from honestsql.calibration import AnyCalibrator
 from honestsql.clues import clues
 from honestsql.db import QueryResult
+from honestsql.db.result import holds_nothing
 from honestsql.findings import Finding
 from honestsql.llm import Likelihood
 from honestsql.wording import say
@@ -113,9 +114,7 @@ def signals(
     second = ranked[1][1] / n if len(ranked) > 1 else 0.0
     chosen = _chosen(members)
     result = chosen.result if chosen else None
-    empty = result is not None and (
-        not result.rows or all(v is None for row in result.rows for v in row)
-    )
+    empty = result is not None and holds_nothing(result.rows)
     likely = [c.likelihood for c in members if c.likelihood is not None]
     ran = [c if c.status == "ok" else Candidate(text="") for c in candidates]
     sqls = [c.sql for c in ran]

@@ -58,6 +58,22 @@ def value_key(value: Any) -> str:
     return repr(value)
 
 
+def holds_nothing(rows: Sequence[Sequence[Any]]) -> bool:
+    """No rows, or only NULLs and numbers that are zero: a count or sum over no rows. A filter
+    that matches nothing gives this, so it is weak evidence (``False`` and a text "0" are
+    values, not nothing)."""
+    return all(
+        value is None
+        or (
+            isinstance(value, int | float | decimal.Decimal)
+            and not isinstance(value, bool)
+            and value == 0
+        )
+        for row in rows
+        for value in row
+    )
+
+
 def rows_key(rows: Sequence[Sequence[Any]]) -> str:
     """``QueryResult.key`` of these rows."""
     ordered = sorted("|".join(sorted(value_key(v) for v in row)) for row in rows)

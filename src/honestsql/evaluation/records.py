@@ -14,6 +14,7 @@ from typing import Any
 from honestsql.check import check
 from honestsql.clues import clues
 from honestsql.db import Database
+from honestsql.db.result import holds_nothing
 from honestsql.decide import Candidate, leading
 from honestsql.errors import HonestSQLError
 from honestsql.evaluation.datasets import Example
@@ -109,9 +110,10 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
 
 def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dict[str, float]:
     """The clues (``honestsql.clues``) of a run record, computed as the pipeline computes them
-    now: from its candidates' SQL, each query that ran run again on ``db``; and whether the
-    chosen query draws a warning of the verifier now (``type_mismatch``: a literal of another
-    type, arithmetic on an identifier)."""
+    now: from its candidates' SQL, each query that ran run again on ``db``; whether the chosen
+    result holds nothing (``empty``: no rows, only NULLs or zeros); and whether the chosen query
+    draws a warning of the verifier now (``type_mismatch``: a literal of another type,
+    arithmetic on an identifier)."""
     candidates = record["candidates"]
     sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
     settings = Settings()
@@ -130,6 +132,9 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     if chosen is None:  # a rule abstained; live, the clues were read on the leading query
         chosen = _leading(candidates)
     found = clues(question, sqls, chosen, results, dialect)
+    rows = results[chosen] if chosen is not None else None
+    if rows is not None:
+        found["empty"] = 1.0 if holds_nothing(rows) else 0.0
     shown = sqls[chosen] if chosen is not None else None
     if db is not None and shown is not None:
         warned = check(db, shown, execute=False).warnings

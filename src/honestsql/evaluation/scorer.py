@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Literal
 
 import honestsql
@@ -218,7 +217,7 @@ class Scorer:
         usable = [rows for rows, _, _ in self._gold_results(db, example) if rows is not None]
         if not usable:
             return None
-        return all(all(_nothing(v) for row in rows for v in row) for rows in usable)
+        return all(db_result.holds_nothing(rows) for rows in usable)
 
     def _gold_results(
         self, db: Database, example: Example
@@ -245,8 +244,3 @@ class Scorer:
 
 def rows_key(rows: list[matching.Row]) -> str:
     return db_result.rows_key(rows)
-
-
-def _nothing(value: Any) -> bool:
-    """NULL, or a number that is zero (not a text "0")."""
-    return value is None or (isinstance(value, int | float | Decimal) and value == 0)
