@@ -216,7 +216,8 @@ function newConversation() {
 
 async function send(question, standalone) {
   const db = $("db").value;
-  const target = parseFloat($("target").value) || 0.75;
+  const typed = parseFloat($("target").value);
+  const target = Number.isFinite(typed) ? typed : 0.75; // 0 is a target too: answer always
   $("ask-button").disabled = true;
   $("status").textContent = "Starting…";
   try {
