@@ -179,6 +179,28 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     assert json.loads(common.stdout)["bare_ex"] == partial["bare_ex"]
 
 
+def test_a_run_file_replaced_under_a_running_bench_keeps_every_record(tmp_path: Path) -> None:
+    """``git stash`` or a checkout replaces a file by a new one of the same content: the run
+    goes on appending to the file that is there, not to the one replaced (a session lost 44
+    records of a 1.5B run so, written to a deleted file)."""
+    _build(tmp_path / "data")
+    run = tmp_path / "run.jsonl"
+    replaced: list[int] = []
+
+    def reply(request: dict[str, Any]) -> list[str]:
+        if not replaced and run.is_file() and len(run.read_text().splitlines()) >= 3:
+            copy = tmp_path / "copy.jsonl"
+            copy.write_bytes(run.read_bytes())
+            os.replace(copy, run)  # as git writes a file: a new one in its place
+            replaced.append(len(run.read_text().splitlines()))
+        return _reply(request)
+
+    with ChatServer(reply) as server:
+        figures = _bench(tmp_path / "data", server, run)
+    assert replaced and figures["n"] == 5
+    assert len(bench.load_run(run)[1]) == 5
+
+
 def test_bench_ask_refuses_a_run_of_other_settings(tmp_path: Path) -> None:
     _build(tmp_path / "data")
     run = tmp_path / "run.jsonl"

@@ -77,6 +77,14 @@ def start_run(path: Path, header: dict[str, Any], resumed: bool) -> None:
             out.write("\n")
 
 
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """One record appended to a run file, opened by its name each time: a long run whose file
+    is replaced under it (``git stash``, a checkout of the same content) goes on writing to the
+    file that is there, not to the replaced one nobody can read any more."""
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record, default=str) + "\n")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql.benchmarks import multilingual, read_run, start_run
+from honestsql.benchmarks import append_record, multilingual, read_run, start_run
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
@@ -141,23 +141,21 @@ def run(
     finished = sum(1 for item in items if item.id in done)
     progress(finished, len(items))
     try:
-        with run_path.open("a", encoding="utf-8") as out:
-            for item in items:
-                if item.id in done:
-                    continue
-                key = (item.suite, item.example.db_id)
-                if opened is None or opened[0] != key:
-                    if opened is not None:
-                        opened[1].close()
-                    url = suites[item.suite].locate(item.example.db_id)
-                    assert url is not None
-                    opened = (key, honestsql.connect(url, allow_privileged=allow_privileged))
-                record = answer_one(item, service, opened[1], target, scorers[item.suite])
-                done[item.id] = record
-                out.write(json.dumps(record, default=str) + "\n")
-                out.flush()
-                finished += 1
-                progress(finished, len(items))
+        for item in items:
+            if item.id in done:
+                continue
+            key = (item.suite, item.example.db_id)
+            if opened is None or opened[0] != key:
+                if opened is not None:
+                    opened[1].close()
+                url = suites[item.suite].locate(item.example.db_id)
+                assert url is not None
+                opened = (key, honestsql.connect(url, allow_privileged=allow_privileged))
+            record = answer_one(item, service, opened[1], target, scorers[item.suite])
+            done[item.id] = record
+            append_record(run_path, record)
+            finished += 1
+            progress(finished, len(items))
     finally:
         if opened is not None:
             opened[1].close()

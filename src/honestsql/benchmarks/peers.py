@@ -14,7 +14,6 @@ whether a planted instruction was followed, seconds and tokens. A run resumes wh
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from honestsql.benchmarks import ask, hostile, read_run, start_run
+from honestsql.benchmarks import append_record, ask, hostile, read_run, start_run
 from honestsql.benchmarks.llama_server import tools_alias
 from honestsql.benchmarks.peer_systems import Reply, System, short
 from honestsql.benchmarks.scratch import Scratch
@@ -127,35 +126,31 @@ class Runner:
             Scratch.prepare(source)
         scorers = {suite: Scorer(d, allow_privileged=True) for suite, d in self.suites.items()}
         try:
-            with self.run_path.open("a", encoding="utf-8") as out:
-                for block in blocks(items):
-                    first = block[0]
-                    source = self._source(first)
-                    for system in self.systems:
-                        todo = [i for i in block if (system.name, i.id) not in done]
-                        if not todo:
-                            continue
-                        scratch = Scratch.make(
-                            source,
-                            self.scratch_dir,
-                            system.name,
-                            f"{first.suite}_{first.example.db_id}",
-                        )
-                        baseline = self._baseline(scratch)
-                        try:
-                            system.open(scratch)
-                            for item in todo:
-                                record = self._one(
-                                    system, scratch, baseline, item, scorers[item.suite]
-                                )
-                                done[(system.name, item.id)] = record
-                                out.write(json.dumps(record, default=str) + "\n")
-                                out.flush()
-                                finished += 1
-                                self.progress(finished, total)
-                        finally:
-                            system.close()
-                            scratch.drop()
+            for block in blocks(items):
+                first = block[0]
+                source = self._source(first)
+                for system in self.systems:
+                    todo = [i for i in block if (system.name, i.id) not in done]
+                    if not todo:
+                        continue
+                    scratch = Scratch.make(
+                        source,
+                        self.scratch_dir,
+                        system.name,
+                        f"{first.suite}_{first.example.db_id}",
+                    )
+                    baseline = self._baseline(scratch)
+                    try:
+                        system.open(scratch)
+                        for item in todo:
+                            record = self._one(system, scratch, baseline, item, scorers[item.suite])
+                            done[(system.name, item.id)] = record
+                            append_record(self.run_path, record)
+                            finished += 1
+                            self.progress(finished, total)
+                    finally:
+                        system.close()
+                        scratch.drop()
         finally:
             for scorer in scorers.values():
                 scorer.close()
