@@ -2,11 +2,11 @@
 
 The confidence is one calibrated map (``honestsql.calibration``) from the signals of the
 candidates (``signals``: how many agree and by what margin, how many distinct answers, failed and
-abstaining candidates, repairs, an empty, all-NULL, all-zero or cut result, text values not found in the
-data, literals of another type than their column, how much of the question the schema knows) to
-P(correct). It is fitted on a model's own candidates and applied as it is, never multiplied by
-hand-set factors afterwards: that would undo the calibration. Without a calibrator the confidence
-is the plain share of candidates that agree.
+abstaining candidates, repairs, an empty, all-NULL, all-zero or cut result, text values not found
+in the data, literals of another type than their column, how much of the question the schema
+knows) to P(correct). It is fitted on a model's own candidates and applied as it is, never
+multiplied by hand-set factors afterwards: that would undo the calibration. Without a calibrator
+the confidence is the plain share of candidates that agree.
 
 Answer only when the confidence is above the target ``t``: with a wrong answer costing
 t/(1-t) and an abstention 0, that is the rule that maximizes the expected penalized score.
