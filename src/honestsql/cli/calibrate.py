@@ -1,4 +1,4 @@
-"""``honestsql calibrate fit`` and ``honestsql bench abstention``."""
+"""``honestsql calibrate fit``, ``honestsql bench what-if`` and ``honestsql bench abstention``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import typer
 
 from honestsql.cli.apps import bench_app, calibrate_app
 from honestsql.cli.common import (
+    AllowPrivilegedOption,
     DataOption,
     JsonOption,
+    SuiteOption,
+    TargetOption,
     emit_json,
     fail,
     out,
     print_figures,
+    print_rows,
 )
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.progress import progress_bar
@@ -138,6 +142,60 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
         f"leave-one-database-out AUROC {cv['auroc']}, ECE {cv['ece']}). "
         f"Use it with HONESTSQL_CALIBRATION={out_path}"
     )
+
+
+@bench_app.command("what-if")
+def bench_what_if(
+    run: Annotated[Path, typer.Argument(help="A run file of `bench ask` (read, never written).")],
+    change: Annotated[
+        str,
+        typer.Option(
+            help="old-empty, merge-in-order, no-identifier-warning or fan-out-warning "
+            "(`honestsql.benchmarks.ask_whatif` says what each does)."
+        ),
+    ],
+    data: DataOption = None,
+    suite: SuiteOption = None,
+    target: TargetOption = 0.75,
+    allow_privileged: AllowPrivilegedOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A change to how answers are decided, measured on a run without the model: the figures as
+    run and with the change (both nested leave-one-database-out), and the questions it touched."""
+    from honestsql.benchmarks import ask as bench
+    from honestsql.benchmarks import ask_whatif
+
+    try:
+        if change not in ask_whatif.CHANGES:
+            raise InvalidInput(
+                f"--change must be one of {', '.join(ask_whatif.CHANGES)}, not {change!r}."
+            )
+        suites = bench.load_suites(data, suite or list(bench.SUITES))
+        progress, _, reached = progress_bar(f"what if: {change}", bench.run_size(run))
+        with progress:
+            figures = ask_whatif.run_what_if(
+                suites,
+                run,
+                change,
+                target=target,
+                allow_privileged=allow_privileged or None,
+                progress=lambda done, _total: reached(done),
+            )
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_figures("what-if", figures, as_json)
+        return
+    out.print(
+        f"{figures['model']}, {figures['questions']} questions: {figures['description']}. "
+        f"{figures['touched']} questions touched, right before {figures['touched_right_before']}, "
+        f"after {figures['touched_right_after']}."
+    )
+    rows = [
+        {"figure": k, "as run": figures["as_run"][k], "changed": figures["changed"][k]}
+        for k in ask_whatif.FIGURES
+    ]
+    print_rows(f"with and without {change}, t = {target}", rows, ("figure", "as run", "changed"))
 
 
 @bench_app.command("abstention")
