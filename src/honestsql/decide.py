@@ -109,7 +109,7 @@ def signals(
     one (``honestsql.selfcheck``) where the backend reads them. A calibrator reads those it has
     weights for."""
     n = len(candidates) or 1
-    ok, ranked, members = _agreement(candidates)
+    ok, ranked, members = agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
     second = ranked[1][1] / n if len(ranked) > 1 else 0.0
     chosen = _chosen(members)
@@ -146,7 +146,7 @@ def signals(
     }
 
 
-def _agreement(
+def agreement(
     candidates: list[Candidate],
 ) -> tuple[list[Candidate], list[tuple[str | None, int]], list[Candidate]]:
     """The candidates that ran, their results by support (most first), and the largest group.
@@ -162,7 +162,7 @@ def _agreement(
 
 def leading(candidates: list[Candidate]) -> Candidate | None:
     """The query the decision weighs: the one shown for the best supported result."""
-    return _chosen(_agreement(candidates)[2])
+    return _chosen(agreement(candidates)[2])
 
 
 def _weighed(ok: list[Candidate]) -> bool:
@@ -218,7 +218,7 @@ def _decided(
     n = len(candidates)
     seen = signals(candidates, relevance, question, dialect, self_check)
     abstained = [c for c in candidates if c.status == "abstain"]
-    ok, ranked, members = _agreement(candidates)
+    ok, ranked, members = agreement(candidates)
     if n and len(abstained) * 2 > n:
         return Decision(False, 0.0, None, [_abstention_reason(abstained, language)], signals=seen)
     if not ok:

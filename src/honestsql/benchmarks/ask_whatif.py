@@ -20,7 +20,6 @@ rule is written first, then measured on complete runs (docs/BENCHMARKS.md). The 
 from __future__ import annotations
 
 import copy
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,8 +33,10 @@ from honestsql.benchmarks import ask
 from honestsql.benchmarks.ask_figures import empty_gold, summarize
 from honestsql.check import check
 from honestsql.db import Database
+from honestsql.decide import agreement, leading
 from honestsql.errors import HonestSQLError, InvalidInput
 from honestsql.evaluation.datasets import Dataset
+from honestsql.evaluation.records import as_candidates
 from honestsql.evaluation.scorer import Scorer
 from honestsql.pipeline import Settings
 
@@ -132,7 +133,7 @@ def holds_in_order(narrow: Rows, wide: Rows) -> bool:
 def merge_in_order(record: dict[str, Any], run: Runner) -> bool:
     """Agreement counted again with each result inside the best supported wider one that holds
     it; ``top_share``, ``margin``, ``distinct_share``, ``greedy_agrees`` and the chosen query
-    follow (ties ordered by the model's likelihood, as ``decide`` orders them)."""
+    follow, ranked and chosen by ``decide``'s own rules (ties by the model's likelihood)."""
     candidates = record["candidates"]
     if record.get("rule") is not None or not record.get("signals"):
         return False
@@ -154,22 +155,17 @@ def merge_in_order(record: dict[str, Any], run: Runner) -> bool:
             key = into[key]
         return key
 
-    group = {i: widest(candidates[i]["result_hash"]) for i in ok}
-
-    weighed = all("logprob" in candidates[i] for i in ok)
-
-    def likelihood(key: str) -> float:
-        if not weighed:
-            return 0.0
-        found = [math.exp(candidates[i]["logprob"]) for i in ok if group[i] == key]
-        return sum(found) / len(found)
-
-    ranked = sorted(Counter(group.values()).items(), key=lambda kv: (-kv[1], -likelihood(kv[0])))
+    # Each result counted under the widest one that holds it, ranked and chosen as decide does;
+    # the query shown is one that gave the widest result itself.
+    rebuilt = as_candidates(candidates)
+    merged = as_candidates(candidates)
+    for candidate in merged:
+        if candidate.result_hash:
+            candidate.result_hash = widest(candidate.result_hash)
+    _, ranked, members = agreement(merged)
     lead = ranked[0][0]
-    members = [i for i in ok if candidates[i]["result_hash"] == lead]
-    chosen = min(
-        members, key=lambda i: (candidates[i].get("repairs", 0), len(candidates[i]["sql"]))
-    )
+    shown = leading([rebuilt[i] for i in ok if rebuilt[i].result_hash == lead])
+    chosen = next(i for i, c in enumerate(rebuilt) if c is shown)
     n = len(candidates)
     top = ranked[0][1] / n
     second = ranked[1][1] / n if len(ranked) > 1 else 0.0
@@ -177,7 +173,7 @@ def merge_in_order(record: dict[str, Any], run: Runner) -> bool:
         top_share=top,
         margin=top - second,
         distinct_share=len(ranked) / n,
-        greedy_agrees=1.0 if 0 in group and group[0] == lead else 0.0,
+        greedy_agrees=1.0 if merged and any(m is merged[0] for m in members) else 0.0,
     )
     record["chosen"] = chosen
     record["chosen_correct"] = bool(candidates[chosen]["correct"])

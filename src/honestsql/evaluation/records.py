@@ -142,9 +142,10 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     return found
 
 
-def _leading(candidates: list[dict[str, Any]]) -> int | None:
-    """The index of the query ``decide`` weighs among a record's candidates."""
-    rebuilt = [
+def as_candidates(candidates: list[dict[str, Any]]) -> list[Candidate]:
+    """A record's candidates as ``decide`` weighs them (SQL, status, result key, repairs and the
+    model's likelihood; no rows)."""
+    return [
         Candidate(
             text="",
             sql=c["sql"],
@@ -155,6 +156,11 @@ def _leading(candidates: list[dict[str, Any]]) -> int | None:
         )
         for c in candidates
     ]
+
+
+def _leading(candidates: list[dict[str, Any]]) -> int | None:
+    """The index of the query ``decide`` weighs among a record's candidates."""
+    rebuilt = as_candidates(candidates)
     lead = leading(rebuilt)
     return next((i for i, c in enumerate(rebuilt) if c is lead), None)
 
