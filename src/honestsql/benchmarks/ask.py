@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import honestsql
-from honestsql.benchmarks import append_record, multilingual, read_run, start_run
+from honestsql.benchmarks import append_record, ask_examples, multilingual, read_run, start_run
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
 from honestsql.evaluation import datasets
@@ -116,12 +117,17 @@ def run(
     limit: int | None = None,
     fresh: bool = False,
     allow_privileged: bool | None = None,
+    examples: bool = False,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[dict[str, Any]]:
-    """Answer the planned questions not yet in ``run_path``, appending one line per question."""
-    items, _ = plan(suites)
-    items = items[:limit] if limit else items
+    """Answer the planned questions not yet in ``run_path``, appending one line per question;
+    with ``examples``, each shown the verified pairs of its database held out
+    (``honestsql.benchmarks.ask_examples``)."""
+    everything, _ = plan(suites)
+    items = everything[:limit] if limit else everything
     header = run_header(backend, settings, target)
+    if examples:
+        header["examples"] = ask_examples.HELD_OUT
     done: dict[str, dict[str, Any]] = {}
     if run_path.is_file() and not fresh:
         previous, records = load_run(run_path)
@@ -136,7 +142,13 @@ def run(
         suite: Scorer(dataset, allow_privileged=allow_privileged)
         for suite, dataset in suites.items()
     }
-    service = Service({}, backend=backend, settings=settings)
+    scratch = tempfile.TemporaryDirectory(prefix="honestsql-examples-")
+    memory = (
+        ask_examples.HeldOutMemory(Path(scratch.name) / "memory.sqlite", everything)
+        if examples
+        else None
+    )
+    service = Service({}, backend=backend, settings=settings, memory=memory)
     opened: tuple[tuple[str, str], Database] | None = None
     finished = sum(1 for item in items if item.id in done)
     progress(finished, len(items))
@@ -151,7 +163,11 @@ def run(
                 url = suites[item.suite].locate(item.example.db_id)
                 assert url is not None
                 opened = (key, honestsql.connect(url, allow_privileged=allow_privileged))
+            if memory is not None:
+                memory.answering(item, opened[1])
             record = answer_one(item, service, opened[1], target, scorers[item.suite])
+            if memory is not None:
+                record["examples"] = memory.shown
             done[item.id] = record
             append_record(run_path, record)
             finished += 1
@@ -161,6 +177,7 @@ def run(
             opened[1].close()
         for scorer in scorers.values():
             scorer.close()
+        scratch.cleanup()
     return [done[item.id] for item in items if item.id in done]
 
 

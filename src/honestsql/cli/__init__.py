@@ -7,6 +7,7 @@ from __future__ import annotations
 # The commands register themselves on the apps.
 from honestsql.cli import (  # noqa: E402, F401
     bench,
+    bench_ask,
     bench_security,
     calibrate,
     chat,

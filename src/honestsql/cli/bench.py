@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from honestsql.cli.apps import bench_app
 from honestsql.cli.common import (
-    AblationOption,
     AllowPrivilegedOption,
-    ApiKeyOption,
-    BaseUrlOption,
     CandidatesOption,
     DataOption,
-    FreshOption,
+    GrammarOption,
     JsonOption,
-    LimitOption,
-    LlmOption,
     ModelOption,
-    ReportOnlyOption,
-    RunOption,
     SuiteOption,
-    TargetOption,
-    cache_run,
     fail,
-    out,
     print_figures,
-    print_rows,
 )
-from honestsql.errors import HonestSQLError, InvalidInput
+from honestsql.errors import HonestSQLError
 from honestsql.progress import progress_bar
 
 SparkUrlOption = Annotated[
@@ -196,122 +184,6 @@ def bench_server(
 
     figures = bench.run(db=db, concurrency=concurrency, seconds=seconds)
     print_figures("server", figures, as_json)
-
-
-GrammarOption = Annotated[
-    str,
-    typer.Option(
-        help="full (default: the whole SELECT through llguidance; the embedded model only, "
-        "qualified elsewhere), qualified, schema or none: the decoding grammar."
-    ),
-]
-
-
-@bench_app.command("ask")
-def bench_ask(
-    model: ModelOption = None,
-    llm: LlmOption = None,
-    base_url: BaseUrlOption = None,
-    api_key: ApiKeyOption = None,
-    data: DataOption = None,
-    suite: SuiteOption = None,
-    run: RunOption = None,
-    limit: LimitOption = None,
-    fresh: FreshOption = False,
-    report_only: ReportOnlyOption = False,
-    common_with: Annotated[
-        Path | None,
-        typer.Option(
-            help="With --report-only: only the questions this other run file also answered "
-            "(to compare two runs on the same questions)."
-        ),
-    ] = None,
-    rejudge: Annotated[
-        bool,
-        typer.Option(
-            help="Judge every candidate of --run again against the gold (no model is run) and "
-            "rewrite the file, then report; for a run whose gold could not run."
-        ),
-    ] = False,
-    ablation: AblationOption = False,
-    candidates: CandidatesOption = 5,
-    grammar: GrammarOption = "full",
-    target: TargetOption = 0.75,
-    allow_privileged: AllowPrivilegedOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """A real model through honestsql on every question that can be executed here: bare model,
-    oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
-    from honestsql.benchmarks import ask as bench
-    from honestsql.benchmarks import ask_figures
-    from honestsql.settings import GRAMMARS
-
-    if grammar not in GRAMMARS:
-        raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
-    try:
-        if (common_with is not None or ablation) and not (report_only or rejudge):
-            raise InvalidInput("--common-with and --ablation go with --report-only.")
-        if (report_only or rejudge) and run is None:
-            raise InvalidInput("--report-only and --rejudge need --run FILE.")
-        if rejudge:
-            assert run is not None
-            suites = bench.load_suites(data, suite or list(bench.SUITES))
-            progress, _, reached = progress_bar("judging again", bench.run_size(run))
-            with progress:
-                changes = bench.rejudge_run(
-                    suites,
-                    run,
-                    allow_privileged=allow_privileged or None,
-                    progress=lambda done, _total: reached(done),
-                )
-            report_only = True
-        if report_only:
-            assert run is not None
-            header, records = bench.load_run(run)
-            if common_with is not None:
-                other = {r["id"] for r in bench.load_run(common_with)[1]}
-                records = [r for r in records if r["id"] in other]
-            if ablation:
-                figures = ask_figures.ablation(records, model=header["model"], target=target)
-            else:
-                figures = ask_figures.summarize(records, model=header["model"], target=target)
-            if rejudge:
-                figures["rejudged"] = changes
-        else:
-            from honestsql.llm.factory import make_backend
-            from honestsql.pipeline import Settings
-
-            suites = bench.load_suites(data, suite or list(bench.SUITES))
-            backend = make_backend(llm, base_url=base_url, model=model, api_key=api_key)
-            name = backend.model_name or "model"
-            run_path = run or cache_run(f"bench-ask-{name}.jsonl")
-            items, missing = bench.plan(suites)
-            total = min(limit or len(items), len(items))
-            progress, _, reached = progress_bar(f"{name}: answering", total)
-            with progress:
-                records = bench.run(
-                    suites,
-                    backend,
-                    run_path=run_path,
-                    settings=Settings(candidates=candidates, grammar=grammar, self_check=True),
-                    target=target,
-                    limit=limit,
-                    fresh=fresh,
-                    allow_privileged=allow_privileged or None,
-                    progress=lambda done, _total: reached(done),
-                )
-            figures = ask_figures.summarize(records, model=name, target=target)
-            figures["run"] = str(run_path)
-            figures["unavailable_databases"] = missing
-    except HonestSQLError as exc:
-        fail(exc, as_json)
-    if ablation and not as_json:
-        keys = ("auroc_answerable", "ece_answerable", "auroc", "ece", "precision")
-        title = f"{figures['model']}, {figures['questions']} questions, nested by database"
-        print_rows(title, figures["rows"], ("signals", *keys, "answered_right", "s_0.75"))
-        out.print("helped: " + (", ".join(figures["helped"]) or "none"))
-        return
-    print_figures("ask", figures, as_json)
 
 
 @bench_app.command("speed")

@@ -218,3 +218,12 @@ def json_stdout(as_json: bool) -> Iterator[None]:
         return
     with redirect_stdout(sys.stderr):
         yield
+
+
+GrammarOption = Annotated[
+    str,
+    typer.Option(
+        help="full (default: the whole SELECT through llguidance; the embedded model only, "
+        "qualified elsewhere), qualified, schema or none: the decoding grammar."
+    ),
+]
