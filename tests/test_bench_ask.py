@@ -482,7 +482,7 @@ def test_bench_ask_records_the_self_check() -> None:
     from honestsql.settings import Settings
 
     assert Settings().self_check is False
-    source = (Path(__file__).parents[1] / "src/honestsql/cli/bench.py").read_text()
+    source = (Path(__file__).parents[1] / "src/honestsql/cli/bench_ask.py").read_text()
     assert "Settings(candidates=candidates, grammar=grammar, self_check=True)" in source
 
 
