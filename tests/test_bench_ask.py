@@ -312,6 +312,29 @@ def test_summary_figures_by_hand() -> None:
     assert figures["tokens_per_question"] == 110
 
 
+def test_the_decisions_as_the_run_made_them_by_hand() -> None:
+    """``as_run``: the confidence and decision each record holds (the calibrator shipped when it
+    was asked), not the one cross-validated on the run."""
+    records = []
+    for i in range(20):  # answered at 0.9: 18 right, 2 wrong
+        records.append(_record(i, f"db{i % 2}", answerable=True, top=1.0, right=i >= 2))
+        records[-1].update(decision="answer", confidence=0.9)
+    for i in range(20, 30):  # abstained at 0.2, 5 of them right
+        records.append(_record(i, f"db{i % 2}", answerable=True, top=0.4, right=i < 25))
+        records[-1].update(decision="abstain", confidence=0.2)
+    for i in range(30, 35):  # unanswerable, refused
+        records.append(_record(i, "db0", answerable=False, top=0.4, right=False))
+        records[-1].update(decision="abstain", confidence=0.1)
+    got = ask_figures.summarize(records, model="m")["as_run"]
+    assert got["answered_right"] == near(18 / 30) and got["precision"] == near(18 / 20)
+    assert got["s_0.75"] == near((18 - 3 * 2) / 35)  # a wrong answer costs t / (1 - t) = 3
+    # Bins: 0.9 holds 18 of 20 right (gap 0), 0.2 holds 5 of 10 (gap 0.3), 0.1 holds 0 of 5.
+    assert got["ece_answerable"] == near(10 / 30 * 0.3)
+    assert got["ece"] == near((10 * 0.3 + 5 * 0.1) / 35)
+    # 23 right, 7 wrong: 18 x 5 pairs ordered, 18 x 2 and 5 x 5 tied (half each), 5 x 2 reversed.
+    assert got["auroc_answerable"] == near((18 * 5 + (18 * 2 + 5 * 5) / 2) / (23 * 7))
+
+
 def test_logistic_calibrator_fit_apply_and_ship(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,5 @@
 """The figures of a ``bench ask`` run: the bare model, the oracle, and honestsql with its
-confidence cross-validated by database (the calibrator fitted on the other databases only).
-"""
+confidence cross-validated by database (the calibrator fitted on the other databases only)."""
 
 from __future__ import annotations
 
@@ -131,16 +130,7 @@ def summarize(
     records = [r for r in every if not empty_gold(r)]
     confidence = cross_validated_confidence(records, signals)
     answered = [r["rule"] is None and c > target for r, c in zip(records, confidence, strict=True)]
-    judged = [
-        Judged(
-            r["answerable"],
-            not a,
-            (a and r["answerable"] and bool(r["chosen_correct"]))
-            or (not a and not r["answerable"]),
-            c if a else None,
-        )
-        for r, a, c in zip(records, answered, confidence, strict=True)
-    ]
+    judged = _judged(records, answered, confidence)
     bare_judged = [_bare(r) for r in records]
     honest = metrics_summary(judged)
     bare = metrics_summary(bare_judged)
@@ -183,6 +173,7 @@ def summarize(
         "ece_answerable": _round(ece([scored[k] for k in kept], [labels[k] for k in kept])),
         "calibrated_questions": len(scored),
         "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
+        "as_run": as_run(records),
         "idk_refused": _share(sum(r["id"] in refused for r in unanswerable), len(unanswerable)),
         "false_refusals": _share(sum(map(said_unrelated, answerable)), len(answerable)),
         "gave_up_repairs": _share(
@@ -210,6 +201,38 @@ def summarize(
     if languages:
         figures["languages"] = languages
     return figures
+
+
+def _judged(
+    records: Sequence[dict[str, Any]], answered: Sequence[bool], confidence: Sequence[float]
+) -> list[Judged]:
+    return [
+        Judged(
+            r["answerable"],
+            not a,
+            (r["answerable"] and bool(r["chosen_correct"])) if a else not r["answerable"],
+            c if a else None,
+        )
+        for r, a, c in zip(records, answered, confidence, strict=True)
+    ]
+
+
+def as_run(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The decisions as the run made them, with the confidence each record holds (the calibrator
+    shipped when it was asked, not one cross-validated on the run): what a user got."""
+    answered = [r.get("decision") == "answer" for r in records]
+    got = metrics_summary(_judged(records, answered, [r.get("confidence", 0.0) for r in records]))
+    index, _, labels, _ = calibration_data(records)
+    scored = [records[i].get("confidence", 0.0) for i in index]
+    kept = [k for k, i in enumerate(index) if records[i]["answerable"]]
+    return {
+        "answered_right": _round(got["ex"]),
+        "precision": _round(got["selective_accuracy"]),
+        "s_0.75": _round(got["penalized"]["0.75"]),
+        "ece": _round(ece(scored, labels)),
+        "ece_answerable": _round(ece([scored[k] for k in kept], [labels[k] for k in kept])),
+        "auroc_answerable": _round(auroc([scored[k] for k in kept], [labels[k] for k in kept])),
+    }
 
 
 def early_stop(records: Sequence[dict[str, Any]], first: int = 3) -> dict[str, Any]:
