@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,12 +141,7 @@ def run(
         suite: Scorer(dataset, allow_privileged=allow_privileged)
         for suite, dataset in suites.items()
     }
-    scratch = tempfile.TemporaryDirectory(prefix="honestsql-examples-")
-    memory = (
-        ask_examples.HeldOutMemory(Path(scratch.name) / "memory.sqlite", everything)
-        if examples
-        else None
-    )
+    memory = ask_examples.HeldOutMemory(everything) if examples else None
     service = Service({}, backend=backend, settings=settings, memory=memory)
     opened: tuple[tuple[str, str], Database] | None = None
     finished = sum(1 for item in items if item.id in done)
@@ -177,7 +171,8 @@ def run(
             opened[1].close()
         for scorer in scorers.values():
             scorer.close()
-        scratch.cleanup()
+        if memory is not None:
+            memory.close()
     return [done[item.id] for item in items if item.id in done]
 
 

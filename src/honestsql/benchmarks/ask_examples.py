@@ -12,6 +12,7 @@ Which pairs each question was shown is kept in its record (``examples``: their q
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 from honestsql.db import Database
@@ -43,16 +44,22 @@ def gold_sql(example: Example) -> str | None:
 
 class HeldOutMemory(Memory):
     """The other answerable questions of each database as verified pairs; ``ask`` sets the
-    question being answered (``current``) before each, and its own pairs are held out."""
+    question being answered (``current``) before each, and its own pairs are held out. Its
+    store is a scratch file of its own, removed by ``close``."""
 
-    def __init__(self, path: Path, items: list[Item]) -> None:
-        super().__init__(path)
+    def __init__(self, items: list[Item]) -> None:
+        self._scratch = tempfile.TemporaryDirectory(prefix="honestsql-examples-")
+        super().__init__(Path(self._scratch.name) / "memory.sqlite")
         self.items = {item.id: item for item in items}
         self.current: Item | None = None
         self.filled: set[tuple[str, str]] = set()
         #: The ids of the pairs the last question was shown, in the order shown.
         self.shown: list[str] = []
         self._ids: dict[tuple[str, str], str] = {}
+
+    def close(self) -> None:
+        """Remove the scratch store."""
+        self._scratch.cleanup()
 
     def answering(self, item: Item, db: Database) -> None:
         """``item`` is asked next on ``db``: its database's pairs are stored (once)."""
