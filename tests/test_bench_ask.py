@@ -17,7 +17,7 @@ import pytest
 
 from honestsql import calibration, fitting
 from honestsql.benchmarks import ask as bench
-from honestsql.benchmarks import ask_figures
+from honestsql.benchmarks import ask_ablation, ask_figures
 from honestsql.clues import CLUES
 from honestsql.db import QueryResult
 from honestsql.decide import Candidate, decide
@@ -333,6 +333,43 @@ def test_the_decisions_as_the_run_made_them_by_hand() -> None:
     assert got["ece"] == near((10 * 0.3 + 5 * 0.1) / 35)
     # 23 right, 7 wrong: 18 x 5 pairs ordered, 18 x 2 and 5 x 5 tied (half each), 5 x 2 reversed.
     assert got["auroc_answerable"] == near((18 * 5 + (18 * 2 + 5 * 5) / 2) / (23 * 7))
+
+
+def _signalled(n: int, self_check: Any) -> list[dict[str, Any]]:
+    """``n`` answerable questions over four databases, half right; agreement says nothing (every
+    one at 0.5), ``likelihood`` is a constant, ``self_check(i, right)`` the signal measured."""
+    records = []
+    for i in range(n):
+        right = (i // 4) % 2 == 0  # each of the four databases holds both kinds
+        record = _record(i, f"db{i % 4}", answerable=True, top=0.5, right=right)
+        record["signals"].update(self_check=float(self_check(i, right)), likelihood=0.5)
+        records.append(record)
+    return records
+
+
+def test_what_a_recorded_signal_adds_by_hand() -> None:
+    """``--ablation``: a signal helps when the AUROC on answerable questions rises by 0.005 and
+    their ECE by no more than 0.01."""
+    extra = ("self_check", "likelihood", "least_likely")
+    # self_check agrees with the truth on 4 of 5 questions: AUROC 0.8, calibrated at 0.8.
+    got = ask_ablation.ablation(
+        _signalled(80, lambda i, r: r != (i % 5 == 0)), model="m", extra=extra
+    )
+    rows = {row["signals"]: row for row in got["rows"]}
+    assert got["questions"] == 80 and got["helped"] == ["self_check"]
+    assert rows["baseline"]["auroc_answerable"] == 0.5  # every confidence tied
+    assert rows["baseline"]["precision"] is None  # nothing answered at 0.5 < 0.75
+    assert rows["+ self_check"]["auroc_answerable"] == near(0.8)
+    assert rows["+ self_check"]["precision"] == near(0.8)
+    assert rows["+ likelihood"]["auroc_answerable"] == 0.5
+    assert rows["+ least_likely"] == {"signals": "+ least_likely", "not_recorded": True}
+    assert len(rows) == 4  # one signal helped: no row of them together
+    # A perfect separator on 48 questions: the regularized fit stops short of 0 and 1, its ECE
+    # rises past the constant's 0 by more than 0.01, and the rule does not take it.
+    got = ask_ablation.ablation(_signalled(48, lambda i, r: r), model="m", extra=extra)
+    added = next(row for row in got["rows"] if row["signals"] == "+ self_check")
+    assert added["auroc_answerable"] == 1.0 and added["ece_answerable"] > 0.01
+    assert got["helped"] == []
 
 
 def test_logistic_calibrator_fit_apply_and_ship(

@@ -139,8 +139,6 @@ def summarize(
     honest_answerable = metrics_summary([j for j in judged if j.answerable])
     bare_answerable = metrics_summary([j for j in bare_judged if j.answerable])
     index, _, labels, _ = calibration_data(records)
-    scored = [confidence[i] for i in index]
-    kept = [k for k, i in enumerate(index) if records[i]["answerable"]]
     seconds = sorted(r["seconds"] for r in every)
     tokens = [sum((r.get("usage") or {}).values()) for r in every]
     refused = {r["id"] for r, a in zip(records, answered, strict=True) if not a}
@@ -167,11 +165,8 @@ def summarize(
         "bare_s_answerable": {k: _round(v) for k, v in bare_answerable["penalized"].items()},
         "rs": {k: _round(honest["rs"][k]) for k in ("0", "10")},
         "bare_rs": {k: _round(bare["rs"][k]) for k in ("0", "10")},
-        "auroc": _round(auroc(scored, labels)),
-        "ece": _round(ece(scored, labels)),
-        "auroc_answerable": _round(auroc([scored[k] for k in kept], [labels[k] for k in kept])),
-        "ece_answerable": _round(ece([scored[k] for k in kept], [labels[k] for k in kept])),
-        "calibrated_questions": len(scored),
+        **_separation(records, confidence),
+        "calibrated_questions": len(index),
         "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
         "as_run": as_run(records),
         "idk_refused": _share(sum(r["id"] in refused for r in unanswerable), len(unanswerable)),
@@ -221,17 +216,29 @@ def as_run(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The decisions as the run made them, with the confidence each record holds (the calibrator
     shipped when it was asked, not one cross-validated on the run): what a user got."""
     answered = [r.get("decision") == "answer" for r in records]
-    got = metrics_summary(_judged(records, answered, [r.get("confidence", 0.0) for r in records]))
-    index, _, labels, _ = calibration_data(records)
-    scored = [records[i].get("confidence", 0.0) for i in index]
-    kept = [k for k, i in enumerate(index) if records[i]["answerable"]]
+    confidence = [r.get("confidence", 0.0) for r in records]
+    got = metrics_summary(_judged(records, answered, confidence))
+    separation = _separation(records, confidence)
     return {
         "answered_right": _round(got["ex"]),
         "precision": _round(got["selective_accuracy"]),
         "s_0.75": _round(got["penalized"]["0.75"]),
+        **{k: separation[k] for k in ("ece", "ece_answerable", "auroc_answerable")},
+    }
+
+
+def _separation(records: Sequence[dict[str, Any]], confidence: Sequence[float]) -> dict[str, Any]:
+    """How well ``confidence`` (one per record) tells right from wrong: AUROC and ECE over every
+    question it decided, and over the answerable ones alone."""
+    index, _, labels, _ = calibration_data(records)
+    scored = [confidence[i] for i in index]
+    kept = [k for k, i in enumerate(index) if records[i]["answerable"]]
+    answerable = ([scored[k] for k in kept], [labels[k] for k in kept])
+    return {
+        "auroc": _round(auroc(scored, labels)),
         "ece": _round(ece(scored, labels)),
-        "ece_answerable": _round(ece([scored[k] for k in kept], [labels[k] for k in kept])),
-        "auroc_answerable": _round(auroc([scored[k] for k in kept], [labels[k] for k in kept])),
+        "auroc_answerable": _round(auroc(*answerable)),
+        "ece_answerable": _round(ece(*answerable)),
     }
 
 
@@ -314,47 +321,3 @@ def _bare(record: dict[str, Any]) -> Judged:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
-
-
-def ablation(
-    records: Sequence[dict[str, Any]],
-    *,
-    model: str,
-    target: float = 0.75,
-    extra: Sequence[str] = calibration.RECORDED[len(calibration.SIGNALS) :],
-) -> dict[str, Any]:
-    """What each recorded signal beyond ``SIGNALS`` adds, nested leave-one-database-out: the
-    figures with ``SIGNALS`` alone, with each one added, and with every one that helped added
-    together. A signal helps when the AUROC on answerable questions rises by at least 0.005
-    without the ECE on them rising by more than 0.01."""
-
-    def row(name: str, signals: Sequence[str]) -> dict[str, Any]:
-        f = summarize(records, model=model, target=target, signals=signals)
-        keys = ("auroc_answerable", "ece_answerable", "auroc", "ece", "precision")
-        return {
-            "signals": name,
-            **{k: f[k] for k in keys},
-            "answered_right": f["answered_right"],
-            "s_0.75": f["s_all"].get("0.75"),
-        }
-
-    base = row("baseline", calibration.SIGNALS)
-    rows, helped = [base], []
-    recorded = {k for r in records for k in r.get("signals") or {}}
-    for name in extra:
-        if name not in recorded:
-            rows.append({"signals": f"+ {name}", "not_recorded": True})
-            continue
-        added = row(f"+ {name}", (*calibration.SIGNALS, name))
-        rows.append(added)
-        if _helps(added, base):
-            helped.append(name)
-    if len(helped) > 1:
-        rows.append(row("+ " + " + ".join(helped), (*calibration.SIGNALS, *helped)))
-    return {"model": model, "questions": len(records), "rows": rows, "helped": helped}
-
-
-def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
-    a, b = added["auroc_answerable"], base["auroc_answerable"]
-    e, f = added["ece_answerable"], base["ece_answerable"]
-    return a is not None and b is not None and a >= b + 0.005 and (e or 0) <= (f or 0) + 0.01

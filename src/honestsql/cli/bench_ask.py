@@ -78,7 +78,7 @@ def bench_ask(
     """A real model through honestsql on every question that can be executed here: bare model,
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
     from honestsql.benchmarks import ask as bench
-    from honestsql.benchmarks import ask_figures
+    from honestsql.benchmarks import ask_ablation, ask_figures
     from honestsql.settings import GRAMMARS
 
     if grammar not in GRAMMARS:
@@ -107,7 +107,7 @@ def bench_ask(
                 other = {r["id"] for r in bench.load_run(common_with)[1]}
                 records = [r for r in records if r["id"] in other]
             if ablation:
-                figures = ask_figures.ablation(records, model=header["model"], target=target)
+                figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)
             if rejudge:
