@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from honestsql.benchmarks import ask as bench
+from honestsql.benchmarks import ask_figures
 from honestsql.benchmarks.ask_examples import shape
 
 from .chat_server import ChatServer, is_repair, user_prompt
@@ -79,6 +82,10 @@ def test_each_question_is_shown_other_questions_never_its_own_shape(tmp_path: Pa
         assert refused.returncode != 0 and "other settings" in refused.stdout
     header, records = bench.load_run(run)
     assert header["examples"] == "held-out-gold" and len(records) == len(SHOP)
+    # One database: no calibrator can be fitted without it, and the figure says so.
+    with_examples = json.loads(proc.stdout)["calibrators_with_examples"]
+    assert with_examples["questions_with_examples"] == sum(bool(r["examples"]) for r in records)
+    assert "other than shop" in with_examples["own"]["unavailable"]
     ids = {f"spider:spider-dev-{i}": q for i, q in enumerate(SHOP)}
     shown_anywhere = 0
     for request in requests:
@@ -106,3 +113,55 @@ def test_the_shape_of_a_query_masks_its_values() -> None:
         "select a  from t where c = 'O''Hare' and n > 4.5"
     )
     assert shape("SELECT a FROM t WHERE c = 'x'") != shape("SELECT a FROM t WHERE d = 'x'")
+
+
+def _record(i: int, db: str, *, right: bool, shown: bool) -> dict[str, Any]:
+    """An answerable question whose signals tell right from wrong (``top_share``), which the run
+    abstained on at 0.5 (a calibrator fitted without examples, under-confident with them)."""
+    return {
+        "id": f"s:{i}",
+        "suite": "s",
+        "db_id": db,
+        "answerable": True,
+        "rule": None,
+        "chosen": 0,
+        "chosen_correct": right,
+        "decision": "abstain",
+        "confidence": 0.5,
+        "signals": {"top_share": 1.0 if right else 0.4, "margin": 1.0 if right else 0.4},
+        "candidates": [{"sql": "SELECT 1", "status": "ok", "correct": right}],
+        "examples": ["s:x"] if shown else [],
+    }
+
+
+def test_prompts_with_examples_get_a_calibrator_of_their_own_held_out_by_database() -> None:
+    from honestsql.benchmarks.ask_examples import calibrators_with_examples
+
+    records = [_record(i, f"db{i % 4}", right=(i // 4) % 2 == 0, shown=i < 40) for i in range(60)]
+    # A run without examples where full agreement is right only every other time.
+    plain = [_record(i, f"db{i % 4}", right=(i // 4) % 2 == 0, shown=False) for i in range(80)]
+    for record in plain:
+        record["signals"] = {"top_share": 1.0, "margin": 1.0}
+    figures = calibrators_with_examples(records, plain=plain)
+    assert figures["questions_with_examples"] == 40 and figures["databases"] == 4
+    own, default = figures["own"], figures["default"]
+    # Fitted on the other databases' prompts with examples, each strong one is answered, right;
+    # the 20 without examples keep the run's decision (abstained).
+    assert own["precision"] == 1.0 and own["answered_right"] == pytest.approx(20 / 60, abs=1e-4)
+    assert own["with_examples"]["auroc_answerable"] == 1.0
+    # Fitted on the other run, agreement is worth a coin: nothing clears 0.75.
+    assert default["answered_right"] == 0.0 and default["precision"] is None
+    # What the run recorded, for comparison: nothing answered either.
+    assert ask_figures.as_run(records)["answered_right"] == 0.0
+
+
+def test_the_ece_a_perfectly_calibrated_confidence_shows_by_chance() -> None:
+    from honestsql.evaluation.metrics import ece, ece_by_chance
+
+    coin = [0.5] * 100  # ECE = |share right - 0.5|: about 0.04 at the median for 100 coins
+    assert 0.02 < (ece_by_chance(coin) or 0) < 0.06 and ece_by_chance(coin) == ece_by_chance(coin)
+    many = [i / 2000 for i in range(1, 2000)]
+    assert (ece_by_chance(many) or 1) < 0.025 < (ece_by_chance(many[::40]) or 0)
+    assert ece_by_chance([]) is None
+    # A confidence that is plainly wrong stands far above it.
+    assert (ece(coin, [True] * 100) or 0) > 5 * (ece_by_chance(coin) or 0)

@@ -11,7 +11,7 @@ from typing import Any
 from honestsql import calibration, fitting
 from honestsql.benchmarks import multilingual
 from honestsql.errors import InvalidInput
-from honestsql.evaluation.metrics import Judged, auroc, ece
+from honestsql.evaluation.metrics import Judged, auroc, ece, ece_by_chance
 from honestsql.evaluation.metrics import summarize as metrics_summary
 
 REFUSED_AS_UNRELATED = {"not_about_this_database", "unanswerable_with_schema"}
@@ -212,18 +212,27 @@ def _judged(
     ]
 
 
-def as_run(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def as_run(
+    records: Sequence[dict[str, Any]],
+    answered: Sequence[bool] | None = None,
+    confidence: Sequence[float] | None = None,
+) -> dict[str, Any]:
     """The decisions as the run made them, with the confidence each record holds (the calibrator
-    shipped when it was asked, not one cross-validated on the run): what a user got."""
-    answered = [r.get("decision") == "answer" for r in records]
-    confidence = [r.get("confidence", 0.0) for r in records]
+    shipped when it was asked, not one cross-validated on the run): what a user got. Given
+    ``answered`` and ``confidence`` (one per record), the same figures of those instead."""
+    if answered is None or confidence is None:
+        answered = [r.get("decision") == "answer" for r in records]
+        confidence = [r.get("confidence", 0.0) for r in records]
     got = metrics_summary(_judged(records, answered, confidence))
     separation = _separation(records, confidence)
     return {
         "answered_right": _round(got["ex"]),
         "precision": _round(got["selective_accuracy"]),
         "s_0.75": _round(got["penalized"]["0.75"]),
-        **{k: separation[k] for k in ("ece", "ece_answerable", "auroc_answerable")},
+        **{
+            k: separation[k]
+            for k in ("ece", "ece_answerable", "ece_answerable_chance", "auroc_answerable")
+        },
     }
 
 
@@ -239,6 +248,8 @@ def _separation(records: Sequence[dict[str, Any]], confidence: Sequence[float]) 
         "ece": _round(ece(scored, labels)),
         "auroc_answerable": _round(auroc(*answerable)),
         "ece_answerable": _round(ece(*answerable)),
+        # What a perfectly calibrated confidence would show here: an ECE near it is noise.
+        "ece_answerable_chance": _round(ece_by_chance(answerable[0])),
     }
 
 

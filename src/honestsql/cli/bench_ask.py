@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,7 +51,9 @@ def bench_ask(
         Path | None,
         typer.Option(
             help="With --report-only: only the questions this other run file also answered "
-            "(to compare two runs on the same questions)."
+            "(to compare two runs on the same questions). A run with --examples set beside one "
+            "of the same model without: its prompts with examples are also scored by a "
+            "calibrator fitted on the other run, held out by database."
         ),
     ] = None,
     rejudge: Annotated[
@@ -78,11 +80,12 @@ def bench_ask(
     """A real model through honestsql on every question that can be executed here: bare model,
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
     from honestsql.benchmarks import ask as bench
-    from honestsql.benchmarks import ask_ablation, ask_figures
+    from honestsql.benchmarks import ask_ablation, ask_examples, ask_figures
     from honestsql.settings import GRAMMARS
 
     if grammar not in GRAMMARS:
         raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
+    plain: list[dict[str, Any]] | None = None  # a run without examples, of the same model
     try:
         if (common_with is not None or ablation) and not (report_only or rejudge):
             raise InvalidInput("--common-with and --ablation go with --report-only.")
@@ -104,8 +107,11 @@ def bench_ask(
             assert run is not None
             header, records = bench.load_run(run)
             if common_with is not None:
-                other = {r["id"] for r in bench.load_run(common_with)[1]}
+                other_header, other_records = bench.load_run(common_with)
+                other = {r["id"] for r in other_records}
                 records = [r for r in records if r["id"] in other]
+                if not other_header.get("examples") and other_header["model"] == header["model"]:
+                    plain = other_records  # the default's calibrator, fitted as it would be
             if ablation:
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
@@ -139,6 +145,11 @@ def bench_ask(
             figures = ask_figures.summarize(records, model=name, target=target)
             figures["run"] = str(run_path)
             figures["unavailable_databases"] = missing
+        if not ablation and any(r.get("examples") for r in records):
+            # Whether prompts with verified examples want a calibrator of their own.
+            figures["calibrators_with_examples"] = ask_examples.calibrators_with_examples(
+                records, target, plain
+            )
     except HonestSQLError as exc:
         fail(exc, as_json)
     if ablation and not as_json:

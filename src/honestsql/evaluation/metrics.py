@@ -14,12 +14,14 @@ abstention on an unanswerable one (the right call). Definitions:
   answer; RS(N) uses c = the number of scored questions. A fraction, not a percentage.
 - ``auroc``: how well the confidence ranks correct answers above wrong ones (answered questions
   with a confidence only; ``None`` without both kinds).
-- ``ece``: expected calibration error over 10 equal-width confidence bins.
+- ``ece``: expected calibration error over 10 equal-width confidence bins; ``ece_by_chance``: the
+  ECE a perfectly calibrated confidence would show on the same questions (binning noise).
 - ``risk_coverage``: (coverage, risk) after answering only the k most confident questions.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +83,20 @@ def ece(confidences: Sequence[float], labels: Sequence[bool], bins: int = 10) ->
         mean_conf = sum(confidences[i] for i in members) / len(members)
         total += len(members) / len(confidences) * abs(accuracy - mean_conf)
     return total
+
+
+def ece_by_chance(confidences: Sequence[float], draws: int = 200) -> float | None:
+    """The ECE a perfectly calibrated confidence shows on these questions by binning alone: the
+    median ECE over ``draws`` sets of labels, each label true with its confidence's probability
+    (seeded: the same confidences give the same figure). On a few hundred questions it is
+    several points, and an ECE bound below it cannot be told apart from chance."""
+    if not confidences:
+        return None
+    rng = random.Random(0)
+    drawn = sorted(
+        ece(confidences, [rng.random() < c for c in confidences]) or 0.0 for _ in range(draws)
+    )
+    return drawn[draws // 2]
 
 
 def reliability_bins(
