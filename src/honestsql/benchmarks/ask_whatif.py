@@ -34,11 +34,10 @@ from honestsql.benchmarks.ask_figures import empty_gold, summarize
 from honestsql.check import check
 from honestsql.db import Database
 from honestsql.decide import agreement, leading
-from honestsql.errors import HonestSQLError, InvalidInput
+from honestsql.errors import InvalidInput
 from honestsql.evaluation.datasets import Dataset
-from honestsql.evaluation.records import as_candidates
+from honestsql.evaluation.records import Rows, Runner, as_candidates
 from honestsql.evaluation.scorer import Scorer
-from honestsql.pipeline import Settings
 
 CHANGES = {
     "old-empty": "empty read as before 2026-12-04: no rows or only NULLs",
@@ -58,28 +57,6 @@ FIGURES = (
     "ece",
     "idk_refused",
 )
-
-Rows = list[tuple[Any, ...]] | None
-
-
-class Runner:
-    """One database's queries run once each (the rows, or ``None`` where the query fails)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.settings = Settings()
-        self.ran: dict[str, Rows] = {}
-
-    def rows(self, sql: str) -> Rows:
-        if sql not in self.ran:
-            try:
-                result = self.db.execute(
-                    sql, timeout=self.settings.timeout, max_rows=self.settings.max_rows
-                )
-                self.ran[sql] = result.rows
-            except HonestSQLError:
-                self.ran[sql] = None
-        return self.ran[sql]
 
 
 def _chosen_sql(record: dict[str, Any]) -> str | None:

@@ -108,6 +108,31 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
     return changed
 
 
+#: A query's rows, or ``None`` where it failed.
+Rows = list[tuple[Any, ...]] | None
+
+
+class Runner:
+    """One database's queries run once each (the rows, or ``None`` where the query fails), under
+    the pipeline's default timeout and row cap: run records read again without the model."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.settings = Settings()
+        self.ran: dict[str, Rows] = {}
+
+    def rows(self, sql: str) -> Rows:
+        if sql not in self.ran:
+            try:
+                result = self.db.execute(
+                    sql, timeout=self.settings.timeout, max_rows=self.settings.max_rows
+                )
+                self.ran[sql] = result.rows
+            except HonestSQLError:
+                self.ran[sql] = None
+        return self.ran[sql]
+
+
 def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dict[str, float]:
     """The clues (``honestsql.clues``) of a run record, computed as the pipeline computes them
     now: from its candidates' SQL, each query that ran run again on ``db``; whether the chosen
@@ -116,17 +141,8 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     arithmetic on an identifier)."""
     candidates = record["candidates"]
     sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
-    settings = Settings()
-    ran: dict[str, Any] = {}
-    for sql in sqls:
-        if db is not None and sql is not None and sql not in ran:
-            try:
-                ran[sql] = db.execute(
-                    sql, timeout=settings.timeout, max_rows=settings.max_rows
-                ).rows
-            except HonestSQLError:
-                ran[sql] = None
-    results = [ran.get(sql) if sql is not None else None for sql in sqls]
+    run = Runner(db) if db is not None else None
+    results = [run.rows(sql) if run is not None and sql is not None else None for sql in sqls]
     dialect = db.sql_dialect if db is not None else None
     chosen = record.get("chosen")
     if chosen is None:  # a rule abstained; live, the clues were read on the leading query
