@@ -17,6 +17,7 @@ from typing import Any
 import honestsql
 from honestsql import calibration, fitting, linking
 from honestsql.calibration import Observation
+from honestsql.db.result import holds_nothing
 from honestsql.evaluation import datasets, matching, sqleval_setup
 from honestsql.evaluation.metrics import Judged, auroc, ece, risk_coverage, summarize
 from honestsql.evaluation.predictions import read_predictions
@@ -57,9 +58,7 @@ def spider(root: Path, progress: Any = lambda: None) -> dict[str, Any]:
             keys[example.id].append(key)
             if key is not None:
                 verdict[example.id].setdefault(key, is_correct)
-                empty[example.id].setdefault(
-                    key, not rows or all(v is None for r in rows for v in r)
-                )
+                empty[example.id].setdefault(key, holds_nothing(rows))
             correct_count += is_correct
         per_system[path.stem] = correct_count
         progress()
