@@ -299,6 +299,10 @@ def test_summary_figures_by_hand() -> None:
     # Agreement separates right from wrong perfectly here: every strong question answered and
     # right, nothing else answered, whichever database was held out.
     assert figures["precision"] == 1.0 and figures["coverage"] == near(32 / 72)
+    # 32 of 32 answers right: the Wilson interval still reaches down to 0.893.
+    assert figures["precision_interval"] == [0.8928, 1.0]
+    low, high = figures["answered_right_interval"]
+    assert low < 32 / 61 < high and high - low < 0.26
     assert figures["s"]["0.75"] == near(32 / 72)
     assert figures["s_answerable"]["0.75"] == near(32 / 61)
     assert figures["idk_refused"] == 1.0

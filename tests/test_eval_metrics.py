@@ -74,3 +74,12 @@ def test_summary_with_unanswerable_questions() -> None:
 def test_empty_summary() -> None:
     s = summarize([])
     assert s["scored"] == 0 and s["ex"] is None and s["penalized"]["0.5"] is None
+
+
+def test_the_wilson_interval_of_a_share() -> None:
+    from honestsql.evaluation.metrics import wilson
+
+    low, high = wilson(88, 100) or (0.0, 0.0)
+    assert round(low, 3) == 0.802 and round(high, 3) == 0.930  # by hand: 0.866 +- 0.064
+    assert wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
+    assert wilson(5, 0) is None

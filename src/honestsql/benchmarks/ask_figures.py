@@ -11,7 +11,7 @@ from typing import Any
 from honestsql import calibration, fitting
 from honestsql.benchmarks import multilingual
 from honestsql.errors import InvalidInput
-from honestsql.evaluation.metrics import Judged, auroc, ece, ece_by_chance
+from honestsql.evaluation.metrics import Judged, auroc, ece, ece_by_chance, wilson
 from honestsql.evaluation.metrics import summarize as metrics_summary
 
 REFUSED_AS_UNRELATED = {"not_about_this_database", "unanswerable_with_schema"}
@@ -158,6 +158,9 @@ def summarize(
         "answered_right": _round(honest["ex"]),
         "coverage": _round(honest["coverage"]),
         "precision": _round(honest["selective_accuracy"]),
+        # 95% intervals (Wilson): how far the two headline shares can move by chance.
+        "precision_interval": _interval(honest["correct"], honest["answered"]),
+        "answered_right_interval": _interval(honest["correct"], honest["answerable"]),
         "s": s_all,
         "s_all": s_all,
         "bare_s": {k: _round(v) for k, v in bare["penalized"].items()},
@@ -328,6 +331,11 @@ def _bare(record: dict[str, Any]) -> Judged:
         return Judged(record["answerable"], True, not record["answerable"])
     correct = bool(greedy.get("first_correct")) if greedy else False
     return Judged(record["answerable"], False, correct and record["answerable"])
+
+
+def _interval(successes: int, n: int) -> list[float] | None:
+    found = wilson(successes, n)
+    return [round(found[0], 4), round(found[1], 4)] if found else None
 
 
 def _round(value: float | None) -> float | None:

@@ -16,11 +16,13 @@ abstention on an unanswerable one (the right call). Definitions:
   with a confidence only; ``None`` without both kinds).
 - ``ece``: expected calibration error over 10 equal-width confidence bins; ``ece_by_chance``: the
   ECE a perfectly calibrated confidence would show on the same questions (binning noise).
+- ``wilson``: the 95% interval of a share (precision, answered right) on so many questions.
 - ``risk_coverage``: (coverage, risk) after answering only the k most confident questions.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,6 +99,17 @@ def ece_by_chance(confidences: Sequence[float], draws: int = 200) -> float | Non
         ece(confidences, [rng.random() < c for c in confidences]) or 0.0 for _ in range(draws)
     )
     return drawn[draws // 2]
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval (95% by default) of a share ``successes / n``: on a hundred
+    answers a precision of 0.88 is anywhere from about 0.80 to 0.93."""
+    if n <= 0:
+        return None
+    share, spread = successes / n, z * z / n
+    centre = (share + spread / 2) / (1 + spread)
+    half = z * math.sqrt(share * (1 - share) / n + spread / (4 * n)) / (1 + spread)
+    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def reliability_bins(
