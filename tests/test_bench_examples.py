@@ -153,15 +153,3 @@ def test_prompts_with_examples_get_a_calibrator_of_their_own_held_out_by_databas
     assert default["answered_right"] == 0.0 and default["precision"] is None
     # What the run recorded, for comparison: nothing answered either.
     assert ask_figures.as_run(records)["answered_right"] == 0.0
-
-
-def test_the_ece_a_perfectly_calibrated_confidence_shows_by_chance() -> None:
-    from honestsql.evaluation.metrics import ece, ece_by_chance
-
-    coin = [0.5] * 100  # ECE = |share right - 0.5|: about 0.04 at the median for 100 coins
-    assert 0.02 < (ece_by_chance(coin) or 0) < 0.06 and ece_by_chance(coin) == ece_by_chance(coin)
-    many = [i / 2000 for i in range(1, 2000)]
-    assert (ece_by_chance(many) or 1) < 0.025 < (ece_by_chance(many[::40]) or 0)
-    assert ece_by_chance([]) is None
-    # A confidence that is plainly wrong stands far above it.
-    assert (ece(coin, [True] * 100) or 0) > 5 * (ece_by_chance(coin) or 0)

@@ -83,3 +83,15 @@ def test_the_wilson_interval_of_a_share() -> None:
     assert round(low, 3) == 0.802 and round(high, 3) == 0.930  # by hand: 0.866 +- 0.064
     assert wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
     assert wilson(5, 0) is None
+
+
+def test_the_ece_a_perfectly_calibrated_confidence_shows_by_chance() -> None:
+    from honestsql.evaluation.metrics import ece, ece_by_chance
+
+    coin = [0.5] * 100  # ECE = |share right - 0.5|: about 0.04 at the median for 100 coins
+    assert 0.02 < (ece_by_chance(coin) or 0) < 0.06 and ece_by_chance(coin) == ece_by_chance(coin)
+    many = [i / 2000 for i in range(1, 2000)]
+    assert (ece_by_chance(many) or 1) < 0.025 < (ece_by_chance(many[::40]) or 0)
+    assert ece_by_chance([]) is None
+    # A confidence that is plainly wrong stands far above it.
+    assert (ece(coin, [True] * 100) or 0) > 5 * (ece_by_chance(coin) or 0)
