@@ -6,9 +6,12 @@ Confirmed pairs come back as few-shot examples for similar questions on the same
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 import sqlite3
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,3 +144,48 @@ class Memory:
             if check(db, pair.sql, execute=False).ok:
                 found.append((pair.question, pair.sql))
         return found
+
+
+#: One pair read from a file: where it was, its question, its SQL, and what is wrong with it.
+ReadPair = tuple[str, str, str, str | None]
+
+
+def read_pairs(path: Path) -> list[ReadPair]:
+    """The question/SQL pairs of a file: JSON Lines or a JSON list of objects with ``question``
+    and ``sql``, or a CSV file with those columns. An entry without both is kept with what is
+    wrong with it, so that nothing in the file goes unreported."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Cannot read {path}: {exc}.") from None
+    if path.suffix.lower() == ".csv":
+        rows = csv.DictReader(text.splitlines())
+        if not {"question", "sql"} <= set(rows.fieldnames or []):
+            raise InvalidInput(f"{path} needs a header with `question` and `sql` columns.")
+        return [_pair(f"line {n}", row) for n, row in enumerate(rows, 2)]
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path} is not JSON ({exc}).") from None
+        if not isinstance(items, list):
+            raise InvalidInput(f"{path} should hold a list of {{question, sql}} objects.")
+        return [_pair(f"item {n}", item) for n, item in enumerate(items, 1)]
+    return list(_json_lines(text))
+
+
+def _json_lines(text: str) -> Iterator[ReadPair]:
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                yield _pair(f"line {n}", json.loads(line))
+            except json.JSONDecodeError:
+                yield (f"line {n}", line.strip()[:80], "", "not a JSON object")
+
+
+def _pair(where: str, item: object) -> ReadPair:
+    if not isinstance(item, Mapping):
+        return (where, str(item)[:80], "", "not an object with `question` and `sql`")
+    question, sql = (str(item.get(k) or "").strip() for k in ("question", "sql"))
+    missing = [k for k, v in (("question", question), ("sql", sql)) if not v]
+    return (where, question, sql, f"no {' and no '.join(missing)}" if missing else None)

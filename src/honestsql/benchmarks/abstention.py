@@ -58,7 +58,7 @@ def spider(root: Path, progress: Any = lambda: None) -> dict[str, Any]:
             keys[example.id].append(key)
             if key is not None:
                 verdict[example.id].setdefault(key, is_correct)
-                empty[example.id].setdefault(key, holds_nothing(rows))
+                empty[example.id].setdefault(key, holds_nothing(rows or []))
             correct_count += is_correct
         per_system[path.stem] = correct_count
         progress()

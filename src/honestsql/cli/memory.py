@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -12,6 +13,7 @@ import honestsql
 from honestsql.cli.apps import memory_app
 from honestsql.cli.common import DbOption, JsonOption, emit_json, fail, out
 from honestsql.errors import HonestSQLError
+from honestsql.progress import progress_bar
 
 
 @memory_app.command("add")
@@ -44,6 +46,70 @@ def memory_add(
         emit_json({"ok": True, "id": pair_id})
     else:
         out.print(f"Remembered as #{pair_id}.")
+
+
+@memory_app.command("import")
+def memory_import(
+    db: DbOption,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Pairs to remember: JSON Lines or a JSON list of objects with `question` and "
+            "`sql`, or a CSV file with `question` and `sql` columns.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Remember many verified pairs at once (a team's known queries): each SQL is verified
+    against the database's schema like `memory add`; those that do not verify are listed and
+    not kept, the others are. Exits 1 when any pair was not kept."""
+    from honestsql.check import check
+    from honestsql.memory import Memory, read_pairs
+
+    try:
+        database = honestsql.connect(db)
+        pairs = read_pairs(path)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    memory = Memory()
+    known = {(p.question, p.sql) for p in memory.pairs(database.display_url)}
+    added, already = 0, 0
+    refused: list[dict[str, Any]] = []
+    progress, advance, _ = progress_bar("verifying pairs", len(pairs))
+    with progress:
+        for where, question, sql, wrong in pairs:
+            advance(1)
+            result = None if wrong else check(database, sql, execute=False)
+            problems = [e.message for e in result.errors] if result else [str(wrong)]
+            if result is not None and result.ok:
+                kept = (question, (result.sql or sql).strip())
+                try:
+                    memory.add(database.display_url, *kept)
+                except HonestSQLError as exc:  # reads like instructions to a model
+                    problems = [exc.message]
+                else:
+                    already += kept in known
+                    added += kept not in known
+                    known.add(kept)
+                    continue
+            refused.append({"at": where, "question": question, "problems": problems})
+    figures = {"ok": not refused, "pairs": len(pairs), "added": added, "already": already}
+    if as_json:
+        emit_json({**figures, "refused": refused})
+    else:
+        out.print(
+            f"Remembered {added} new pair{'s' * (added != 1)} of {len(pairs)}"
+            + (f" ({already} already known)" if already else "")
+            + "."
+        )
+        for one in refused:
+            out.print(
+                f"[red]Not kept[/] ({one['at']}): {escape(one['question'])}: "
+                + escape("; ".join(one["problems"]))
+            )
+    raise typer.Exit(1 if refused else 0)
 
 
 @memory_app.command("list")
