@@ -106,6 +106,26 @@ def test_memory_import_keeps_what_verifies_and_names_the_rest(  # type: ignore[n
     said = run("import", "--db", url, str(pairs), json_out=False)
     assert "Remembered 0 new pairs of 6 (2 already known)" in " ".join(said.stdout.split())
     assert "Not kept (line 4)" in said.stdout
+    # Exported as JSON Lines, imported again elsewhere: the same pairs.
+    exported = subprocess.run(
+        [sys.executable, "-m", "honestsql", "memory", "export", "--db", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    moved = tmp_path / "moved.jsonl"
+    moved.write_text(exported.stdout)
+    elsewhere = {**env, "HONESTSQL_DATA_DIR": str(tmp_path / "elsewhere")}
+    imported = subprocess.run(
+        [sys.executable, "-m", "honestsql", "memory", "import", "--db", url, str(moved), "--json"],
+        capture_output=True,
+        text=True,
+        env=elsewhere,
+        timeout=60,
+    )
+    assert json.loads(imported.stdout)["added"] == 2 and imported.returncode == 0
     wrong = tmp_path / "pairs.json"
     wrong.write_text(json.dumps({"question": "q", "sql": "SELECT 1"}))
     assert "list of" in run("import", "--db", url, str(wrong)).stdout

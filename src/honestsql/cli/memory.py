@@ -112,6 +112,37 @@ def memory_import(
     raise typer.Exit(1 if refused else 0)
 
 
+@memory_app.command("export")
+def memory_export(
+    db: DbOption,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The JSON Lines file to write (default: standard output).", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Write a database's verified pairs as JSON Lines (`{"question", "sql"}` a line), the
+    format `memory import` reads: to share them or move them to another machine."""
+    import json
+
+    from honestsql.memory import Memory
+
+    try:
+        database = honestsql.connect(db)
+    except HonestSQLError as exc:
+        fail(exc, False)
+    pairs = Memory().pairs(database.display_url)
+    lines = "".join(
+        json.dumps({"question": p.question, "sql": p.sql}, ensure_ascii=False) + "\n" for p in pairs
+    )
+    if path is None:
+        typer.echo(lines, nl=False)
+        return
+    path.write_text(lines, encoding="utf-8")
+    out.print(f"Wrote {len(pairs)} pair{'s' * (len(pairs) != 1)} to {escape(str(path))}.")
+
+
 @memory_app.command("list")
 def memory_list(db: DbOption, as_json: JsonOption = False) -> None:
     """List the verified pairs of a database."""
