@@ -100,9 +100,13 @@ def test_memory_import_keeps_what_verifies_and_names_the_rest(  # type: ignore[n
     assert sorted(p["question"] for p in listed) == ["How many customers?", "Their names"]
     # A CSV of pairs already known: nothing new, nothing refused.
     table = tmp_path / "pairs.csv"
-    table.write_text('question,sql\n"How many customers?","SELECT COUNT(*) FROM customers"\n')
+    table.write_text(
+        'question,sql\n"How many customers?","SELECT COUNT(*) FROM customers"\n'
+        '"Names, one a line","SELECT name\nFROM customers"\n'  # SQL over two lines, quoted
+    )
     again = run("import", "--db", url, str(table))
     assert again.returncode == 0 and json.loads(again.stdout)["already"] == 1
+    assert json.loads(again.stdout)["added"] == 1
     said = run("import", "--db", url, str(pairs), json_out=False)
     assert "Remembered 0 new pairs of 6 (2 already known)" in " ".join(said.stdout.split())
     assert "Not kept (line 4)" in said.stdout
@@ -125,7 +129,7 @@ def test_memory_import_keeps_what_verifies_and_names_the_rest(  # type: ignore[n
         env=elsewhere,
         timeout=60,
     )
-    assert json.loads(imported.stdout)["added"] == 2 and imported.returncode == 0
+    assert json.loads(imported.stdout)["added"] == 3 and imported.returncode == 0
     wrong = tmp_path / "pairs.json"
     wrong.write_text(json.dumps({"question": "q", "sql": "SELECT 1"}))
     assert "list of" in run("import", "--db", url, str(wrong)).stdout

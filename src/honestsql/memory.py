@@ -7,6 +7,7 @@ Confirmed pairs come back as few-shot examples for similar questions on the same
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sqlite3
@@ -159,10 +160,10 @@ def read_pairs(path: Path) -> list[ReadPair]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Cannot read {path}: {exc}.") from None
     if path.suffix.lower() == ".csv":
-        rows = csv.DictReader(text.splitlines())
+        rows = csv.DictReader(io.StringIO(text, newline=""))  # a quoted SQL may span lines
         if not {"question", "sql"} <= set(rows.fieldnames or []):
             raise InvalidInput(f"{path} needs a header with `question` and `sql` columns.")
-        return [_pair(f"line {n}", row) for n, row in enumerate(rows, 2)]
+        return [_pair(f"row {n}", row) for n, row in enumerate(rows, 1)]
     if path.suffix.lower() == ".json":
         try:
             items = json.loads(text)
