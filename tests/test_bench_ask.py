@@ -488,6 +488,7 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout)
     assert figures["questions"] == 40 and figures["leave_one_database_out"]["auroc"] == 1.0
+    assert 0 < figures["leave_one_database_out"]["ece_chance"] < 0.2
     # The records carry three signals: the others are named, not silently read as 0.
     carried = {"top_share", "margin", "greedy_agrees"}
     assert figures["absent_signals"] == [s for s in calibration.SIGNALS if s not in carried]

@@ -100,6 +100,7 @@ def fit(
         "leave_one_database_out": {
             "auroc": _round(auroc(held_out, labels)),
             "ece": _round(ece(held_out, labels)),
+            "ece_chance": _round(ece_by_chance(held_out)),  # perfect calibration would show
         },
     }
     return fitted

@@ -139,7 +139,8 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
         )
     out.print(
         f"Wrote {out_path} ({model.details['questions']} questions of {model.details['model']}; "
-        f"leave-one-database-out AUROC {cv['auroc']}, ECE {cv['ece']}). "
+        f"leave-one-database-out AUROC {cv['auroc']}, ECE {cv['ece']}, by chance "
+        f"{cv['ece_chance']}). "
         f"Use it with HONESTSQL_CALIBRATION={out_path}"
     )
 
