@@ -107,7 +107,8 @@ def memory_import(
         for one in refused:
             out.print(
                 f"[red]Not kept[/] ({one['at']}): {escape(one['question'])}: "
-                + escape("; ".join(one["problems"]))
+                + escape("; ".join(p.rstrip(".") for p in one["problems"]))
+                + "."
             )
     raise typer.Exit(1 if refused else 0)
 
