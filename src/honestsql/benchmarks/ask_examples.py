@@ -131,11 +131,13 @@ def calibrators_with_examples(
             continue
         for i, p in zip(kept, fitted, strict=True):
             confidence[i], answered[i] = p, records[i]["rule"] is None and p > target
-        alone = [answered[i] for i in kept], [confidence[i] for i in kept]
+        alone = ask_figures.as_run(
+            shown, [answered[i] for i in kept], [confidence[i] for i in kept]
+        )
         keys = ("precision", "ece_answerable", "ece_answerable_chance", "auroc_answerable")
         figures[name] = {
             **ask_figures.as_run(records, answered, confidence),
-            "with_examples": {k: ask_figures.as_run(shown, *alone)[k] for k in keys},
+            "with_examples": {k: alone[k] for k in keys},
         }
     return figures
 
