@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,10 @@ class Engine:
         self.state_dir = state_dir
         self.n_batch = n_batch
         model_params = llama_cpp.llama_model_default_params()
+        # llama.cpp's AMX matrix product (Sapphire Rapids and later) crashes on the first prompt
+        # with K-quant weights like the default models' (llama.cpp issue 20824): there the weights
+        # load without extra buffer types, into the plain kernels (AVX-512 still).
+        model_params.use_extra_bufts = b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()
         self.model = _internals.LlamaModel(path_model=str(path), params=model_params, verbose=False)
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
@@ -235,13 +240,7 @@ class Engine:
         while True:
             group, pending = pending[:room], pending[room:]
             round_jobs = [
-                Job(
-                    job.tokens,
-                    [c for i, c in group if i == index],
-                    job.grammar,
-                    job.max_tokens,
-                    job.stable,
-                )
+                replace(job, candidates=[c for i, c in group if i == index])
                 for index, job in enumerate(jobs)
             ]
             for total, part in zip(outputs, self._round(round_jobs), strict=True):
