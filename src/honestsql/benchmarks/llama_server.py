@@ -155,6 +155,16 @@ def _delta_text(payload: dict[str, Any]) -> str:
     return str((choices[0].get("delta") or {}).get("content") or "")
 
 
+#: ``python -m llama_cpp.server``, its models loaded as honestsql's own engine loads them
+#: (``models.load_params``: no AMX buffers on a CPU where they crash).
+SERVE = (
+    "import runpy, llama_cpp.llama_cpp as lib\n"
+    "from honestsql.llm.models import load_params\n"
+    "lib.llama_model_default_params = load_params\n"
+    "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
+)
+
+
 class LlamaServer:
     """``python -m llama_cpp.server`` on a free port, and the proxy in front of it;
     ``base_url`` is the proxy's. A context manager: leaving it stops both."""
@@ -198,7 +208,7 @@ class LlamaServer:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
             json.dump(config, file)
         self._config = Path(file.name)
-        command = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(self._config)]
+        command = [sys.executable, "-c", SERVE, "--config_file", str(self._config)]
         if self.log is None:
             self._process = subprocess.Popen(
                 command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from honestsql.llm import states
+from honestsql.llm import models, states
 from honestsql.llm.streams import EngineError, Job, Output, Stream
 
 #: The most sequences one call decodes together (candidates plus one per distinct prompt).
@@ -61,12 +61,9 @@ class Engine:
         self.path = path
         self.state_dir = state_dir
         self.n_batch = n_batch
-        model_params = llama_cpp.llama_model_default_params()
-        # llama.cpp's AMX matrix product (Sapphire Rapids and later) crashes on the first prompt
-        # with K-quant weights like the default models' (llama.cpp issue 20824): there the weights
-        # load without extra buffer types, into the plain kernels (AVX-512 still).
-        model_params.use_extra_bufts = b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()
-        self.model = _internals.LlamaModel(path_model=str(path), params=model_params, verbose=False)
+        self.model = _internals.LlamaModel(
+            path_model=str(path), params=models.load_params(), verbose=False
+        )
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch

@@ -5,6 +5,8 @@ Some GGUF files are published on PyPI as numbered part packages, each holding on
 run): it finds their folders with ``importlib.util.find_spec``, streams the chunks in order into a
 temporary file in the models cache while hashing them, and renames the file into place only when
 its size and SHA-256 match the published ones. A mismatch is an error and the file is never kept.
+
+``load_params`` is how every model file is loaded on this CPU.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from honestsql.llm import BackendError
 
@@ -135,3 +138,19 @@ def status(target: Path, source: RegistrySource | None, sha256: str | None) -> d
         "verified": bool(sha256) and is_verified(target, sha256 or ""),
         "parts_installed": bool(source) and not parts_missing,
     }
+
+
+def load_params() -> Any:
+    """llama.cpp's parameters for loading a model file on this CPU.
+
+    On a CPU with AMX (Intel Xeon since Sapphire Rapids) llama.cpp puts the weights in AMX
+    buffers, whose matrix product crashes on the first prompt of a few tokens or more with K-quant
+    weights such as the default models' Q4_K_M (llama.cpp issue 20824; seen on this project's
+    machines). There the weights load without extra buffer types: the plain kernels, which still
+    use AVX-512.
+    """
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.use_extra_bufts = b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()
+    return params
