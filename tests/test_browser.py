@@ -312,6 +312,22 @@ def test_the_first_hour_page_in_a_browser(test_databases, tmp_path: Path, width:
         page.wait_for_selector("#sql-result td")
         assert page.locator("#sql-result td").all_inner_texts() == ["Anna", "Emil"]
 
+        # Verified examples from a file: kept when they verify, each other one named with why.
+        pairs = tmp_path / f"team-{width}.csv"
+        pairs.write_text(
+            "question,sql\n"
+            "Customers in Germany,SELECT name FROM customers WHERE country_code = 'DE'\n"
+            "Bad,SELECT nope FROM customers\n"
+        )
+        page.set_input_files("#import-file", str(pairs))
+        page.click("#import-run")
+        page.wait_for_function(
+            "document.getElementById('import-status').textContent.includes('of 2')"
+        )
+        assert page.inner_text("#import-status").startswith("Remembered 1 new of 2")
+        assert "row 2: Bad" in page.inner_text("#import-refused")
+        assert "nope" in page.inner_text("#import-refused")
+
         # The schema browser: keys, foreign keys, sample values.
         text = page.evaluate(
             """[...document.querySelectorAll('#schema details')]

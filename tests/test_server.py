@@ -65,6 +65,42 @@ def assert_envelope(response: httpx.Response, status: int, kind: str) -> None:
     assert body["error"]["message"]
 
 
+def test_memory_import_verifies_each_pair_and_says_why_of_the_rest(
+    client: TestClient, config: ServerConfig
+) -> None:
+    text = (
+        'question,sql\n"How many customers?","SELECT COUNT(*) FROM customers"\n'
+        '"Their names","SELECT name\nFROM customers"\n'  # quoted SQL over two lines
+        '"A column that is not there","SELECT nope FROM customers"\n'
+        '"Write something","DELETE FROM customers"\n'
+    )
+    done = client.post("/api/memory/import", json={"name": "team.csv", "text": text}).json()
+    assert (done["ok"], done["pairs"], done["added"], done["already"]) == (False, 4, 2, 0)
+    refused = {r["at"]: r["problems"] for r in done["refused"]}
+    assert set(refused) == {"row 3", "row 4"} and "nope" in refused["row 3"][0]
+    memory = Memory(config.memory_path)
+    assert sorted(p.question for p in memory.pairs()) == ["How many customers?", "Their names"]
+    assert len({p.database for p in memory.pairs()}) == 1  # the default database's
+    again = client.post(
+        "/api/memory/import",
+        json={"text": json.dumps({"question": "How many customers?", "sql": GOOD}) + "\n"},
+    ).json()  # JSON Lines when the name says nothing else
+    assert (again["ok"], again["added"]) == (True, 1)
+    on_demo = client.post(
+        "/api/memory/import",
+        json={"db": "demo", "name": "x.json", "text": '[{"question": "q", "sql": "SELECT 1"}]'},
+    ).json()
+    assert on_demo["added"] == 1 and len(Memory(config.memory_path).pairs()) == 4
+    assert_envelope(
+        client.post("/api/memory/import", json={"name": "x.json", "text": "{"}),
+        422,
+        "invalid_input",
+    )
+    assert_envelope(
+        client.post("/api/memory/import", json={"db": "nowhere", "text": ""}), 404, "not_found"
+    )
+
+
 def test_health_schema_check(client: TestClient) -> None:
     health = client.get("/api/health").json()
     assert health["ok"] and health["databases"] == ["shop", "demo"]

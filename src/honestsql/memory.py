@@ -12,10 +12,10 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from honestsql.cache import data_dir, private_file
 from honestsql.errors import InvalidInput
@@ -152,27 +152,81 @@ ReadPair = tuple[str, str, str, str | None]
 
 
 def read_pairs(path: Path) -> list[ReadPair]:
-    """The question/SQL pairs of a file: JSON Lines or a JSON list of objects with ``question``
-    and ``sql``, or a CSV file with those columns. An entry without both is kept with what is
-    wrong with it, so that nothing in the file goes unreported."""
+    """The question/SQL pairs of a file (see ``parse_pairs``)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Cannot read {path}: {exc}.") from None
-    if path.suffix.lower() == ".csv":
+    return parse_pairs(text, str(path))
+
+
+def parse_pairs(text: str, name: str) -> list[ReadPair]:
+    """The question/SQL pairs of the file ``name`` holding ``text``: JSON Lines or (``.json``) a
+    JSON list of objects with ``question`` and ``sql``, or (``.csv``) a CSV file with those
+    columns. An entry without both is kept with what is wrong with it, so that nothing in the
+    file goes unreported."""
+    text = text.removeprefix("\ufeff")
+    suffix = Path(name).suffix.lower()
+    if suffix == ".csv":
         rows = csv.DictReader(io.StringIO(text, newline=""))  # a quoted SQL may span lines
         if not {"question", "sql"} <= set(rows.fieldnames or []):
-            raise InvalidInput(f"{path} needs a header with `question` and `sql` columns.")
+            raise InvalidInput(f"{name} needs a header with `question` and `sql` columns.")
         return [_pair(f"row {n}", row) for n, row in enumerate(rows, 1)]
-    if path.suffix.lower() == ".json":
+    if suffix == ".json":
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path} is not JSON ({exc}).") from None
+            raise InvalidInput(f"{name} is not JSON ({exc}).") from None
         if not isinstance(items, list):
-            raise InvalidInput(f"{path} should hold a list of {{question, sql}} objects.")
+            raise InvalidInput(f"{name} should hold a list of {{question, sql}} objects.")
         return [_pair(f"item {n}", item) for n, item in enumerate(items, 1)]
     return list(_json_lines(text))
+
+
+@dataclass
+class Imported:
+    """What ``import_pairs`` did: how many pairs it read, added and already knew, and each pair
+    it did not keep (``at``, ``question``, ``problems``)."""
+
+    pairs: int
+    added: int = 0
+    already: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.refused, **asdict(self)}
+
+
+def import_pairs(
+    memory: Memory,
+    db: Database,
+    pairs: list[ReadPair],
+    advance: Callable[[int], object] | None = None,
+) -> Imported:
+    """Keep each pair whose SQL verifies against ``db``'s schema (as a thumbs-up does), and say
+    why of each other one. ``advance(1)`` is called once a pair (a progress bar)."""
+    from honestsql.check import check
+
+    known = {(p.question, p.sql) for p in memory.pairs(db.display_url)}
+    done = Imported(len(pairs))
+    for where, question, sql, wrong in pairs:
+        if advance is not None:
+            advance(1)
+        result = None if wrong else check(db, sql, execute=False)
+        problems = [e.message for e in result.errors] if result else [str(wrong)]
+        if result is not None and result.ok:
+            kept = (question, (result.sql or sql).strip())
+            try:
+                memory.add(db.display_url, *kept)
+            except InvalidInput as exc:  # reads like instructions to a model
+                problems = [exc.message]
+            else:
+                done.already += kept in known
+                done.added += kept not in known
+                known.add(kept)
+                continue
+        done.refused.append({"at": where, "question": question, "problems": problems})
+    return done
 
 
 def _json_lines(text: str) -> Iterator[ReadPair]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -65,39 +65,19 @@ def memory_import(
     """Remember many verified pairs at once (a team's known queries): each SQL is verified
     against the database's schema like `memory add`; those that do not verify are listed and
     not kept, the others are. Exits 1 when any pair was not kept."""
-    from honestsql.check import check
-    from honestsql.memory import Memory, read_pairs
+    from honestsql.memory import Memory, import_pairs, read_pairs
 
     try:
         database = honestsql.connect(db)
         pairs = read_pairs(path)
     except HonestSQLError as exc:
         fail(exc, as_json)
-    memory = Memory()
-    known = {(p.question, p.sql) for p in memory.pairs(database.display_url)}
-    added, already = 0, 0
-    refused: list[dict[str, Any]] = []
     progress, advance, _ = progress_bar("verifying pairs", len(pairs))
     with progress:
-        for where, question, sql, wrong in pairs:
-            advance(1)
-            result = None if wrong else check(database, sql, execute=False)
-            problems = [e.message for e in result.errors] if result else [str(wrong)]
-            if result is not None and result.ok:
-                kept = (question, (result.sql or sql).strip())
-                try:
-                    memory.add(database.display_url, *kept)
-                except HonestSQLError as exc:  # reads like instructions to a model
-                    problems = [exc.message]
-                else:
-                    already += kept in known
-                    added += kept not in known
-                    known.add(kept)
-                    continue
-            refused.append({"at": where, "question": question, "problems": problems})
-    figures = {"ok": not refused, "pairs": len(pairs), "added": added, "already": already}
+        done = import_pairs(Memory(), database, pairs, advance)
+    added, already, refused = done.added, done.already, done.refused
     if as_json:
-        emit_json({**figures, "refused": refused})
+        emit_json(done.as_dict())
     else:
         out.print(
             f"Remembered {added} new pair{'s' * (added != 1)} of {len(pairs)}"

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -24,7 +24,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,8 +35,16 @@ from honestsql.errors import HonestSQLError, InvalidInput, Unauthorized
 from honestsql.export import export
 from honestsql.llm import Backend
 from honestsql.loopback import LOOPBACK_NAMES
-from honestsql.memory import Memory
+from honestsql.memory import Memory, import_pairs, parse_pairs
 from honestsql.pipeline import OnStage, Settings
+from honestsql.server.bodies import (
+    AskRequest,
+    ChartRequest,
+    CheckRequest,
+    ExportRequest,
+    FeedbackRequest,
+    ImportRequest,
+)
 from honestsql.server.chart import render_chart
 from honestsql.server.events import stream_events
 from honestsql.server.gate import RequestGate, envelope
@@ -92,45 +99,6 @@ class ServerConfig:
             policy=self.policy,
             glossary=self.glossary,
         )
-
-
-class CheckRequest(BaseModel):
-    sql: str = Field(min_length=1, max_length=100_000)
-    db: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
-    max_rows: int | None = Field(default=None, ge=0)
-
-
-class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2_000)
-    target: float = Field(default=0.75, ge=0.0, le=0.99)
-    db: str | None = None
-    candidates: int = Field(default=5, ge=1, le=10)
-    evidence: str = Field(default="", max_length=4_000)
-    #: Continue this conversation (the ``conversation`` of an earlier answer): the question is
-    #: read in the light of the earlier ones. Without it, a new conversation starts.
-    conversation: str | None = Field(default=None, max_length=64)
-    #: The user's own edit of how a follow-up was read: taken as the question, not rewritten.
-    standalone: str | None = Field(default=None, max_length=2_000)
-
-
-class ExportRequest(BaseModel):
-    sql: str = Field(min_length=1, max_length=100_000)
-    db: str | None = None
-    format: Literal["csv", "json", "parquet"] = "csv"
-
-
-class FeedbackRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2_000)
-    sql: str | None = Field(default=None, max_length=100_000)
-    db: str | None = None
-    vote: Literal["up", "down"]
-    comment: str = Field(default="", max_length=2_000)
-
-
-class ChartRequest(BaseModel):
-    columns: list[dict[str, str]] = Field(min_length=2, max_length=2)
-    rows: list[list[Any]] = Field(max_length=500)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -326,6 +294,16 @@ def create_app(config: ServerConfig) -> FastAPI:
             database_.display_url, body.question, body.sql, body.comment
         )
         return {"ok": True, "stored": "failure", "id": failure_id}
+
+    @app.post("/api/memory/import", dependencies=[Depends(authorized)])
+    async def memory_import(body: ImportRequest) -> dict[str, Any]:
+        return await offload(import_sync, body)  # type: ignore[no-any-return]
+
+    def import_sync(body: ImportRequest) -> dict[str, Any]:
+        _, database_ = service.database(body.db)
+        assert service.memory is not None
+        pairs = parse_pairs(body.text, body.name)
+        return import_pairs(service.memory, database_, pairs).as_dict()
 
     @app.post("/api/chart", dependencies=[Depends(authorized)])
     async def chart(body: ChartRequest) -> Response:

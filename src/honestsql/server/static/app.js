@@ -296,6 +296,27 @@ async function feedback(vote) {
   }
 }
 
+// A file of verified pairs, read here and verified by the server (POST /api/memory/import).
+async function importPairs(event) {
+  event.preventDefault();
+  const file = $("import-file").files[0];
+  const refused = $("import-refused");
+  refused.replaceChildren();
+  if (!file) { $("import-status").textContent = "Choose a file first."; return; }
+  $("import-status").textContent = `Checking the pairs of ${file.name}…`;
+  try {
+    const done = await api("/api/memory/import", { name: file.name, text: await file.text(), db: $("db").value });
+    const known = done.already ? ` (${done.already} already known)` : "";
+    $("import-status").textContent = `Remembered ${done.added} new of ${done.pairs}${known}` +
+      (done.refused.length ? `; ${done.refused.length} not kept:` : ".");
+    for (const one of done.refused) {
+      refused.append(element("li", `${one.at}: ${one.question || "(no question)"}: ${one.problems.join("; ")}`));
+    }
+  } catch (error) {
+    $("import-status").textContent = `Not imported: ${error.message}`;
+  }
+}
+
 // The questions asked on this page, newest first; one click shows an answer again.
 const history = [];
 
@@ -370,6 +391,7 @@ async function start() {
   $("api-key").addEventListener("change", (e) => { localStorage.setItem("honestsql-key", e.target.value); loadSchema(); });
   $("ask-form").addEventListener("submit", ask);
   $("sql-form").addEventListener("submit", runSql);
+  $("import-form").addEventListener("submit", importPairs);
   $("thumbs-up").addEventListener("click", () => feedback("up"));
   $("thumbs-down").addEventListener("click", () => feedback("down"));
   $("download-csv").addEventListener("click", () => download("csv"));
