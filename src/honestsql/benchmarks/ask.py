@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,26 @@ def run(
 def run_size(run_path: Path) -> int:
     """How many records a run file holds."""
     return len(load_run(run_path)[1])
+
+
+@contextmanager
+def databases(
+    suites: dict[str, Dataset], allow_privileged: bool | None = None
+) -> Iterator[Callable[[dict[str, Any]], Database | None]]:
+    """The database of a run record's question (``None`` where it cannot be opened here), each
+    opened once; every one closed on leaving."""
+    examples = {item.id: item for item in plan(suites)[0]}
+    scorers = {s: Scorer(d, allow_privileged=allow_privileged) for s, d in suites.items()}
+
+    def database(record: dict[str, Any]) -> Database | None:
+        item = examples.get(record["id"])
+        return None if item is None else scorers[item.suite].database(item.example.db_id)
+
+    try:
+        yield database
+    finally:
+        for scorer in scorers.values():
+            scorer.close()
 
 
 def rejudge_run(

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from honestsql import calibration
 from honestsql.benchmarks.ask_figures import summarize
+from honestsql.db import Database
+
+#: Signals measured on a run without being recorded in it: read from the question's database.
+DATABASE_SIGNALS = ("schema_columns",)
 
 
 def ablation(
@@ -52,3 +57,24 @@ def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
     a, b = added["auroc_answerable"], base["auroc_answerable"]
     e, f = added["ece_answerable"], base["ece_answerable"]
     return a is not None and b is not None and a >= b + 0.005 and (e or 0) <= (f or 0) + 0.01
+
+
+def with_schema_size(
+    records: Sequence[dict[str, Any]], database: Callable[[dict[str, Any]], Database | None]
+) -> list[dict[str, Any]]:
+    """The records with ``schema_columns`` among their signals: ln(the columns of every table
+    of the question's database, as its catalog lists them) / 5, a database-level signal (rule 6
+    in docs/BENCHMARKS.md); a record whose database cannot be opened here is left as it is."""
+    sizes: dict[int, float | None] = {}
+    out = []
+    for record in records:
+        db = database(record)
+        if id(db) not in sizes:
+            columns = 0 if db is None else sum(len(t.columns) for t in db.catalog().tables)
+            sizes[id(db)] = math.log(columns) / 5 if columns else None
+        size = sizes[id(db)]
+        if size is None or not record.get("signals"):
+            out.append(record)
+        else:
+            out.append({**record, "signals": {**record["signals"], "schema_columns": size}})
+    return out

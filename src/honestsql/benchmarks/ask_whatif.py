@@ -37,7 +37,6 @@ from honestsql.decide import agreement, leading
 from honestsql.errors import InvalidInput
 from honestsql.evaluation.datasets import Dataset
 from honestsql.evaluation.records import Rows, Runner, as_candidates
-from honestsql.evaluation.scorer import Scorer
 
 CHANGES = {
     "old-empty": "empty read as before 2026-12-04: no rows or only NULLs",
@@ -281,23 +280,15 @@ def run_what_if(
 ) -> dict[str, Any]:
     """``change`` measured on the run file ``run_path`` (read, never written)."""
     header, records = ask.load_run(run_path)
-    examples = {item.id: item for item in ask.plan(suites)[0]}
-    scorers = {s: Scorer(d, allow_privileged=allow_privileged) for s, d in suites.items()}
-    runners: dict[tuple[str, str], Runner | None] = {}
+    runners: dict[int, Runner | None] = {}
 
-    def runner(record: dict[str, Any]) -> Runner | None:
-        item = examples.get(record["id"])
-        if item is None:
-            return None
-        key = (item.suite, item.example.db_id)
-        if key not in runners:
-            db = scorers[item.suite].database(item.example.db_id)
-            runners[key] = Runner(db) if db is not None else None
-        return runners[key]
+    with ask.databases(suites, allow_privileged) as database:
 
-    try:
+        def runner(record: dict[str, Any]) -> Runner | None:
+            db = database(record)
+            if id(db) not in runners:
+                runners[id(db)] = Runner(db) if db is not None else None
+            return runners[id(db)]
+
         changed, touched = what_if(records, change, runner, progress)
-    finally:
-        for scorer in scorers.values():
-            scorer.close()
     return compare(records, changed, touched, change=change, model=header["model"], target=target)

@@ -79,6 +79,7 @@ def bench_ask(
 ) -> None:
     """A real model through honestsql on every question that can be executed here: bare model,
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
+    from honestsql import calibration
     from honestsql.benchmarks import ask as bench
     from honestsql.benchmarks import ask_ablation, ask_examples, ask_figures
     from honestsql.settings import GRAMMARS
@@ -113,7 +114,19 @@ def bench_ask(
                 if not other_header.get("examples") and other_header["model"] == header["model"]:
                     plain = other_records  # the default's calibrator, fitted as it would be
             if ablation:
-                figures = ask_ablation.ablation(records, model=header["model"], target=target)
+                try:
+                    suites = bench.load_suites(data, suite or list(bench.SUITES))
+                except HonestSQLError:  # no benchmark data here: no database-level signal
+                    suites = {}
+                with bench.databases(suites, allow_privileged or None) as database:
+                    records = ask_ablation.with_schema_size(records, database)
+                extra = (
+                    *calibration.RECORDED[len(calibration.SIGNALS) :],
+                    *ask_ablation.DATABASE_SIGNALS,
+                )
+                figures = ask_ablation.ablation(
+                    records, model=header["model"], target=target, extra=extra
+                )
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)
             if rejudge:
