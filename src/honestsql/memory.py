@@ -154,7 +154,7 @@ ReadPair = tuple[str, str, str, str | None]
 def read_pairs(path: Path) -> list[ReadPair]:
     """The question/SQL pairs of a file (see ``parse_pairs``)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8")  # parse_pairs drops a byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Cannot read {path}: {exc}.") from None
     return parse_pairs(text, str(path))

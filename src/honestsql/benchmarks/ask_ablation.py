@@ -65,14 +65,14 @@ def with_schema_size(
     """The records with ``schema_columns`` among their signals: ln(the columns of every table
     of the question's database, as its catalog lists them) / 5, a database-level signal (rule 6
     in docs/BENCHMARKS.md); a record whose database cannot be opened here is left as it is."""
-    sizes: dict[int, float | None] = {}
+    sizes: dict[Database | None, float | None] = {}
     out = []
     for record in records:
         db = database(record)
-        if id(db) not in sizes:
+        if db not in sizes:
             columns = 0 if db is None else sum(len(t.columns) for t in db.catalog().tables)
-            sizes[id(db)] = math.log(columns) / 5 if columns else None
-        size = sizes[id(db)]
+            sizes[db] = math.log(columns) / 5 if columns else None
+        size = sizes[db]
         if size is None or not record.get("signals"):
             out.append(record)
         else:

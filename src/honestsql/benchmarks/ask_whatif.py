@@ -280,15 +280,15 @@ def run_what_if(
 ) -> dict[str, Any]:
     """``change`` measured on the run file ``run_path`` (read, never written)."""
     header, records = ask.load_run(run_path)
-    runners: dict[int, Runner | None] = {}
+    runners: dict[Database | None, Runner | None] = {}
 
     with ask.databases(suites, allow_privileged) as database:
 
         def runner(record: dict[str, Any]) -> Runner | None:
             db = database(record)
-            if id(db) not in runners:
-                runners[id(db)] = Runner(db) if db is not None else None
-            return runners[id(db)]
+            if db not in runners:
+                runners[db] = Runner(db) if db is not None else None
+            return runners[db]
 
         changed, touched = what_if(records, change, runner, progress)
     return compare(records, changed, touched, change=change, model=header["model"], target=target)
