@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -327,6 +328,19 @@ def test_the_first_hour_page_in_a_browser(test_databases, tmp_path: Path, width:
         assert page.inner_text("#import-status").startswith("Remembered 1 new of 2")
         assert "row 2: Bad" in page.inner_text("#import-refused")
         assert "nope" in page.inner_text("#import-refused")
+        # ... and back out as the JSON Lines file the import reads.
+        with page.expect_download() as download:
+            page.click("#export-pairs")
+        exported = tmp_path / f"pairs-{width}.jsonl"
+        download.value.save_as(exported)
+        kept = [json.loads(line) for line in exported.read_text().splitlines()]
+        assert {
+            "question": "Customers in Germany",
+            "sql": "SELECT name FROM customers WHERE country_code = 'DE'",
+        } in kept and all(k["question"] != "Bad" for k in kept)
+        assert page.inner_text("#export-status") == (
+            f"Downloaded {len(kept)} verified example{'s' * (len(kept) != 1)}."
+        )
 
         # The schema browser: keys, foreign keys, sample values.
         text = page.evaluate(

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from honestsql.llm import GenerationRequest
-from honestsql.memory import Memory
+from honestsql.memory import Memory, parse_pairs
 from honestsql.server import ServerConfig, create_app
 
 from .scripted_backend import ScriptedBackend
@@ -91,6 +91,21 @@ def test_memory_import_verifies_each_pair_and_says_why_of_the_rest(
         json={"db": "demo", "name": "x.json", "text": '[{"question": "q", "sql": "SELECT 1"}]'},
     ).json()
     assert on_demo["added"] == 1 and len(Memory(config.memory_path).pairs()) == 4
+    exported = client.get("/api/memory/export")
+    assert exported.status_code == 200 and exported.headers["x-pairs"] == "3"
+    assert "honestsql-pairs.jsonl" in exported.headers["content-disposition"]
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    assert sorted(p["question"] for p in lines) == [
+        "How many customers?",
+        "How many customers?",
+        "Their names",
+    ] and GOOD in {p["sql"] for p in lines}
+    assert parse_pairs(exported.text, "back.jsonl") == [
+        (f"line {n}", p["question"], p["sql"], None) for n, p in enumerate(lines, 1)
+    ]  # what the import reads back, line for line
+    demo = client.get("/api/memory/export", params={"db": "demo"})
+    assert demo.headers["x-pairs"] == "1" and json.loads(demo.text)["sql"] == "SELECT 1"
+    assert_envelope(client.get("/api/memory/export", params={"db": "nowhere"}), 404, "not_found")
     assert_envelope(
         client.post("/api/memory/import", json={"name": "x.json", "text": "{"}),
         422,

@@ -147,6 +147,14 @@ class Memory:
         return found
 
 
+def pairs_as_lines(pairs: list[VerifiedPair]) -> str:
+    """``pairs`` as JSON Lines (``{"question", "sql"}`` a line): what ``parse_pairs`` reads back,
+    written by ``memory export`` and ``GET /api/memory/export``."""
+    return "".join(
+        json.dumps({"question": p.question, "sql": p.sql}, ensure_ascii=False) + "\n" for p in pairs
+    )
+
+
 #: One pair read from a file: where it was, its question, its SQL, and what is wrong with it.
 ReadPair = tuple[str, str, str, str | None]
 

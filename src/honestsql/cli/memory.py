@@ -105,18 +105,14 @@ def memory_export(
 ) -> None:
     """Write a database's verified pairs as JSON Lines (`{"question", "sql"}` a line), the
     format `memory import` reads: to share them or move them to another machine."""
-    import json
-
-    from honestsql.memory import Memory
+    from honestsql.memory import Memory, pairs_as_lines
 
     try:
         database = honestsql.connect(db)
     except HonestSQLError as exc:
         fail(exc, False)
     pairs = Memory().pairs(database.display_url)
-    lines = "".join(
-        json.dumps({"question": p.question, "sql": p.sql}, ensure_ascii=False) + "\n" for p in pairs
-    )
+    lines = pairs_as_lines(pairs)
     if path is None:
         typer.echo(lines, nl=False)
         return

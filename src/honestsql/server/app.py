@@ -35,7 +35,7 @@ from honestsql.errors import HonestSQLError, InvalidInput, Unauthorized
 from honestsql.export import export
 from honestsql.llm import Backend
 from honestsql.loopback import LOOPBACK_NAMES
-from honestsql.memory import Memory, import_pairs, parse_pairs
+from honestsql.memory import Memory, import_pairs, pairs_as_lines, parse_pairs
 from honestsql.pipeline import OnStage, Settings
 from honestsql.server.bodies import (
     AskRequest,
@@ -304,6 +304,24 @@ def create_app(config: ServerConfig) -> FastAPI:
         assert service.memory is not None
         pairs = parse_pairs(body.text, body.name)
         return import_pairs(service.memory, database_, pairs).as_dict()
+
+    @app.get("/api/memory/export", dependencies=[Depends(authorized)])
+    async def memory_export(db: str | None = None) -> Response:
+        """A database's verified pairs as JSON Lines, the format the import reads back."""
+        pairs = await offload(export_pairs_sync, db)
+        return Response(
+            pairs_as_lines(pairs),
+            media_type="application/jsonl",
+            headers={
+                "Content-Disposition": 'attachment; filename="honestsql-pairs.jsonl"',
+                "X-Pairs": str(len(pairs)),
+            },
+        )
+
+    def export_pairs_sync(db: str | None) -> list[Any]:
+        _, database_ = service.database(db)
+        assert service.memory is not None
+        return service.memory.pairs(database_.display_url)
 
     @app.post("/api/chart", dependencies=[Depends(authorized)])
     async def chart(body: ChartRequest) -> Response:

@@ -317,6 +317,34 @@ async function importPairs(event) {
   }
 }
 
+// The database's verified pairs as JSON Lines (GET /api/memory/export), which the import reads.
+async function exportPairs() {
+  $("export-status").textContent = "Preparing the file…";
+  try {
+    const db = $("db").value;
+    const response = await fetch(`/api/memory/export${db ? `?db=${encodeURIComponent(db)}` : ""}`, { headers: headers() });
+    if (response.status === 401) { $("key-row").hidden = false; }
+    if (!response.ok) {
+      const data = await response.json();
+      throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
+    }
+    const count = Number(response.headers.get("X-Pairs"));
+    if (!count) {
+      $("export-status").textContent = "No verified examples for this database yet: a thumbs-up or an import adds them.";
+      return;
+    }
+    const link = element("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = "honestsql-pairs.jsonl";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    $("export-status").textContent = `Downloaded ${count} verified example${count === 1 ? "" : "s"}.`;
+  } catch (error) {
+    $("export-status").textContent = `Not downloaded: ${error.message}`;
+  }
+}
+
 // The questions asked on this page, newest first; one click shows an answer again.
 const history = [];
 
@@ -392,6 +420,7 @@ async function start() {
   $("ask-form").addEventListener("submit", ask);
   $("sql-form").addEventListener("submit", runSql);
   $("import-form").addEventListener("submit", importPairs);
+  $("export-pairs").addEventListener("click", exportPairs);
   $("thumbs-up").addEventListener("click", () => feedback("up"));
   $("thumbs-down").addEventListener("click", () => feedback("down"));
   $("download-csv").addEventListener("click", () => download("csv"));
