@@ -261,6 +261,17 @@ async function askReading() {
   if (reading && turn) await send(turn.question, reading);
 }
 
+// Hands a file the page fetched to the browser's downloads.
+function saveAs(file, name) {
+  const link = element("a");
+  link.href = URL.createObjectURL(file);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
 // The whole result (not just the rows shown) as a file, from /api/export.
 async function download(format) {
   if (!last || !last.sql) return;
@@ -273,13 +284,7 @@ async function download(format) {
       const data = await response.json();
       throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
     }
-    const file = await response.blob();
-    const link = element("a");
-    link.href = URL.createObjectURL(file);
-    link.download = `honestsql-result.${format}`;
-    document.body.append(link);
-    link.click();
-    link.remove();
+    saveAs(await response.blob(), `honestsql-result.${format}`);
     $("download-status").textContent = "";
   } catch (error) {
     $("download-status").textContent = `Error: ${error.message}`;
@@ -333,12 +338,7 @@ async function exportPairs() {
       $("export-status").textContent = "No verified examples for this database yet: a thumbs-up or an import adds them.";
       return;
     }
-    const link = element("a");
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = "honestsql-pairs.jsonl";
-    document.body.append(link);
-    link.click();
-    link.remove();
+    saveAs(await response.blob(), "honestsql-pairs.jsonl");
     $("export-status").textContent = `Downloaded ${count} verified example${count === 1 ? "" : "s"}.`;
   } catch (error) {
     $("export-status").textContent = `Not downloaded: ${error.message}`;
