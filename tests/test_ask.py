@@ -515,3 +515,23 @@ def test_early_stop_asks_for_more_candidates_only_when_the_first_disagree(
     at_once = ScriptedBackend(_always(GOOD))
     Pipeline(shop, at_once, Settings(candidates=5)).ask(QUESTION)
     assert [r.n for r in at_once.requests] == [1, 4]
+
+
+def test_dialect_notes_reach_the_prompt_only_when_asked(shop: honestsql.Database) -> None:
+    with ChatServer(scripted([GOOD] * 2)) as server:
+        ask(shop, server, candidates=2)
+        plain = [r["messages"][0]["content"] for r in server.requests]
+        ask(shop, server, candidates=2, dialect_notes=True)
+        noted = [r["messages"][0]["content"] for r in server.requests[len(plain) :]]
+    assert plain and noted and all("strftime" not in s for s in plain)
+    # Every candidate's system message names SQLite's pitfalls after the rules.
+    assert all(s.startswith(plain[0]) and "julianday(a) - julianday(b)" in s for s in noted)
+    for dialect in ("postgres", "sqlite", "mysql", "duckdb"):
+        system = prompts.messages("q", prompts.SchemaText(""), dialect, notes=True)[0]["content"]
+        lines = system.splitlines()
+        named = honestsql.db.dialects.named(dialect).pitfalls
+        assert named and lines[-len(named) :] == [f"- {line}" for line in named]
+    assert (
+        "ILIKE"
+        in prompts.messages("q", prompts.SchemaText(""), "postgres", notes=True)[0]["content"]
+    )

@@ -646,3 +646,24 @@ def test_the_calibrator_follows_the_grammar_the_backend_decodes() -> None:
     gbnf = calibration.for_backend(backend, Settings(grammar="full"))
     assert gbnf is not None and gbnf.fitted_on.startswith("qwen2.5-coder-1.5b, qualified grammar:")
     assert calibration.for_backend(backend, Settings(grammar="full", calibrated=False)) is None
+
+
+def test_bench_ask_dialect_notes_are_a_run_of_their_own(tmp_path: Path) -> None:
+    _build(tmp_path / "data")
+    run = tmp_path / "noted.jsonl"
+    with ChatServer(_reply) as server:
+        _bench(tmp_path / "data", server, run, "--limit", "1", "--dialect-notes")
+        systems = {r["messages"][0]["content"] for r in server.requests}
+    assert bench.load_run(run)[0]["dialect_notes"] is True
+    assert systems and all("julianday(a) - julianday(b)" in s for s in systems)
+    with ChatServer(_reply) as server:  # the same file without the notes: another run
+        refused = subprocess.run(
+            [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider", "--data"]
+            + [str(tmp_path / "data"), "--llm", "openai", "--base-url", server.base_url]
+            + ["--model", "scripted", "--candidates", "3", "--run", str(run), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert not server.requests
+    assert refused.returncode != 0 and "other settings" in refused.stdout + refused.stderr

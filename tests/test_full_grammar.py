@@ -317,3 +317,39 @@ def test_a_models_double_quoted_string_runs_on_every_engine(
         answer = service.ask("How many customers live in Germany?", candidates=2)
     assert answer.candidates[0]["status"] == "ok"
     assert "'DE'" in (answer.candidates[0]["sql"] or "")
+
+
+#: The queries each dialect's pitfalls (``Dialect.pitfalls``, said in the prompt with
+#: ``Settings.dialect_notes``) tell the model to write.
+PITFALL_QUERIES = {
+    "postgres": [
+        "SELECT CAST(SUM(quantity) AS FLOAT) / NULLIF(COUNT(order_id), 0) FROM order_items",
+        "SELECT name FROM customers WHERE name ILIKE 'anna%'",
+        "SELECT EXTRACT(YEAR FROM CURRENT_DATE), DATE_TRUNC('month', CURRENT_DATE), "
+        "CURRENT_DATE - INTERVAL '1 month' FROM orders",
+    ],
+    "sqlite": [
+        "SELECT SUM(quantity) * 1.0 / COUNT(order_id) FROM order_items",
+        "SELECT strftime('%Y', ordered_at), date(ordered_at, '-1 month'), date('now'), "
+        "julianday(ordered_at) - julianday('2024-01-01') FROM orders",
+    ],
+    "mysql": [
+        "SELECT CURDATE(), YEAR(ordered_at), MONTH(ordered_at), DATEDIFF(ordered_at, "
+        "CURDATE()) FROM orders"
+    ],
+    "duckdb": [
+        "SELECT EXTRACT(YEAR FROM CURRENT_DATE), date_trunc('month', CURRENT_DATE), "
+        "CURRENT_DATE - INTERVAL '1 month' FROM orders"
+    ],
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(PITFALL_QUERIES))
+def test_what_the_dialect_notes_advise_the_grammar_admits(
+    tokenizer: Any, shop_catalog: Any, dialect: str
+) -> None:
+    from honestsql.db import dialects
+
+    assert dialects.named(dialect).pitfalls
+    for sql in PITFALL_QUERIES[dialect]:
+        assert _admits(tokenizer, full_grammar(shop_catalog, dialect), sql), sql

@@ -263,7 +263,8 @@ class Pipeline:
             lark=self.backend.supports_lark,
         )
         shown = self.memory.examples(self.db, question) if self.memory else []
-        write = partial(prompts.messages, question, schema, dialect, evidence=evidence)
+        notes = self.settings.dialect_notes
+        write = partial(prompts.messages, question, schema, dialect, evidence=evidence, notes=notes)
         first, second = write(variant=0, examples=shown), write(variant=1, examples=shown)
         stable = state.stable = prompts.stable_part(schema)
         n = max(1, self.settings.candidates)

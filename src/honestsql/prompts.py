@@ -164,9 +164,14 @@ def messages(
     evidence: str = "",
     variant: int = 0,
     examples: list[tuple[str, str]] | None = None,
+    notes: bool = False,
 ) -> list[dict[str, str]]:
-    """Chat messages for one candidate. ``variant`` varies the wording for diverse candidates."""
-    system = SYSTEM.format(dialect=dialects.named(dialect).prompt_name or dialect.capitalize())
+    """Chat messages for one candidate. ``variant`` varies the wording for diverse candidates;
+    ``notes`` names the dialect's pitfalls."""
+    named = dialects.named(dialect)
+    system = SYSTEM.format(dialect=named.prompt_name or dialect.capitalize())
+    if notes and named.pitfalls:
+        system += "\n" + "\n".join(f"- {line}" for line in named.pitfalls)
     user = stable_part(schema)
     if examples:
         # Pairs people confirmed: stored text, so shown as data, like sample values.

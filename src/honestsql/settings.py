@@ -58,6 +58,9 @@ class Settings:
     grammar: str = field(default_factory=default_grammar)
     #: Abstain without asking the model when no word of the question is in the schema.
     relevance_gate: bool = True
+    #: Name the dialect's pitfalls in the prompt (``Dialect.pitfalls``: strict GROUP BY, integer
+    #: division, date functions). Off until ``bench ask`` shows it helps (docs/BENCHMARKS.md).
+    dialect_notes: bool = False
     #: Ask the model to check its leading query (``honestsql.selfcheck``) even when the
     #: calibrator does not read the answer: ``bench ask`` records it for later fits.
     self_check: bool = False

@@ -75,6 +75,13 @@ def bench_ask(
             "questions of its database with their gold SQL, never one of its own SQL's shape."
         ),
     ] = False,
+    dialect_notes: Annotated[
+        bool,
+        typer.Option(
+            help="Name the dialect's pitfalls in the prompt (strict GROUP BY, integer division, "
+            "date functions), to measure them against a run without."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """A real model through honestsql on every question that can be executed here: bare model,
@@ -147,7 +154,12 @@ def bench_ask(
                     suites,
                     backend,
                     run_path=run_path,
-                    settings=Settings(candidates=candidates, grammar=grammar, self_check=True),
+                    settings=Settings(
+                        candidates=candidates,
+                        grammar=grammar,
+                        self_check=True,
+                        dialect_notes=dialect_notes,
+                    ),
                     target=target,
                     limit=limit,
                     fresh=fresh,

@@ -59,6 +59,7 @@ def run_header(backend: Backend, settings: Settings, target: float) -> dict[str,
         "target": target,
         # Only when on, so that the runs made before it existed still resume.
         **({"early_stop": settings.early_stop} if settings.early_stop else {}),
+        **({"dialect_notes": True} if settings.dialect_notes else {}),
     }
 
 

@@ -25,6 +25,9 @@ class Dialect:
     #: How the prompt names it: the wording the figures in docs/BENCHMARKS.md were measured
     #: with (changing it changes what a model writes: measure it with ``bench ask`` first).
     prompt_name: ClassVar[str] = ""
+    #: What a model gets wrong in this dialect, said in the prompt where ``Settings.dialect_notes``
+    #: asks (each a sentence the grammar lets the model follow).
+    pitfalls: ClassVar[tuple[str, ...]] = ()
     #: URL schemes (SQLAlchemy backend names) that mean this database.
     schemes: ClassVar[tuple[str, ...]] = ()
     #: The SQLAlchemy driver used for a scheme when the URL names none (the extras install it).

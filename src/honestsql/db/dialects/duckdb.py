@@ -24,6 +24,11 @@ class DuckDB(Dialect):
     name = "duckdb"
     display_name = "DuckDB"
     prompt_name = "Duckdb"
+    pitfalls = (
+        "Every column of SELECT, HAVING or ORDER BY outside an aggregate must be in GROUP BY.",
+        "Dates: current_date, d - INTERVAL '1 month', EXTRACT(YEAR FROM d), "
+        "date_trunc('month', d).",
+    )
     schemes = ("duckdb",)
     extra = "duckdb"
     fingerprint_sql = (

@@ -25,6 +25,10 @@ class MySQL(Dialect):
     name = "mysql"
     display_name = "MySQL"
     prompt_name = "MySQL"
+    pitfalls = (
+        "Every column of SELECT outside an aggregate should be in GROUP BY.",
+        "Dates: CURDATE(), YEAR(d), MONTH(d), DATEDIFF(a, b) in days.",
+    )
     schemes = ("mysql", "mariadb")
     drivers = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
     extra = "mysql"

@@ -17,6 +17,14 @@ class PostgreSQL(Dialect):
     name = "postgres"
     display_name = "PostgreSQL"
     prompt_name = "PostgreSQL"
+    pitfalls = (
+        "Every column of SELECT, HAVING or ORDER BY outside an aggregate must be in GROUP BY.",
+        "An integer divided by an integer is truncated and a division by zero fails: write "
+        "CAST(a AS FLOAT) / NULLIF(b, 0) for a ratio.",
+        "Text comparisons are case-sensitive: ILIKE matches text whatever its case.",
+        "Dates: CURRENT_DATE, d - INTERVAL '1 month', EXTRACT(YEAR FROM d), "
+        "DATE_TRUNC('month', d).",
+    )
     schemes = ("postgresql", "postgres")
     drivers = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
     extra = "postgres"

@@ -38,6 +38,11 @@ class SQLite(Dialect):
     name = "sqlite"
     display_name = "SQLite"
     prompt_name = "Sqlite"
+    pitfalls = (
+        "An integer divided by an integer is truncated: write a * 1.0 / b for a ratio.",
+        "Dates and times are text: strftime('%Y', d), date(d, '-1 month'), date('now'), "
+        "julianday(a) - julianday(b).",
+    )
     schemes = ("sqlite",)
     fingerprint_sql = (
         "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
