@@ -4,6 +4,7 @@ Spider's layout), its figures on hand-made records, and the per-model logistic c
 from __future__ import annotations
 
 import json
+import re
 import os
 import sqlite3
 import statistics
@@ -592,7 +593,8 @@ def test_bench_ask_records_the_self_check() -> None:
 
     assert Settings().self_check is False
     source = (Path(__file__).parents[1] / "src/honestsql/cli/bench_ask.py").read_text()
-    assert "Settings(candidates=candidates, grammar=grammar, self_check=True)" in source
+    settings = re.search(r"settings=Settings\((.*?)\),", source, re.S)
+    assert settings and "self_check=True" in settings.group(1)
 
 
 def test_the_early_stop_estimate_counts_what_three_agreeing_candidates_would_save() -> None:

@@ -188,15 +188,25 @@ def databases(
 ) -> Iterator[Callable[[dict[str, Any]], Database | None]]:
     """The database of a run record's question (``None`` where it cannot be opened here), each
     opened once; every one closed on leaving."""
+    with _scorers(suites, allow_privileged) as (examples, scorers):
+
+        def database(record: dict[str, Any]) -> Database | None:
+            item = examples.get(record["id"])
+            return None if item is None else scorers[item.suite].database(item.example.db_id)
+
+        yield database
+
+
+@contextmanager
+def _scorers(
+    suites: dict[str, Dataset], allow_privileged: bool | None
+) -> Iterator[tuple[dict[str, Item], dict[str, Scorer]]]:
+    """The planned questions by id, and a scorer per suite (opening its databases as asked),
+    every one closed on leaving."""
     examples = {item.id: item for item in plan(suites)[0]}
     scorers = {s: Scorer(d, allow_privileged=allow_privileged) for s, d in suites.items()}
-
-    def database(record: dict[str, Any]) -> Database | None:
-        item = examples.get(record["id"])
-        return None if item is None else scorers[item.suite].database(item.example.db_id)
-
     try:
-        yield database
+        yield examples, scorers
     finally:
         for scorer in scorers.values():
             scorer.close()
@@ -212,22 +222,14 @@ def rejudge_run(
     """Judge every candidate of ``run_path`` again against the gold of ``suites`` (no model is
     run), and rewrite the file in place; for a run scored with a broken gold database."""
     header, records = load_run(run_path)
-    examples = {item.id: item for item in plan(suites)[0]}
-    scorers = {
-        suite: Scorer(dataset, allow_privileged=allow_privileged)
-        for suite, dataset in suites.items()
-    }
     judged = changed = 0
-    try:
+    with _scorers(suites, allow_privileged) as (examples, scorers):
         for index, record in enumerate(records):
             item = examples.get(record["id"])
             if item is not None:
                 changed += rejudge(record, scorers[item.suite], item.example)
                 judged += 1
             progress(index + 1, len(records))
-    finally:
-        for scorer in scorers.values():
-            scorer.close()
     partial = run_path.with_name(run_path.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
         for line in [header, *records]:
