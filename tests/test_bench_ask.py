@@ -4,8 +4,8 @@ Spider's layout), its figures on hand-made records, and the per-model logistic c
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import sqlite3
 import statistics
 import subprocess
