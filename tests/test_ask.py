@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import subprocess
@@ -69,6 +70,8 @@ def test_agreeing_candidates_answer(shop: honestsql.Database) -> None:
     assert [c["status"] for c in answer.candidates] == ["ok"] * 5
     assert answer.usage["prompt_tokens"] > 0 and answer.usage["completion_tokens"] > 0
     assert set(answer.timings_ms) >= {"link", "generate", "verify_execute_repair", "total"}
+    columns = sum(len(t.columns) for t in shop.catalog().tables)
+    assert columns > 5 and answer.signals["schema_columns"] == round(math.log(columns) / 5, 4)
     # What was asked: the schema with its sample values as data, and the question.
     prompt = server.requests[0]["messages"][-1]["content"]
     assert "CREATE TABLE customers" in prompt and QUESTION in prompt and "<data>" in prompt

@@ -4,6 +4,7 @@ Spider's layout), its figures on hand-made records, and the per-model logistic c
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
@@ -152,7 +153,9 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     assert invented["correct"] is True and invented["first_correct"] is False
     assert heaviest["candidates"][2]["status"] == "abstain"
     # What the calibrator reads and the clues; no likelihood from a backend that cannot read it.
-    assert set(berlin["signals"]) == set(calibration.SIGNALS) | set(CLUES)
+    assert set(berlin["signals"]) == set(calibration.SIGNALS) | set(CLUES) | {"schema_columns"}
+    # The size of the database's schema: 4 columns in either (rule 6 in docs/BENCHMARKS.md).
+    assert {r["signals"]["schema_columns"] for r in records} == {round(math.log(4) / 5, 4)}
     # By hand: greedy right on 2 of 5 (customers, animals); some candidate right on 4 of 5.
     assert figures["bare_ex"] == pytest.approx(2 / 5)
     assert figures["oracle_ex"] == pytest.approx(4 / 5)
@@ -419,6 +422,24 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
     assert rows["+ schema_columns"]["auroc_answerable"] > 0.7 and got["helped"] == [
         "schema_columns"
     ]
+    # A schema larger than any seen in a fit reads as the largest, 1 (signals lie in [0, 1]).
+    from honestsql.catalog import Catalog, Column, Table
+
+    wide = [Table(name=f"t{i}", columns=[Column(name="c", type="INT")] * 50) for i in range(4)]
+    assert (
+        calibration.schema_columns(Catalog(dialect="sqlite", fingerprint="x", tables=wide)) == 1.0
+    )
+    assert calibration.schema_columns(
+        Catalog(dialect="sqlite", fingerprint="x", tables=wide[:2])
+    ) == near(math.log(100) / 5)
+    # A record the pipeline gave the signal keeps it; databases are not read for it.
+    recorded = {**records[0], "signals": {**records[0]["signals"], "schema_columns": 0.9}}
+    assert ask_ablation.with_schema_size([recorded], lambda _: None)[0] == recorded
+    # The 0.5B's confidence reads the signal (rule 6 passed on its run); the 1.5B's does not.
+    small = ask_figures.fit(sized, "qwen2.5-coder-0.5b")
+    assert "schema_columns" in small.weights and small.weights["schema_columns"] < 0
+    assert "schema_columns" not in ask_figures.fit(sized, "qwen2.5-coder-1.5b").weights
+    assert ask_figures.summarize(sized, model="qwen2.5-coder-0.5b")["auroc_answerable"] > 0.7
 
 
 def test_logistic_calibrator_fit_apply_and_ship(

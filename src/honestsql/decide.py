@@ -102,12 +102,13 @@ def signals(
     question: str = "",
     dialect: str | None = None,
     self_check: float | None = None,
+    schema_columns: float | None = None,
 ) -> dict[str, float]:
     """What the calibrator may see of one question's candidates (each a number in [0, 1]): the
     agreement and the chosen result, the clauses and the result's shape (``honestsql.clues``),
-    and the model's likelihood of the agreeing queries and its own yes/no check of the leading
-    one (``honestsql.selfcheck``) where the backend reads them. A calibrator reads those it has
-    weights for."""
+    the model's likelihood of the agreeing queries and its own yes/no check of the leading one
+    (``honestsql.selfcheck``) where the backend reads them, and the size of the database's
+    schema (``calibration.schema_columns``). A calibrator reads those it has weights for."""
     n = len(candidates) or 1
     ok, ranked, members = agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
@@ -130,6 +131,7 @@ def signals(
             else {}
         ),
         **({"self_check": self_check} if self_check is not None else {}),
+        **({"schema_columns": schema_columns} if schema_columns is not None else {}),
         "top_share": top,
         "margin": top - second,
         "distinct_share": len(ranked) / n,
@@ -194,29 +196,26 @@ def decide(
     dialect: str | None = None,
     language: str = "en",
     self_check: float | None = None,
+    schema_columns: float | None = None,
     shown: list[str] | None = None,
 ) -> Decision:
     """Answer or abstain (see the module's text); the words for people are in ``language``;
     ``shown`` are the verified examples the prompt held, named in the notes."""
-    decision = _decided(
-        candidates, target, relevance, calibrator, question, dialect, language, self_check
-    )
+    seen = signals(candidates, relevance, question, dialect, self_check, schema_columns)
+    decision = _decided(candidates, seen, target, relevance, calibrator, language)
     decision.notes += [say("shown_example", language, question=q) for q in shown or []]
     return decision
 
 
 def _decided(
     candidates: list[Candidate],
+    seen: dict[str, float],
     target: float,
     relevance: float,
     calibrator: AnyCalibrator | None,
-    question: str,
-    dialect: str | None,
     language: str,
-    self_check: float | None,
 ) -> Decision:
     n = len(candidates)
-    seen = signals(candidates, relevance, question, dialect, self_check)
     abstained = [c for c in candidates if c.status == "abstain"]
     ok, ranked, members = agreement(candidates)
     if n and len(abstained) * 2 > n:

@@ -206,8 +206,6 @@ class Pipeline:
         timings["verify_execute_repair"] = timings.get("verify_execute_repair", 0.0) + _ms(phase)
         return candidates
 
-    # --- the flow ----------------------------------------------------------------------------
-
     def ask(
         self,
         question: str,
@@ -288,6 +286,7 @@ class Pipeline:
             dialect=dialect,
             language=state.language,
             self_check=checked,
+            schema_columns=calibration.schema_columns(catalog),
             shown=[q for q, _ in shown[:2]],
         )
         timings["total"] = _ms(started)

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from honestsql import calibration
 from honestsql.benchmarks.ask_figures import summarize
 from honestsql.db import Database
-
-#: Signals measured on a run without being recorded in it: read from the question's database.
-DATABASE_SIGNALS = ("schema_columns",)
 
 
 def ablation(
@@ -62,16 +58,18 @@ def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
 def with_schema_size(
     records: Sequence[dict[str, Any]], database: Callable[[dict[str, Any]], Database | None]
 ) -> list[dict[str, Any]]:
-    """The records with ``schema_columns`` among their signals: ln(the columns of every table
-    of the question's database, as its catalog lists them) / 5, a database-level signal (rule 6
-    in docs/BENCHMARKS.md); a record whose database cannot be opened here is left as it is."""
+    """The records with ``schema_columns`` among their signals (``calibration.schema_columns``
+    of the question's database; rule 6 in docs/BENCHMARKS.md), for runs recorded before the
+    pipeline recorded it; a record whose database cannot be opened here is left as it is."""
     sizes: dict[Database | None, float | None] = {}
     out = []
     for record in records:
+        if "schema_columns" in (record.get("signals") or {}):  # recorded by the pipeline
+            out.append(record)
+            continue
         db = database(record)
         if db not in sizes:
-            columns = 0 if db is None else sum(len(t.columns) for t in db.catalog().tables)
-            sizes[db] = math.log(columns) / 5 if columns else None
+            sizes[db] = None if db is None else calibration.schema_columns(db.catalog())
         size = sizes[db]
         if size is None or not record.get("signals"):
             out.append(record)

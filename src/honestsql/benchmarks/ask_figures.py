@@ -69,11 +69,13 @@ def cross_validated_confidence(
 def fit(
     records: Sequence[dict[str, Any]],
     model: str,
-    signals: Sequence[str] = calibration.SIGNALS,
+    signals: Sequence[str] | None = None,
     grammar: str | None = None,
 ) -> calibration.LogisticCalibrator:
     """The calibrator to ship for ``model`` (decoding under ``grammar``): fitted on every
-    question, with the leave-one-database-out figures in its details."""
+    question, on the model's signals (``calibration.signals_of``) unless ``signals`` says, with
+    the leave-one-database-out figures in its details."""
+    signals = signals or calibration.signals_of(model)
     index, rows, labels, groups = calibration_data(records)
     name = f"{model}, {grammar} grammar" if grammar else model
     fitted = fitting.fit_logistic(
@@ -119,11 +121,14 @@ def summarize(
     *,
     model: str,
     target: float = 0.75,
-    signals: Sequence[str] = calibration.SIGNALS,
+    signals: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The figures of a run. Answerable questions with an empty gold result are left out of
-    everything but ``empty_gold``; ``auroc``/``ece`` are over every question the confidence
-    decided, ``auroc_answerable``/``ece_answerable`` over the answerable ones alone."""
+    """The figures of a run, its confidence read from the model's signals
+    (``calibration.signals_of``) unless ``signals`` says. Answerable questions with an empty
+    gold result are left out of everything but ``empty_gold``; ``auroc``/``ece`` are over every
+    question the confidence decided, ``auroc_answerable``/``ece_answerable`` over the answerable
+    ones alone."""
+    signals = signals or calibration.signals_of(model)
     every = list(records)
     if not every:
         raise InvalidInput("The run holds no answered questions yet.")

@@ -86,7 +86,6 @@ def bench_ask(
 ) -> None:
     """A real model through honestsql on every question that can be executed here: bare model,
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
-    from honestsql import calibration
     from honestsql.benchmarks import ask as bench
     from honestsql.benchmarks import ask_ablation, ask_examples, ask_figures
     from honestsql.settings import GRAMMARS
@@ -127,13 +126,7 @@ def bench_ask(
                     suites = {}
                 with bench.databases(suites, allow_privileged or None) as database:
                     records = ask_ablation.with_schema_size(records, database)
-                extra = (
-                    *calibration.RECORDED[len(calibration.SIGNALS) :],
-                    *ask_ablation.DATABASE_SIGNALS,
-                )
-                figures = ask_ablation.ablation(
-                    records, model=header["model"], target=target, extra=extra
-                )
+                figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)
             if rejudge:

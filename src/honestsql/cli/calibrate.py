@@ -126,10 +126,11 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
     if absent:
         from honestsql.clues import CLUES
 
+        computed = [c for c in absent if c in CLUES or c == "schema_columns"]
         again = (
-            " `honestsql bench ask --run FILE --rejudge` computes "
-            f"{', '.join(c for c in absent if c in CLUES)} from the recorded queries."
-            if any(c in CLUES for c in absent)
+            f" `honestsql bench ask --run FILE --rejudge` computes {', '.join(computed)} from "
+            "the recorded queries and their databases."
+            if computed
             else ""
         )
         out.print(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from honestsql import calibration
 from honestsql.check import check
 from honestsql.clues import clues
 from honestsql.db import Database
@@ -105,7 +106,8 @@ def rejudge(record: dict[str, Any], scorer: Scorer, example: Any) -> int:
     if "bare" in record:
         update(record["bare"], "first_correct", judge_sql(scorer, example, record["bare"]["sql"]))
     if record.get("signals"):
-        record["signals"].update(reclue(record, scorer.database(example.db_id), example.question))
+        found = reclue(record, scorer.database(example.db_id), example.question)
+        record["signals"].update({k: round(v, 4) for k, v in found.items()})  # as answers round
     return changed
 
 
@@ -139,7 +141,7 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     now: from its candidates' SQL, each query that ran run again on ``db``; whether the chosen
     result holds nothing (``empty``: no rows, only NULLs or zeros); and whether the chosen query
     draws a warning of the verifier now (``type_mismatch``: a literal of another type,
-    arithmetic on an identifier)."""
+    arithmetic on an identifier); and the size of ``db``'s schema (``schema_columns``)."""
     candidates = record["candidates"]
     sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
     run = Runner(db) if db is not None else None
@@ -156,6 +158,9 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     if db is not None and shown is not None:
         warned = check(db, shown, execute=False).warnings
         found["type_mismatch"] = 1.0 if warned else 0.0
+    size = calibration.schema_columns(db.catalog()) if db is not None else None
+    if size is not None:
+        found["schema_columns"] = size
     return found
 
 
