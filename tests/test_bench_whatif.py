@@ -233,3 +233,28 @@ def test_bench_what_if_on_a_run_bench_ask_wrote(tmp_path: Path) -> None:
         timeout=60,
     )
     assert refused.returncode != 0 and "merge-in-order" in refused.stdout + refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("sql", "bare"),
+    [
+        ("SELECT name, MAX(price) FROM product", True),  # SQLite: one arbitrary row
+        (
+            "SELECT store.name, COUNT(visit.city) FROM store JOIN visit ON visit.store_id = store.id",
+            True,
+        ),
+        ("SELECT name, MAX(price) FROM product GROUP BY name", False),
+        ("SELECT MAX(price) - MIN(price) FROM product", False),
+        ("SELECT SUM(CASE WHEN price > 3 THEN price END) FROM product", False),
+        ("SELECT name, RANK() OVER (ORDER BY price) FROM product", False),  # a window
+        ("SELECT name FROM product WHERE price = (SELECT MAX(price) FROM product)", False),
+        ("SELECT name, (SELECT COUNT(*) FROM store) FROM product", False),
+    ],
+)
+def test_a_column_beside_an_aggregate_without_group_by(
+    runner: ask_whatif.Runner, sql: str, bare: bool
+) -> None:
+    assert ask_whatif.bare_column(sql, "sqlite") is bare
+    record = _record([sql], "a", [False], type_mismatch=0.0)
+    assert ask_whatif.bare_column_warning(record, runner) is bare
+    assert record["signals"]["type_mismatch"] == (1.0 if bare else 0.0)

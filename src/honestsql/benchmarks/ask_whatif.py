@@ -14,7 +14,10 @@ rule is written first, then measured on complete runs (docs/BENCHMARKS.md). The 
   the wider query shown;
 - ``no-identifier-warning``: arithmetic on an identifier no longer sets ``type_mismatch``;
 - ``fan-out-warning``: an aggregate over a join whose condition matches neither side's column to
-  a unique one (each side's column holds a value twice, read from the data) sets ``type_mismatch``.
+  a unique one (each side's column holds a value twice, read from the data) sets ``type_mismatch``;
+- ``bare-column-warning``: a SELECT with an aggregate, no GROUP BY and a column outside every
+  aggregate (SQLite returns one arbitrary row of it; PostgreSQL refuses it) sets
+  ``type_mismatch``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ CHANGES = {
     "merge-in-order": "a result counts with a wider one that holds it row for row, in order",
     "no-identifier-warning": "arithmetic on an identifier no longer sets type_mismatch",
     "fan-out-warning": "an aggregate over a join matching no unique column sets type_mismatch",
+    "bare-column-warning": "a column beside an aggregate with no GROUP BY sets type_mismatch",
 }
 
 #: The figures shown side by side (``s_0.75`` is S(0.75) over all questions).
@@ -207,11 +211,51 @@ def fan_out_warning(record: dict[str, Any], run: Runner) -> bool:
     return True
 
 
+def bare_column(sql: str, dialect: str) -> bool:
+    """Whether a SELECT of ``sql`` aggregates (outside any window) with no GROUP BY and also
+    selects a column outside every aggregate."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except ParseError:
+        return False
+    for select in tree.find_all(exp.Select):
+        if select.args.get("group"):
+            continue
+        nodes = [node for e in select.expressions for node in e.walk()]
+        aggregates = [
+            n
+            for n in nodes
+            if isinstance(n, exp.AggFunc) and n.find_ancestor(exp.Window, exp.Select) is select
+        ]
+        columns = [
+            n
+            for n in nodes
+            if isinstance(n, exp.Column)
+            and n.find_ancestor(exp.AggFunc, exp.Window, exp.Select) is select
+        ]
+        if aggregates and columns:
+            return True
+    return False
+
+
+def bare_column_warning(record: dict[str, Any], run: Runner) -> bool:
+    sql = _chosen_sql(record)
+    if (
+        sql is None
+        or record["signals"].get("type_mismatch")
+        or not bare_column(sql, run.db.sql_dialect)
+    ):
+        return False
+    record["signals"]["type_mismatch"] = 1.0
+    return True
+
+
 APPLY: dict[str, Callable[[dict[str, Any], Runner], bool]] = {
     "old-empty": old_empty,
     "merge-in-order": merge_in_order,
     "no-identifier-warning": no_identifier_warning,
     "fan-out-warning": fan_out_warning,
+    "bare-column-warning": bare_column_warning,
 }
 
 
