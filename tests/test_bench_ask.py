@@ -439,7 +439,12 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
     small = ask_figures.fit(sized, "qwen2.5-coder-0.5b")
     assert "schema_columns" in small.weights and small.weights["schema_columns"] < 0
     assert "schema_columns" not in ask_figures.fit(sized, "qwen2.5-coder-1.5b").weights
-    assert ask_figures.summarize(sized, model="qwen2.5-coder-0.5b")["auroc_answerable"] > 0.7
+    read = ask_figures.summarize(sized, model="qwen2.5-coder-0.5b")
+    assert read["auroc_answerable"] > 0.7 and "schema_columns" not in read["absent_signals"]
+    # A run recorded before the pipeline recorded it says so rather than reading it silently
+    # (these hand-made records carry few of the other signals either).
+    unsized = ask_figures.summarize(records, model="qwen2.5-coder-0.5b")
+    assert "schema_columns" in unsized["absent_signals"]
 
 
 def test_logistic_calibrator_fit_apply_and_ship(

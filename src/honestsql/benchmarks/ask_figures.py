@@ -88,7 +88,7 @@ def fit(
     )
     confidence = cross_validated_confidence(records, signals)
     held_out = [confidence[i] for i in index]
-    absent = [s for s in signals if not any(s in row for row in rows)]
+    absent = _absent(records, signals)
     fitted.details = {
         **fitted.details,
         # Signals no record carries (a run recorded before they existed) are read as 0
@@ -106,6 +106,10 @@ def fit(
         },
     }
     return fitted
+
+
+def _absent(records: Sequence[dict[str, Any]], signals: Sequence[str]) -> list[str]:
+    return [s for s in signals if not any(s in (r.get("signals") or {}) for r in records)]
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -176,6 +180,9 @@ def summarize(
         "bare_rs": {k: _round(bare["rs"][k]) for k in ("0", "10")},
         **_separation(records, confidence),
         "calibrated_questions": len(index),
+        # A signal of the model's that no record carries (a run recorded before it existed):
+        # read as 0, so the confidence does without it. ``--rejudge`` records it.
+        **({"absent_signals": absent} if (absent := _absent(records, signals)) else {}),
         "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
         "as_run": as_run(records),
         "idk_refused": _share(sum(r["id"] in refused for r in unanswerable), len(unanswerable)),

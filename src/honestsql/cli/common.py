@@ -205,7 +205,8 @@ AblationOption = Annotated[
     typer.Option(
         help="With --report-only: what each recorded signal beyond the calibrator's adds, "
         "nested leave-one-database-out (run --rejudge first to record them in an old run), "
-        "and `schema_columns`, read from each question's database where --data holds it."
+        "`schema_columns` included (read from each question's database, where --data holds "
+        "it, for a run recorded before runs carried it)."
     ),
 ]
 
