@@ -25,7 +25,8 @@ class DuckDB(Dialect):
     display_name = "DuckDB"
     prompt_name = "Duckdb"
     pitfalls = (
-        "Every column of SELECT, HAVING or ORDER BY outside an aggregate must be in GROUP BY.",
+        "In a query that aggregates, every column of SELECT, HAVING or ORDER BY outside an "
+        "aggregate must be in GROUP BY.",
         "Dates: current_date, d - INTERVAL '1 month', EXTRACT(YEAR FROM d), "
         "date_trunc('month', d).",
     )

@@ -26,7 +26,8 @@ class MySQL(Dialect):
     display_name = "MySQL"
     prompt_name = "MySQL"
     pitfalls = (
-        "Every column of SELECT outside an aggregate should be in GROUP BY.",
+        "In a query that aggregates, every column of SELECT outside an aggregate should be in "
+        "GROUP BY.",
         "Dates: CURDATE(), YEAR(d), MONTH(d), DATEDIFF(a, b) in days.",
     )
     schemes = ("mysql", "mariadb")

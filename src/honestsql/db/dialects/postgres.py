@@ -18,7 +18,8 @@ class PostgreSQL(Dialect):
     display_name = "PostgreSQL"
     prompt_name = "PostgreSQL"
     pitfalls = (
-        "Every column of SELECT, HAVING or ORDER BY outside an aggregate must be in GROUP BY.",
+        "In a query that aggregates, every column of SELECT, HAVING or ORDER BY outside an "
+        "aggregate must be in GROUP BY.",
         "An integer divided by an integer is truncated and a division by zero fails: write "
         "CAST(a AS FLOAT) / NULLIF(b, 0) for a ratio.",
         "Text comparisons are case-sensitive: ILIKE matches text whatever its case.",
