@@ -156,3 +156,14 @@ def test_calibrate_fit_refuses_features_scored_runs_do_not_carry(tmp_path: Path)
         timeout=120,
     )
     assert proc.returncode == 2 and "scored runs carry nothing else" in proc.stderr
+
+
+@pytest.mark.parametrize("model", ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"])
+def test_each_shipped_full_calibrator_reads_exactly_its_models_signals(model: str) -> None:
+    """``MODEL_SIGNALS`` and the shipped files agree: a signal kept for a model by its rule is
+    one its calibrator was refitted to read, and no other model's calibrator reads it."""
+    shipped = calibration.shipped(f"{model}-full")
+    assert isinstance(shipped, calibration.LogisticCalibrator)
+    assert set(shipped.weights) == set(calibration.signals_of(model))
+    assert shipped.details["model"] == model and shipped.details["grammar"] == "full"
+    assert ("schema_columns" in shipped.weights) is (model == "qwen2.5-coder-0.5b")
