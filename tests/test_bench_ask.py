@@ -181,6 +181,18 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     assert common.returncode == 0, common.stderr
     assert json.loads(common.stdout)["n"] == 2
     assert json.loads(common.stdout)["bare_ex"] == partial["bare_ex"]
+    # The same questions of the same run, paired: every first query agrees with itself.
+    paired = json.loads(common.stdout)["paired_first_query"]
+    right = round(partial["bare_ex"] * 2)
+    assert paired == {
+        "with": str(tmp_path / "first-two.jsonl"),
+        "items": 2,
+        "both": right,
+        "only_this": 0,
+        "only_other": 0,
+        "neither": 2 - right,
+        "p_mcnemar": 1.0,
+    }
 
 
 def test_a_run_file_replaced_under_a_running_bench_keeps_every_record(tmp_path: Path) -> None:

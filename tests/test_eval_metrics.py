@@ -95,3 +95,24 @@ def test_the_ece_a_perfectly_calibrated_confidence_shows_by_chance() -> None:
     assert ece_by_chance([]) is None
     # A confidence that is plainly wrong stands far above it.
     assert (ece(coin, [True] * 100) or 0) > 5 * (ece_by_chance(coin) or 0)
+
+
+def test_paired_counts_and_the_exact_mcnemar_p_by_hand() -> None:
+    from honestsql.evaluation.metrics import paired
+
+    this = {"a": True, "b": True, "c": True, "d": False, "e": True, "x": True}
+    other = {"a": True, "b": False, "c": False, "d": False, "e": False, "y": False}
+    got = paired(this, other)  # x and y are in one run only: left out
+    assert got == {
+        "items": 5,
+        "both": 1,
+        "only_this": 3,
+        "only_other": 0,
+        "neither": 1,
+        # 3 differ, all one way: 2 * (1/2)^3
+        "p_mcnemar": 0.25,
+    }
+    assert paired(other, this)["p_mcnemar"] == 0.25 and paired(this, this)["p_mcnemar"] == 1.0
+    # 10 differ, 8 to 2: 2 * (1 + 10 + 45) / 1024
+    many = {str(i): i < 8 for i in range(10)}
+    assert paired(many, {k: not v for k, v in many.items()})["p_mcnemar"] == round(112 / 1024, 4)

@@ -180,8 +180,7 @@ def summarize(
         "bare_rs": {k: _round(bare["rs"][k]) for k in ("0", "10")},
         **_separation(records, confidence),
         "calibrated_questions": len(index),
-        # A signal of the model's that no record carries (a run recorded before it existed):
-        # read as 0, so the confidence does without it. ``--rejudge`` records it.
+        # Signals of the model's that no record carries: read as 0 (``--rejudge`` records them).
         **({"absent_signals": absent} if (absent := _absent(records, signals)) else {}),
         "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
         "as_run": as_run(records),
@@ -334,6 +333,12 @@ def _empty_gold(apart: list[dict[str, Any]]) -> dict[str, Any]:
         "bare_matched": sum(j.correct for j in bare),
         "oracle_matched": sum(map(_oracle, apart)),
     }
+
+
+def first_query_right(records: Sequence[dict[str, Any]]) -> dict[str, bool]:
+    """The greedy first query right or not, by answerable question not set apart: ``bare_ex``'s
+    count, question by question, to pair two runs."""
+    return {r["id"]: _bare(r).correct for r in records if r["answerable"] and not empty_gold(r)}
 
 
 def _bare(record: dict[str, Any]) -> Judged:

@@ -88,6 +88,7 @@ def bench_ask(
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
     from honestsql.benchmarks import ask as bench
     from honestsql.benchmarks import ask_ablation, ask_examples, ask_figures
+    from honestsql.evaluation import metrics
     from honestsql.settings import GRAMMARS
 
     if grammar not in GRAMMARS:
@@ -119,6 +120,10 @@ def bench_ask(
                 records = [r for r in records if r["id"] in other]
                 if not other_header.get("examples") and other_header["model"] == header["model"]:
                     plain = other_records  # the default's calibrator, fitted as it would be
+                paired = metrics.paired(
+                    ask_figures.first_query_right(records),
+                    ask_figures.first_query_right(other_records),
+                )
             if ablation:
                 try:
                     suites = bench.load_suites(data, suite or list(bench.SUITES))
@@ -129,6 +134,8 @@ def bench_ask(
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)
+            if common_with is not None:
+                figures["paired_first_query"] = {"with": str(common_with), **paired}
             if rejudge:
                 figures["rejudged"] = changes
         else:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,25 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | Non
     centre = (share + spread / 2) / (1 + spread)
     half = z * math.sqrt(share * (1 - share) / n + spread / (4 * n)) / (1 + spread)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired(this: Mapping[str, bool], other: Mapping[str, bool]) -> dict[str, Any]:
+    """Two runs judged on the items both hold: how many both, only one or neither got right, and
+    the exact McNemar p-value (two-sided binomial test on the items where they differ)."""
+    common = sorted(this.keys() & other.keys())
+    only_this = sum(this[k] and not other[k] for k in common)
+    only_other = sum(other[k] and not this[k] for k in common)
+    both = sum(this[k] and other[k] for k in common)
+    differ = only_this + only_other
+    tail = sum(math.comb(differ, i) for i in range(min(only_this, only_other) + 1))
+    return {
+        "items": len(common),
+        "both": both,
+        "only_this": only_this,
+        "only_other": only_other,
+        "neither": len(common) - both - differ,
+        "p_mcnemar": round(min(1.0, 2 * tail / 2**differ), 4) if differ else 1.0,
+    }
 
 
 def reliability_bins(
