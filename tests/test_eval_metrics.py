@@ -115,4 +115,4 @@ def test_paired_counts_and_the_exact_mcnemar_p_by_hand() -> None:
     assert paired(other, this)["p_mcnemar"] == 0.25 and paired(this, this)["p_mcnemar"] == 1.0
     # 10 differ, 8 to 2: 2 * (1 + 10 + 45) / 1024
     many = {str(i): i < 8 for i in range(10)}
-    assert paired(many, {k: not v for k, v in many.items()})["p_mcnemar"] == round(112 / 1024, 4)
+    assert paired(many, {k: not v for k, v in many.items()})["p_mcnemar"] == 0.109  # 3 digits

@@ -127,7 +127,7 @@ def paired(this: Mapping[str, bool], other: Mapping[str, bool]) -> dict[str, Any
         "only_this": only_this,
         "only_other": only_other,
         "neither": len(common) - both - differ,
-        "p_mcnemar": round(min(1.0, 2 * tail / 2**differ), 4) if differ else 1.0,
+        "p_mcnemar": float(f"{min(1.0, 2 * tail / 2**differ):.3g}") if differ else 1.0,
     }
 
 
