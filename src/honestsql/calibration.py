@@ -150,9 +150,10 @@ RECORDED = (
     "self_check",
     "schema_columns",
 )
-#: Signals beyond ``SIGNALS`` that one model's calibrator reads, each kept by a rule written
-#: before that model's run was read (docs/BENCHMARKS.md): the 0.5B's confidence needs to know
-#: how large a database is (rule 6); the 1.5B's does not.
+#: Signals beyond ``SIGNALS`` that one model's calibrators are fitted on from now on, each kept
+#: by a rule written before that model's run was read (docs/BENCHMARKS.md): the 0.5B's
+#: confidence needs to know how large a database is (rule 6); the 1.5B's does not. (The 0.5B's
+#: ``qualified`` calibrator, fitted before, reads only ``SIGNALS``.)
 MODEL_SIGNALS: dict[str, tuple[str, ...]] = {"qwen2.5-coder-0.5b": ("schema_columns",)}
 
 
