@@ -11,15 +11,24 @@ function headers() {
   return h;
 }
 
-async function api(path, body) {
+// GET (no body) or POST JSON; a failure throws the error envelope's message, and a missing key
+// shows the key field.
+async function request(path, body) {
   const response = await fetch(path, body === undefined ? { headers: headers() } : {
     method: "POST", headers: headers(), body: JSON.stringify(body),
   });
   if (response.status === 401) { $("key-row").hidden = false; }
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
+  }
+  return response;
+}
+
+async function api(path, body) {
+  const response = await request(path, body);
   const type = response.headers.get("content-type") || "";
-  const data = type.includes("json") ? await response.json() : await response.blob();
-  if (!response.ok) throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
-  return data;
+  return type.includes("json") ? response.json() : response.blob();
 }
 
 function element(tag, text, className) {
@@ -277,13 +286,7 @@ async function download(format) {
   if (!last || !last.sql) return;
   $("download-status").textContent = "Preparing the file…";
   try {
-    const response = await fetch("/api/export", {
-      method: "POST", headers: headers(), body: JSON.stringify({ sql: last.sql, db: last.db, format }),
-    });
-    if (!response.ok) {
-      const data = await response.json();
-      throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
-    }
+    const response = await request("/api/export", { sql: last.sql, db: last.db, format });
     saveAs(await response.blob(), `honestsql-result.${format}`);
     $("download-status").textContent = "";
   } catch (error) {
@@ -327,12 +330,7 @@ async function exportPairs() {
   $("export-status").textContent = "Preparing the file…";
   try {
     const db = $("db").value;
-    const response = await fetch(`/api/memory/export${db ? `?db=${encodeURIComponent(db)}` : ""}`, { headers: headers() });
-    if (response.status === 401) { $("key-row").hidden = false; }
-    if (!response.ok) {
-      const data = await response.json();
-      throw new Error(data.error ? data.error.message : `HTTP ${response.status}`);
-    }
+    const response = await request(`/api/memory/export${db ? `?db=${encodeURIComponent(db)}` : ""}`);
     const count = Number(response.headers.get("X-Pairs"));
     if (!count) {
       $("export-status").textContent = "No verified examples for this database yet: a thumbs-up or an import adds them.";
