@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+import honestsql
+from honestsql.memory import Memory
+
 
 async def _session(
     url: str, calls: list[tuple[str, dict[str, Any]]], *options: str
 ) -> tuple[list[str], list[Any]]:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "honestsql", "mcp", "--db", url, *options]
+        command=sys.executable,
+        args=["-m", "honestsql", "mcp", "--db", url, *options],
+        # The SDK passes on only a few variables by default; the test's own data directory
+        # (HONESTSQL_DATA_DIR, where the memory lives) must reach the server.
+        env=dict(os.environ),
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
@@ -36,10 +44,13 @@ async def _session(
         return tools, results
 
 
+GERMANS = "SELECT name FROM customers WHERE country_code = 'DE'"
+
+
 def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untyped-def]
     db = test_databases["sqlite"]
     before = db.checksum()
-    tools, (tables, described, missing, ok, refused, asked) = asyncio.run(
+    tools, (tables, described, missing, ok, refused, asked, kept, again, wrong) = asyncio.run(
         _session(
             db.url,
             [
@@ -52,12 +63,15 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
                 ),
                 ("check_sql", {"sql": "DELETE FROM customers"}),
                 ("ask", {"question": "How many customers?"}),
+                ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
+                ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
+                ("remember", {"question": "Their cities?", "sql": "SELECT city FROM customers"}),
             ],
             "--llm",
             "none",
         )
     )
-    assert tools == ["ask", "check_sql", "describe_table", "list_tables"]
+    assert tools == ["ask", "check_sql", "describe_table", "list_tables", "remember"]
     assert {t["name"] for t in tables} >= {"customers", "orders"}
     assert described["ok"] and described["primary_key"] == ["id"]
     assert not missing["ok"] and "customers" in missing["error"]["message"]
@@ -70,6 +84,12 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
     assert missing["is_error"] and asked["is_error"]
     assert not ok["is_error"] and not refused["is_error"] and not described["is_error"]
     assert db.checksum() == before
+    # A confirmed pair is kept in the memory every door shares, once; SQL that does not verify is
+    # refused with the reason, as an answer (the agent tells the user), not as a failed call.
+    assert kept["ok"] and (kept["added"], again["added"], again["already"]) == (1, 0, 1)
+    assert not wrong["ok"] and not wrong["is_error"] and "city" in str(wrong["refused"])
+    pairs = Memory().pairs(honestsql.connect(db.url).display_url)
+    assert [(p.question, p.sql) for p in pairs] == [("Customers in Germany?", GERMANS)]
 
 
 def test_mcp_uses_the_embedded_model_by_default_and_says_at_start_up_when_it_cannot(

@@ -1,7 +1,9 @@
 """honestsql as an MCP tool server (stdio): agents get a safe database tool.
 
 Tools: ``list_tables``, ``describe_table``, ``check_sql`` (the agent's own SQL, verified against
-the schema and run read-only) and ``ask`` (the whole pipeline, when a model is configured).
+the schema and run read-only), ``ask`` (the whole pipeline, when a model is configured) and
+``remember`` (a question with the SQL the user confirmed, kept in the memory every door shares and
+shown to the model as an example for similar questions).
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from honestsql.errors import HonestSQLError, NotFound, body_of
+from honestsql.errors import HonestSQLError, InvalidInput, NotFound, body_of
+from honestsql.memory import import_pairs, read_pair
 from honestsql.service import Service
 
 
@@ -25,8 +28,10 @@ def build_server(service: Service) -> Any:
         instructions=(
             "Read-only access to one SQL database. Use list_tables and describe_table to learn the "
             "schema, check_sql to run your own SELECT (it is verified and refused if it writes or "
-            "names a missing table or column), and ask for a question in plain language: it "
-            "answers with SQL and a confidence, or abstains and says why."
+            "names a missing table or column), ask for a question in plain language (it "
+            "answers with SQL and a confidence, or abstains and says why), and remember to keep "
+            "a question with SQL the user confirmed, so that similar questions are answered "
+            "better."
         ),
     )
 
@@ -70,6 +75,17 @@ def build_server(service: Service) -> Any:
         except HonestSQLError as exc:
             return _failure(exc)
         return answer.to_dict()
+
+    @server.tool()
+    def remember(question: str, sql: str) -> dict[str, Any]:
+        """Keep a question with the SQL that answers it, as a verified example the model is shown
+        for similar questions later (as a thumbs-up on the page does). Call it only when the user
+        has confirmed the answer is right. The SQL is verified against the schema, not run; a
+        pair that does not verify is refused with the reasons (``refused``)."""
+        if service.memory is None:
+            return _failure(InvalidInput("This server keeps no memory."))
+        pair = read_pair("the pair", {"question": question, "sql": sql})
+        return import_pairs(service.memory, db, [pair]).as_dict()
 
     return server
 

@@ -179,7 +179,7 @@ def parse_pairs(text: str, name: str) -> list[ReadPair]:
         rows = csv.DictReader(io.StringIO(text, newline=""))  # a quoted SQL may span lines
         if not {"question", "sql"} <= set(rows.fieldnames or []):
             raise InvalidInput(f"{name} needs a header with `question` and `sql` columns.")
-        return [_pair(f"row {n}", row) for n, row in enumerate(rows, 1)]
+        return [read_pair(f"row {n}", row) for n, row in enumerate(rows, 1)]
     if suffix == ".json":
         try:
             items = json.loads(text)
@@ -187,7 +187,7 @@ def parse_pairs(text: str, name: str) -> list[ReadPair]:
             raise InvalidInput(f"{name} is not JSON ({exc}).") from None
         if not isinstance(items, list):
             raise InvalidInput(f"{name} should hold a list of {{question, sql}} objects.")
-        return [_pair(f"item {n}", item) for n, item in enumerate(items, 1)]
+        return [read_pair(f"item {n}", item) for n, item in enumerate(items, 1)]
     return list(_json_lines(text))
 
 
@@ -241,12 +241,13 @@ def _json_lines(text: str) -> Iterator[ReadPair]:
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                yield _pair(f"line {n}", json.loads(line))
+                yield read_pair(f"line {n}", json.loads(line))
             except json.JSONDecodeError:
                 yield (f"line {n}", line.strip()[:80], "", "not a JSON object")
 
 
-def _pair(where: str, item: object) -> ReadPair:
+def read_pair(where: str, item: object) -> ReadPair:
+    """One entry of a pairs file (an object with ``question`` and ``sql``) as a ``ReadPair``."""
     if not isinstance(item, Mapping):
         return (where, str(item)[:80], "", "not an object with `question` and `sql`")
     question, sql = (str(item.get(k) or "").strip() for k in ("question", "sql"))
