@@ -59,7 +59,8 @@ class Settings:
     #: Abstain without asking the model when no word of the question is in the schema.
     relevance_gate: bool = True
     #: Name the dialect's pitfalls in the prompt (``Dialect.pitfalls``: strict GROUP BY, integer
-    #: division, date functions). Off until ``bench ask`` shows it helps (docs/BENCHMARKS.md).
+    #: division, date functions). Off: on ``bench ask`` they made the 1.5B's queries worse
+    #: (docs/BENCHMARKS.md, rule 7).
     dialect_notes: bool = False
     #: Ask the model to check its leading query (``honestsql.selfcheck``) even when the
     #: calibrator does not read the answer: ``bench ask`` records it for later fits.
