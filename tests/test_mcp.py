@@ -85,9 +85,10 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
     assert not ok["is_error"] and not refused["is_error"] and not described["is_error"]
     assert db.checksum() == before
     # A confirmed pair is kept in the memory every door shares, once; SQL that does not verify is
-    # refused with the reason, as an answer (the agent tells the user), not as a failed call.
-    assert kept["ok"] and (kept["added"], again["added"], again["already"]) == (1, 0, 1)
-    assert not wrong["ok"] and not wrong["is_error"] and "city" in str(wrong["refused"])
+    # a failed call whose message says why.
+    assert kept["ok"] and kept["stored"] == "verified" and again["id"] == kept["id"]
+    assert wrong["is_error"] and wrong["error"]["kind"] == "invalid_input"
+    assert "city" in wrong["error"]["message"] and "not remembered" in wrong["error"]["message"]
     pairs = Memory().pairs(honestsql.connect(db.url).display_url)
     assert [(p.question, p.sql) for p in pairs] == [("Customers in Germany?", GERMANS)]
 

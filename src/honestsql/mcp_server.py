@@ -12,7 +12,7 @@ import json
 from typing import Any, cast
 
 from honestsql.errors import HonestSQLError, InvalidInput, NotFound, body_of
-from honestsql.memory import import_pairs, read_pair
+from honestsql.memory import remember as remember_pair
 from honestsql.service import Service
 
 
@@ -81,11 +81,14 @@ def build_server(service: Service) -> Any:
         """Keep a question with the SQL that answers it, as a verified example the model is shown
         for similar questions later (as a thumbs-up on the page does). Call it only when the user
         has confirmed the answer is right. The SQL is verified against the schema, not run; a
-        pair that does not verify is refused with the reasons (``refused``)."""
-        if service.memory is None:
-            return _failure(InvalidInput("This server keeps no memory."))
-        pair = read_pair("the pair", {"question": question, "sql": sql})
-        return import_pairs(service.memory, db, [pair]).as_dict()
+        pair that does not verify is refused with the reasons."""
+        try:
+            if service.memory is None:
+                raise InvalidInput("This server keeps no memory.")
+            pair_id = remember_pair(service.memory, db, question, sql)
+        except HonestSQLError as exc:
+            return _failure(exc)
+        return {"ok": True, "stored": "verified", "id": pair_id}
 
     return server
 

@@ -179,7 +179,7 @@ def parse_pairs(text: str, name: str) -> list[ReadPair]:
         rows = csv.DictReader(io.StringIO(text, newline=""))  # a quoted SQL may span lines
         if not {"question", "sql"} <= set(rows.fieldnames or []):
             raise InvalidInput(f"{name} needs a header with `question` and `sql` columns.")
-        return [read_pair(f"row {n}", row) for n, row in enumerate(rows, 1)]
+        return [_pair(f"row {n}", row) for n, row in enumerate(rows, 1)]
     if suffix == ".json":
         try:
             items = json.loads(text)
@@ -187,7 +187,7 @@ def parse_pairs(text: str, name: str) -> list[ReadPair]:
             raise InvalidInput(f"{name} is not JSON ({exc}).") from None
         if not isinstance(items, list):
             raise InvalidInput(f"{name} should hold a list of {{question, sql}} objects.")
-        return [read_pair(f"item {n}", item) for n, item in enumerate(items, 1)]
+        return [_pair(f"item {n}", item) for n, item in enumerate(items, 1)]
     return list(_json_lines(text))
 
 
@@ -205,33 +205,57 @@ class Imported:
         return {"ok": not self.refused, **asdict(self)}
 
 
+class NotVerified(InvalidInput):
+    """A confirmed pair whose SQL does not verify against the database: not remembered."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        self.errors = errors  # the verifier's findings (``check.CheckResult.errors``)
+        self.problems = [e.message for e in errors]
+        super().__init__(
+            "The SQL does not verify, so it is not remembered: " + "; ".join(self.problems)
+        )
+
+
+def remember(memory: Memory, db: Database, question: str, sql: str) -> int:
+    """Keep a question with the SQL a person confirmed answers it, as every door does (a
+    thumbs-up, ``memory add``, an import, MCP's ``remember``): the SQL verified against ``db``'s
+    schema and access policy, not run, and kept as the verifier wrote it. Returns the pair's id
+    (the same id for a pair already kept); raises ``NotVerified`` naming each problem, or
+    ``InvalidInput`` for text that reads like instructions to a model."""
+    from honestsql.check import check
+
+    result = check(db, sql, execute=False)
+    if not result.ok:
+        raise NotVerified(result.errors)
+    return memory.add(db.display_url, question, result.sql or sql)
+
+
 def import_pairs(
     memory: Memory,
     db: Database,
     pairs: list[ReadPair],
     advance: Callable[[int], object] | None = None,
 ) -> Imported:
-    """Keep each pair whose SQL verifies against ``db``'s schema (as a thumbs-up does), and say
-    why of each other one. ``advance(1)`` is called once a pair (a progress bar)."""
-    from honestsql.check import check
-
-    known = {(p.question, p.sql) for p in memory.pairs(db.display_url)}
+    """Keep each pair whose SQL verifies against ``db``'s schema (``remember``), and say why of
+    each other one. ``advance(1)`` is called once a pair (a progress bar)."""
+    known = {p.id for p in memory.pairs(db.display_url)}
     done = Imported(len(pairs))
     for where, question, sql, wrong in pairs:
         if advance is not None:
             advance(1)
-        result = None if wrong else check(db, sql, execute=False)
-        problems = [e.message for e in result.errors] if result else [str(wrong)]
-        if result is not None and result.ok:
-            kept = (question, (result.sql or sql).strip())
+        if wrong:
+            problems = [wrong]
+        else:
             try:
-                memory.add(db.display_url, *kept)
+                pair_id = remember(memory, db, question, sql)
+            except NotVerified as exc:
+                problems = exc.problems
             except InvalidInput as exc:  # reads like instructions to a model
                 problems = [exc.message]
             else:
-                done.already += kept in known
-                done.added += kept not in known
-                known.add(kept)
+                done.already += pair_id in known
+                done.added += pair_id not in known
+                known.add(pair_id)
                 continue
         done.refused.append({"at": where, "question": question, "problems": problems})
     return done
@@ -241,13 +265,12 @@ def _json_lines(text: str) -> Iterator[ReadPair]:
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                yield read_pair(f"line {n}", json.loads(line))
+                yield _pair(f"line {n}", json.loads(line))
             except json.JSONDecodeError:
                 yield (f"line {n}", line.strip()[:80], "", "not a JSON object")
 
 
-def read_pair(where: str, item: object) -> ReadPair:
-    """One entry of a pairs file (an object with ``question`` and ``sql``) as a ``ReadPair``."""
+def _pair(where: str, item: object) -> ReadPair:
     if not isinstance(item, Mapping):
         return (where, str(item)[:80], "", "not an object with `question` and `sql`")
     question, sql = (str(item.get(k) or "").strip() for k in ("question", "sql"))

@@ -24,24 +24,22 @@ def memory_add(
     as_json: JsonOption = False,
 ) -> None:
     """Remember a verified question/SQL pair (used as a few-shot example for similar questions)."""
-    from honestsql.check import check
-    from honestsql.memory import Memory
+    from honestsql.memory import Memory, NotVerified, remember
 
     try:
         database = honestsql.connect(db)
-        result = check(database, sql, execute=False)
-    except HonestSQLError as exc:
-        fail(exc, as_json)
-    if not result.ok:
-        message = "; ".join(e.message for e in result.errors)
+        pair_id = remember(Memory(), database, question, sql)
+    except NotVerified as exc:
         if as_json:
             emit_json(
-                {"ok": False, "status": "rejected", "errors": [e.to_dict() for e in result.errors]}
+                {"ok": False, "status": "rejected", "errors": [e.to_dict() for e in exc.errors]}
             )
         else:
-            out.print(f"[red]Not remembered[/]: the SQL does not verify: {escape(message)}")
-        raise typer.Exit(1)
-    pair_id = Memory().add(database.display_url, question, result.sql or sql)
+            problems = "; ".join(exc.problems)
+            out.print(f"[red]Not remembered[/]: the SQL does not verify: {escape(problems)}")
+        raise typer.Exit(1) from None
+    except HonestSQLError as exc:
+        fail(exc, as_json)
     if as_json:
         emit_json({"ok": True, "id": pair_id})
     else:

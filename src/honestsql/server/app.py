@@ -35,7 +35,7 @@ from honestsql.errors import HonestSQLError, InvalidInput, Unauthorized
 from honestsql.export import export
 from honestsql.llm import Backend
 from honestsql.loopback import LOOPBACK_NAMES
-from honestsql.memory import Memory, import_pairs, pairs_as_lines, parse_pairs
+from honestsql.memory import Memory, import_pairs, pairs_as_lines, parse_pairs, remember
 from honestsql.pipeline import OnStage, Settings
 from honestsql.server.bodies import (
     AskRequest,
@@ -285,10 +285,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if body.vote == "up":
             if not body.sql:
                 raise InvalidInput("A thumbs-up needs the SQL it approves.")
-            verdict = service.check(body.sql, db=body.db, execute=False)
-            if not verdict.ok:
-                raise InvalidInput("Only verified read-only SQL can be remembered.")
-            pair_id = memory.add(database_.display_url, body.question, verdict.sql or body.sql)
+            pair_id = remember(memory, database_, body.question, body.sql)
             return {"ok": True, "stored": "verified", "id": pair_id}
         failure_id = memory.record_failure(
             database_.display_url, body.question, body.sql, body.comment
