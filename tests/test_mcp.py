@@ -50,25 +50,33 @@ GERMANS = "SELECT name FROM customers WHERE country_code = 'DE'"
 def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untyped-def]
     db = test_databases["sqlite"]
     before = db.checksum()
-    tools, (tables, described, missing, ok, refused, asked, kept, again, wrong) = asyncio.run(
-        _session(
-            db.url,
-            [
-                ("list_tables", {}),
-                ("describe_table", {"table": "customers"}),
-                ("describe_table", {"table": "custmers"}),
-                (
-                    "check_sql",
-                    {"sql": "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name"},
-                ),
-                ("check_sql", {"sql": "DELETE FROM customers"}),
-                ("ask", {"question": "How many customers?"}),
-                ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
-                ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
-                ("remember", {"question": "Their cities?", "sql": "SELECT city FROM customers"}),
-            ],
-            "--llm",
-            "none",
+    tools, (tables, described, missing, ok, refused, asked, kept, again, wrong, blank) = (
+        asyncio.run(
+            _session(
+                db.url,
+                [
+                    ("list_tables", {}),
+                    ("describe_table", {"table": "customers"}),
+                    ("describe_table", {"table": "custmers"}),
+                    (
+                        "check_sql",
+                        {
+                            "sql": "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name"
+                        },
+                    ),
+                    ("check_sql", {"sql": "DELETE FROM customers"}),
+                    ("ask", {"question": "How many customers?"}),
+                    ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
+                    ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
+                    (
+                        "remember",
+                        {"question": "Their cities?", "sql": "SELECT city FROM customers"},
+                    ),
+                    ("remember", {"question": " ", "sql": GERMANS}),
+                ],
+                "--llm",
+                "none",
+            )
         )
     )
     assert tools == ["ask", "check_sql", "describe_table", "list_tables", "remember"]
@@ -89,6 +97,7 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
     assert kept["ok"] and kept["stored"] == "verified" and again["id"] == kept["id"]
     assert wrong["is_error"] and wrong["error"]["kind"] == "invalid_input"
     assert "city" in wrong["error"]["message"] and "not remembered" in wrong["error"]["message"]
+    assert blank["is_error"] and "needs a question" in blank["error"]["message"]
     pairs = Memory().pairs(honestsql.connect(db.url).display_url)
     assert [(p.question, p.sql) for p in pairs] == [("Customers in Germany?", GERMANS)]
 

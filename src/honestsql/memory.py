@@ -224,6 +224,8 @@ def remember(memory: Memory, db: Database, question: str, sql: str) -> int:
     ``InvalidInput`` for text that reads like instructions to a model."""
     from honestsql.check import check
 
+    if not question.strip() or not sql.strip():
+        raise InvalidInput("A verified pair needs a question and its SQL.")
     result = check(db, sql, execute=False)
     if not result.ok:
         raise NotVerified(result.errors)
