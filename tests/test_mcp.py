@@ -58,12 +58,7 @@ def test_mcp_tools_over_stdio(test_databases) -> None:  # type: ignore[no-untype
                     ("list_tables", {}),
                     ("describe_table", {"table": "customers"}),
                     ("describe_table", {"table": "custmers"}),
-                    (
-                        "check_sql",
-                        {
-                            "sql": "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name"
-                        },
-                    ),
+                    ("check_sql", {"sql": GERMANS + " ORDER BY name"}),
                     ("check_sql", {"sql": "DELETE FROM customers"}),
                     ("ask", {"question": "How many customers?"}),
                     ("remember", {"question": "Customers in Germany?", "sql": GERMANS}),
