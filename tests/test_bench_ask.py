@@ -153,7 +153,10 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     assert invented["correct"] is True and invented["first_correct"] is False
     assert heaviest["candidates"][2]["status"] == "abstain"
     # What the calibrator reads and the clues; no likelihood from a backend that cannot read it.
-    assert set(berlin["signals"]) == set(calibration.SIGNALS) | set(CLUES) | {"schema_columns"}
+    assert set(berlin["signals"]) == set(calibration.SIGNALS) | set(CLUES) | {
+        "schema_columns",
+        "named_unread",
+    }
     # The size of the database's schema: 4 columns in either (rule 6 in docs/BENCHMARKS.md).
     assert {r["signals"]["schema_columns"] for r in records} == {round(math.log(4) / 5, 4)}
     # By hand: greedy right on 2 of 5 (customers, animals); some candidate right on 4 of 5.
@@ -419,7 +422,8 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
         db = record["db_id"]
         return None if db == "elsewhere" else opened["small" if db in ("db0", "db1") else "large"]
 
-    sized = ask_ablation.with_schema_size(records, database)
+    questions = {r["id"]: "Which rows?" for r in records}
+    sized = ask_ablation.with_schema_signals(records, database, questions)
     assert sized[0]["signals"]["schema_columns"] == near(math.log(2) / 5)
     assert sized[2]["signals"]["schema_columns"] == near(math.log(12) / 5)
     assert (
@@ -428,6 +432,7 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
     )
     got = ask_ablation.ablation(sized, model="m", extra=("schema_columns",))
     rows = {row["signals"]: row for row in got["rows"]}
+    assert got["baseline_signals"] == list(calibration.SIGNALS)
     # Held out by database, a constant confidence ranks the held-out database by the others'
     # share right, backwards; the schema's size ranks them the right way round.
     assert rows["baseline"]["auroc_answerable"] < 0.5
@@ -446,7 +451,7 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
     ) == near(math.log(100) / 5)
     # A record the pipeline gave the signal keeps it; databases are not read for it.
     recorded = {**records[0], "signals": {**records[0]["signals"], "schema_columns": 0.9}}
-    assert ask_ablation.with_schema_size([recorded], lambda _: None)[0] == recorded
+    assert ask_ablation.with_schema_signals([recorded], lambda _: None, questions)[0] == recorded
     # The 0.5B's confidence reads the signal (rule 6 passed on its run); the 1.5B's does not.
     small = ask_figures.fit(sized, "qwen2.5-coder-0.5b")
     assert "schema_columns" in small.weights and small.weights["schema_columns"] < 0

@@ -16,6 +16,7 @@ from honestsql.clues import (
     clues,
     contained_share,
     expected_rows,
+    named_unread,
     result_shape,
 )
 from honestsql.decide import Candidate, decide
@@ -172,7 +173,13 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
         db.sql_dialect,
     )
     columns = sum(len(t.columns) for t in db.catalog().tables)  # the schema's size, as live
-    assert got == {**live, "empty": 0.0, "type_mismatch": 0.0, "schema_columns": ln(columns) / 5}
+    assert got == {
+        **live,
+        "empty": 0.0,
+        "type_mismatch": 0.0,
+        "schema_columns": ln(columns) / 5,
+        "named_unread": 0.0,  # "orders" names the table, not a column left out
+    }
     assert got["contained_share"] == pytest.approx(1 / 3)
     assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
     assert reclue(record, None, "How many orders are there?")["many_rows_for_one"] == 0.0
@@ -189,6 +196,86 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
     # A count over no rows holds nothing, as the pipeline reads a result now.
     record["candidates"][1]["sql"] = "SELECT COUNT(*) FROM orders WHERE status = 'lost'"
     assert reclue(record, db, "How many orders were lost?")["empty"] == 1.0
+
+
+def _states(tmp_path: Path) -> str:
+    path = tmp_path / "geo.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute(
+            "CREATE TABLE state (state_name TEXT, population INT, density REAL, area_sq_km REAL)"
+        )
+        con.execute("CREATE TABLE highlow (state_name TEXT, highest_point TEXT)")
+        con.execute("CREATE TABLE mountain (mountain_name TEXT, mountain_altitude INT)")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("question", "sql", "unread"),
+    [
+        # "density" names state.density; the query reads population instead (rule 9's example).
+        (
+            "What is the highest point in each state and what is the population density?",
+            "SELECT h.highest_point, s.population FROM highlow AS h JOIN state AS s "
+            "ON h.state_name = s.state_name",
+            1.0,
+        ),
+        (
+            "What is the highest point in each state and what is its density?",
+            "SELECT h.highest_point, s.density FROM highlow AS h JOIN state AS s "
+            "ON h.state_name = s.state_name",
+            0.0,
+        ),
+        # Each word on its own: "population density" read as density alone leaves out the
+        # column "population" names (a limit of reading words, kept as rule 9 wrote it).
+        (
+            "What is the population density of each state?",
+            "SELECT state_name, density FROM state",
+            1.0,
+        ),
+        # A named column read anywhere counts: in ORDER BY, in a filter, through any alias.
+        (
+            "Which states have the largest areas?",
+            "SELECT state_name FROM state ORDER BY area_sq_km DESC",
+            0.0,
+        ),
+        (
+            "Which states have the largest areas?",
+            "SELECT state_name FROM state ORDER BY population DESC",
+            1.0,
+        ),
+        # Words of the table's own name ("mountain", "state") and stop words ("name") name no
+        # column; neither does a word of a table the query does not read.
+        ("List the mountains by name.", "SELECT mountain_altitude FROM mountain", 0.0),
+        ("Which states border the highest point?", "SELECT state_name FROM state", 0.0),
+        # "altitude" names mountain_altitude, left out; a query over every column leaves none out.
+        ("Which mountain has the highest altitude?", "SELECT mountain_name FROM mountain", 1.0),
+        ("Which mountain has the highest altitude?", "SELECT * FROM mountain", 0.0),
+        ("Which mountain has the highest altitude?", "SELECT COUNT(*) FROM mountain", 1.0),
+        # No query, or one that does not parse: nothing is said.
+        ("Which mountain has the highest altitude?", None, 0.0),
+        ("Which mountain has the highest altitude?", "SELECT FROM WHERE (", 0.0),
+    ],
+)
+def test_a_column_the_question_names_and_the_query_never_reads(
+    tmp_path: Path, question: str, sql: str | None, unread: float
+) -> None:
+    db = honestsql.connect(_states(tmp_path))
+    assert named_unread(question, sql, db.catalog(), db.sql_dialect) == unread
+
+
+def test_decide_and_an_old_record_read_named_unread_alike(tmp_path: Path) -> None:
+    """The pipeline records ``named_unread`` on the chosen query (given the catalog), and a run
+    recorded before it gets the same from ``reclue``."""
+    db = honestsql.connect(_states(tmp_path))
+    question = "What is the population density of each state?"
+    sql = "SELECT state_name, population FROM state"
+    result = db.execute(sql)
+    chosen = Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key)
+    live = decide([chosen], target=0.5, relevance=1.0, question=question, catalog=db.catalog())
+    assert live.signals["named_unread"] == 1.0
+    assert "named_unread" not in decide([chosen], target=0.5, relevance=1.0).signals
+    record = {"chosen": 0, "candidates": [{"sql": sql, "status": "ok"}]}
+    assert reclue(record, db, question)["named_unread"] == 1.0
 
 
 def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blindly(

@@ -149,6 +149,7 @@ RECORDED = (
     "least_likely",
     "self_check",
     "schema_columns",
+    "named_unread",
 )
 #: Signals beyond ``SIGNALS`` that one model's calibrators are fitted on from now on, each kept
 #: by a rule written before that model's run was read (docs/BENCHMARKS.md): the 0.5B's

@@ -28,7 +28,10 @@ from typing import Any
 import sqlglot
 from sqlglot import expressions as exp
 
+from honestsql.catalog import Catalog
 from honestsql.db.result import value_key
+from honestsql.linking.lexical import content_words
+from honestsql.suggest import singular, words
 
 #: Every signal this module computes, in a stable order.
 CLUES = (
@@ -177,6 +180,32 @@ def result_shape(question: str, rows: Sequence[Sequence[Any]] | None) -> dict[st
             1.0 if _PER_GROUP.search(question) and (len(rows) <= 1 or len(rows[0]) == 1) else 0.0
         ),
     }
+
+
+def named_unread(question: str, sql: str | None, catalog: Catalog, dialect: str | None) -> float:
+    """1 when a word of the question names a column of a table ``sql`` reads and the query reads
+    no column that word names ("the population *density*" answered from ``state.population``);
+    else 0 (rule 9, docs/BENCHMARKS.md). A word names a column when it is one of the words of
+    the column's name, singular or plural, of three letters or more, neither ``id`` nor a stop
+    word nor a word of the read tables' names. A query that selects ``*`` reads every column."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect) if sql else None
+    except sqlglot.errors.SqlglotError:
+        return 0.0
+    if tree is None or any(isinstance(s.parent, exp.Select) for s in tree.find_all(exp.Star)):
+        return 0.0
+    read = {t.name.lower() for t in tree.find_all(exp.Table)}
+    tables = [t for t in catalog.tables if t.name.lower() in read]
+    own = {singular(w) for t in tables for w in words(t.name).split()}
+    asked = {singular(w) for w in content_words(question)} - own - {"id"}
+    used = {c.name.lower() for c in tree.find_all(exp.Column)}
+    named: dict[str, set[str]] = {}
+    for table in tables:
+        for column in table.columns:
+            for word in {singular(w) for w in words(column.name).split() if len(w) > 2}:
+                if word in asked:
+                    named.setdefault(word, set()).add(column.name.lower())
+    return 1.0 if any(not columns & used for columns in named.values()) else 0.0
 
 
 def expected_rows(question: str) -> int | None:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honestsql.answer import CandidateInfo, CandidateStatus, ReasonCode, ReasonInfo
-from honestsql.calibration import AnyCalibrator
-from honestsql.clues import clues
+from honestsql.calibration import AnyCalibrator, schema_columns
+from honestsql.catalog import Catalog
+from honestsql.clues import clues, named_unread
 from honestsql.db import QueryResult
 from honestsql.db.result import holds_nothing
 from honestsql.findings import Finding
@@ -102,13 +103,15 @@ def signals(
     question: str = "",
     dialect: str | None = None,
     self_check: float | None = None,
-    schema_columns: float | None = None,
+    catalog: Catalog | None = None,
 ) -> dict[str, float]:
     """What the calibrator may see of one question's candidates (each a number in [0, 1]): the
     agreement and the chosen result, the clauses and the result's shape (``honestsql.clues``),
     the model's likelihood of the agreeing queries and its own yes/no check of the leading one
-    (``honestsql.selfcheck``) where the backend reads them, and the size of the database's
-    schema (``calibration.schema_columns``). A calibrator reads those it has weights for."""
+    (``honestsql.selfcheck``) where the backend reads them, and, given the database's
+    ``catalog``, the size of its schema (``calibration.schema_columns``) and whether the chosen
+    query leaves out a column the question names (``clues.named_unread``). A calibrator reads
+    those it has weights for."""
     n = len(candidates) or 1
     ok, ranked, members = agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
@@ -131,7 +134,7 @@ def signals(
             else {}
         ),
         **({"self_check": self_check} if self_check is not None else {}),
-        **({"schema_columns": schema_columns} if schema_columns is not None else {}),
+        **(schema_signals(catalog, question, sqls[where] if where is not None else None, dialect)),
         "top_share": top,
         "margin": top - second,
         "distinct_share": len(ranked) / n,
@@ -146,6 +149,17 @@ def signals(
         "type_mismatch": 1.0 if chosen is not None and chosen.warnings else 0.0,
         "relevance": relevance,
     }
+
+
+def schema_signals(
+    catalog: Catalog | None, question: str, sql: str | None, dialect: str | None
+) -> dict[str, float]:
+    """The signals read from the database's schema: its size and whether ``sql`` leaves out a
+    column the question names (none without a catalog)."""
+    size = schema_columns(catalog) if catalog is not None else None
+    if size is None:
+        return {}
+    return {"schema_columns": size, "named_unread": named_unread(question, sql, catalog, dialect)}
 
 
 def agreement(
@@ -196,12 +210,12 @@ def decide(
     dialect: str | None = None,
     language: str = "en",
     self_check: float | None = None,
-    schema_columns: float | None = None,
+    catalog: Catalog | None = None,
     shown: list[str] | None = None,
 ) -> Decision:
     """Answer or abstain (see the module's text); the words for people are in ``language``;
     ``shown`` are the verified examples the prompt held, named in the notes."""
-    seen = signals(candidates, relevance, question, dialect, self_check, schema_columns)
+    seen = signals(candidates, relevance, question, dialect, self_check, catalog)
     decision = _decided(candidates, seen, target, relevance, calibrator, language)
     decision.notes += [say("shown_example", language, question=q) for q in shown or []]
     return decision

@@ -286,7 +286,7 @@ class Pipeline:
             dialect=dialect,
             language=state.language,
             self_check=checked,
-            schema_columns=calibration.schema_columns(catalog),
+            catalog=catalog,
             shown=[q for q, _ in shown[:2]],
         )
         timings["total"] = _ms(started)

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from honestsql import calibration
 from honestsql.benchmarks.ask_figures import summarize
+from honestsql.catalog import Catalog
 from honestsql.db import Database
+from honestsql.decide import schema_signals
+from honestsql.evaluation.records import leading_index
+
+#: The signals ``with_schema_signals`` computes for a run recorded without them.
+SCHEMA = ("schema_columns", "named_unread")
 
 
 def ablation(
@@ -16,12 +22,15 @@ def ablation(
     *,
     model: str,
     target: float = 0.75,
-    extra: Sequence[str] = calibration.RECORDED[len(calibration.SIGNALS) :],
+    extra: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """What each recorded signal beyond ``SIGNALS`` adds, nested leave-one-database-out: the
-    figures with ``SIGNALS`` alone, with each one added, and with every one that helped added
-    together. A signal helps when the AUROC on answerable questions rises by at least 0.005
-    without the ECE on them rising by more than 0.01."""
+    """What each recorded signal beyond the model's own (``calibration.signals_of``) adds,
+    nested leave-one-database-out: the figures with the model's signals alone, with each other
+    one added, and with every one that helped added together. A signal helps when the AUROC on
+    answerable questions rises by at least 0.005 without the ECE on them rising by more than
+    0.01."""
+    own = calibration.signals_of(model)
+    extra = [s for s in calibration.RECORDED if s not in own] if extra is None else extra
 
     def row(name: str, signals: Sequence[str]) -> dict[str, Any]:
         f = summarize(records, model=model, target=target, signals=signals)
@@ -33,20 +42,26 @@ def ablation(
             "s_0.75": f["s_all"].get("0.75"),
         }
 
-    base = row("baseline", calibration.SIGNALS)
+    base = row("baseline", own)
     rows, helped = [base], []
     recorded = {k for r in records for k in r.get("signals") or {}}
     for name in extra:
         if name not in recorded:
             rows.append({"signals": f"+ {name}", "not_recorded": True})
             continue
-        added = row(f"+ {name}", (*calibration.SIGNALS, name))
+        added = row(f"+ {name}", (*own, name))
         rows.append(added)
         if _helps(added, base):
             helped.append(name)
     if len(helped) > 1:
-        rows.append(row("+ " + " + ".join(helped), (*calibration.SIGNALS, *helped)))
-    return {"model": model, "questions": len(records), "rows": rows, "helped": helped}
+        rows.append(row("+ " + " + ".join(helped), (*own, *helped)))
+    return {
+        "model": model,
+        "questions": len(records),
+        "baseline_signals": list(own),
+        "rows": rows,
+        "helped": helped,
+    }
 
 
 def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
@@ -55,24 +70,32 @@ def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
     return a is not None and b is not None and a >= b + 0.005 and (e or 0) <= (f or 0) + 0.01
 
 
-def with_schema_size(
-    records: Sequence[dict[str, Any]], database: Callable[[dict[str, Any]], Database | None]
+def with_schema_signals(
+    records: Sequence[dict[str, Any]],
+    database: Callable[[dict[str, Any]], Database | None],
+    questions: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """The records with ``schema_columns`` among their signals (``calibration.schema_columns``
-    of the question's database; rule 6 in docs/BENCHMARKS.md), for runs recorded before the
-    pipeline recorded it; a record whose database cannot be opened here is left as it is."""
-    sizes: dict[Database | None, float | None] = {}
+    """The records with the signals read from the schema among their signals
+    (``decide.schema_signals``: ``schema_columns``, rule 6, and ``named_unread``, rule 9, in
+    docs/BENCHMARKS.md), for runs recorded before the pipeline recorded them, computed from the
+    question (``questions``, by record id) and the chosen query on the question's database. A
+    record that carries them, or whose database or question is not here, is left as it is."""
+    catalogs: dict[Database, Catalog] = {}
     out = []
     for record in records:
-        if "schema_columns" in (record.get("signals") or {}):  # recorded by the pipeline
+        seen = record.get("signals") or {}
+        db = database(record)
+        question = questions.get(record["id"])
+        if not seen or all(k in seen for k in SCHEMA) or db is None or question is None:
             out.append(record)
             continue
-        db = database(record)
-        if db not in sizes:
-            sizes[db] = None if db is None else calibration.schema_columns(db.catalog())
-        size = sizes[db]
-        if size is None or not record.get("signals"):
-            out.append(record)
-        else:
-            out.append({**record, "signals": {**record["signals"], "schema_columns": size}})
+        if db not in catalogs:
+            catalogs[db] = db.catalog()
+        chosen = record.get("chosen")
+        if chosen is None:  # a rule abstained; live, the signals were read on the leading query
+            chosen = leading_index(record["candidates"])
+        candidate = record["candidates"][chosen] if chosen is not None else None
+        sql = candidate["sql"] if candidate and candidate["status"] == "ok" else None
+        found = schema_signals(catalogs[db], question, sql, db.sql_dialect)
+        out.append({**record, "signals": {**found, **seen}})  # what was recorded stands
     return out

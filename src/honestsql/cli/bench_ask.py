@@ -130,7 +130,12 @@ def bench_ask(
                 except HonestSQLError:  # no benchmark data here: no database-level signal
                     suites = {}
                 with bench.databases(suites, allow_privileged or None) as database:
-                    records = ask_ablation.with_schema_size(records, database)
+                    questions = {
+                        f"{name}:{e.id}": e.question
+                        for name, dataset in suites.items()
+                        for e in dataset.examples
+                    }
+                    records = ask_ablation.with_schema_signals(records, database, questions)
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)

@@ -126,7 +126,7 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
     if absent:
         from honestsql.clues import CLUES
 
-        computed = [c for c in absent if c in CLUES or c == "schema_columns"]
+        computed = [c for c in absent if c in CLUES or c in ("schema_columns", "named_unread")]
         again = (
             f" `honestsql bench ask --run FILE --rejudge` computes {', '.join(computed)} from "
             "the recorded queries and their databases."

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from honestsql import calibration
 from honestsql.check import check
 from honestsql.clues import clues
 from honestsql.db import Database
 from honestsql.db.result import holds_nothing
-from honestsql.decide import Candidate, leading
+from honestsql.decide import Candidate, leading, schema_signals
 from honestsql.errors import HonestSQLError
 from honestsql.evaluation.datasets import Example
 from honestsql.evaluation.scorer import Scorer
@@ -141,7 +140,8 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     now: from its candidates' SQL, each query that ran run again on ``db``; whether the chosen
     result holds nothing (``empty``: no rows, only NULLs or zeros); and whether the chosen query
     draws a warning of the verifier now (``type_mismatch``: a literal of another type,
-    arithmetic on an identifier); and the size of ``db``'s schema (``schema_columns``)."""
+    arithmetic on an identifier); the size of ``db``'s schema (``schema_columns``) and whether
+    the chosen query leaves out a column the question names (``named_unread``)."""
     candidates = record["candidates"]
     sqls = [c["sql"] if c["status"] == "ok" else None for c in candidates]
     run = Runner(db) if db is not None else None
@@ -149,7 +149,7 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     dialect = db.sql_dialect if db is not None else None
     chosen = record.get("chosen")
     if chosen is None:  # a rule abstained; live, the clues were read on the leading query
-        chosen = _leading(candidates)
+        chosen = leading_index(candidates)
     found = clues(question, sqls, chosen, results, dialect)
     rows = results[chosen] if chosen is not None else None
     if rows is not None:
@@ -158,9 +158,8 @@ def reclue(record: Mapping[str, Any], db: Database | None, question: str) -> dic
     if db is not None and shown is not None:
         warned = check(db, shown, execute=False).warnings
         found["type_mismatch"] = 1.0 if warned else 0.0
-    size = calibration.schema_columns(db.catalog()) if db is not None else None
-    if size is not None:
-        found["schema_columns"] = size
+    if db is not None:
+        found |= schema_signals(db.catalog(), question, shown, dialect)
     return found
 
 
@@ -180,7 +179,7 @@ def as_candidates(candidates: list[dict[str, Any]]) -> list[Candidate]:
     ]
 
 
-def _leading(candidates: list[dict[str, Any]]) -> int | None:
+def leading_index(candidates: list[dict[str, Any]]) -> int | None:
     """The index of the query ``decide`` weighs among a record's candidates."""
     rebuilt = as_candidates(candidates)
     lead = leading(rebuilt)
