@@ -203,10 +203,10 @@ def print_rows(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -
 AblationOption = Annotated[
     bool,
     typer.Option(
-        help="With --report-only: what each recorded signal beyond the calibrator's adds, "
-        "nested leave-one-database-out (run --rejudge first to record them in an old run), "
-        "`schema_columns` included (read from each question's database, where --data holds "
-        "it, for a run recorded before runs carried it)."
+        help="With --report-only: what each recorded signal beyond the model's calibrator's "
+        "own adds, nested leave-one-database-out (run --rejudge first to record them in an old "
+        "run), `schema_columns` and `named_unread` included (read from each question and its "
+        "database, where --data holds it, for a run recorded before runs carried them)."
     ),
 ]
 
