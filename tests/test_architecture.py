@@ -57,6 +57,7 @@ LAYERS: list[set[str]] = [
         "fitting",
         "answer",
         "decide",
+        "merging",
         "gates",
         "selfcheck",
         "memory",

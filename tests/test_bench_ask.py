@@ -602,6 +602,29 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode != 0 and "several models" in proc.stdout
+    # A run written by `bench what-if --change merge-in-order --write` counts agreement with
+    # a wider result: the calibrator fitted on it says so, and decide counts as it learned.
+    merged = tmp_path / "merged.jsonl"
+    merged_header = {**header, "agreement": "merge-in-order", "what_if": "merge-in-order"}
+    merged.write_text("\n".join(json.dumps(r) for r in [merged_header, *records]) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(merged), "--out", str(out)]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["agreement"] == "merge-in-order"
+    assert calibration.merges_in_order(calibration.Calibrator.from_json(out.read_text()))
+    mixed = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), str(merged)]
+        + ["--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert mixed.returncode != 0 and "agreement" in mixed.stdout
 
 
 def test_plan_covers_every_database_early() -> None:

@@ -16,6 +16,7 @@ import honestsql
 from honestsql.benchmarks import ask as bench
 from honestsql.benchmarks import ask_whatif
 from honestsql.errors import InvalidInput
+from honestsql.merging import holds_in_order
 
 from .chat_server import ChatServer
 
@@ -73,7 +74,7 @@ def _record(sqls: list[str], hashes: str, correct: list[bool], **signals: float)
 def test_a_result_held_in_order_by_a_wider_one(
     narrow: list[tuple[Any, ...]], wide: list[tuple[Any, ...]], held: bool
 ) -> None:
-    assert ask_whatif.holds_in_order(narrow, wide) is held
+    assert holds_in_order(narrow, wide) is held
 
 
 def test_the_names_and_the_names_with_their_price_agree_when_merged(
@@ -197,10 +198,10 @@ def test_bench_what_if_on_a_run_bench_ask_wrote(tmp_path: Path) -> None:
     assert asked.returncode == 0, asked.stderr
     written = run.read_bytes()
 
-    def what_if(change: str) -> dict[str, Any]:
+    def what_if(change: str, *extra: str) -> dict[str, Any]:
         proc = subprocess.run(
             [*common, "what-if", str(run), "--change", change, "--data", str(data)]
-            + ["--suite", "spider", "--json"],
+            + ["--suite", "spider", "--json", *extra],
             capture_output=True,
             text=True,
             timeout=120,
@@ -211,8 +212,17 @@ def test_bench_what_if_on_a_run_bench_ask_wrote(tmp_path: Path) -> None:
     records = {r["id"]: r for r in bench.load_run(run)[1]}
     top_two = next(i for i, r in records.items() if r["candidates"][0]["sql"] == TOP_TWO)
     zero = next(i for i, r in records.items() if "400" in r["candidates"][0]["sql"])
-    merged = what_if("merge-in-order")
+    changed = tmp_path / "merged.jsonl"
+    merged = what_if("merge-in-order", "--write", str(changed))
     assert merged["touched_ids"] == [top_two] and merged["questions"] == 3
+    # The run as changed is a run file of its own: its header says how agreement was counted
+    # (a calibrator fitted on it decides so), its records hold the changed signals.
+    header, rewritten = bench.load_run(changed)
+    assert header["agreement"] == "merge-in-order" and header["what_if"] == "merge-in-order"
+    assert header["model"] == bench.load_run(run)[0]["model"]
+    again = {r["id"]: r for r in rewritten}
+    assert again[top_two]["signals"]["top_share"] == 1.0
+    assert records[top_two]["signals"]["top_share"] < 1.0
     # The names alone are the gold; shown with their price, the answer is judged wrong.
     assert merged["touched_right_before"] == 0 and merged["touched_right_after"] == 0
     before = what_if("old-empty")

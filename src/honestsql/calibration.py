@@ -158,6 +158,17 @@ RECORDED = (
 MODEL_SIGNALS: dict[str, tuple[str, ...]] = {"qwen2.5-coder-0.5b": ("schema_columns",)}
 
 
+#: How a calibrator fitted on agreement that counts a result with a wider one holding it (rule 4,
+#: docs/BENCHMARKS.md) says so in its details, so that ``decide`` counts agreement as it learned.
+MERGE_IN_ORDER = "merge-in-order"
+
+
+def merges_in_order(calibrator: object) -> bool:
+    """Whether ``calibrator`` was fitted on agreement counted with ``decide.merge_wider``."""
+    details = getattr(calibrator, "details", None)
+    return isinstance(details, dict) and details.get("agreement") == MERGE_IN_ORDER
+
+
 def signals_of(model: str) -> tuple[str, ...]:
     """The signals a calibrator of ``model`` is fitted on."""
     return (*SIGNALS, *MODEL_SIGNALS.get(model, ()))

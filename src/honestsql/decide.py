@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honestsql.answer import CandidateInfo, CandidateStatus, ReasonCode, ReasonInfo
-from honestsql.calibration import AnyCalibrator, schema_columns
+from honestsql.calibration import AnyCalibrator, merges_in_order, schema_columns
 from honestsql.catalog import Catalog
 from honestsql.clues import clues, named_unread
 from honestsql.db import QueryResult
 from honestsql.db.result import holds_nothing
 from honestsql.findings import Finding
 from honestsql.llm import Likelihood
+from honestsql.merging import merge_wider
 from honestsql.wording import say
 
 
@@ -50,6 +51,8 @@ class Candidate:
     ungrounded: list[str] = field(default_factory=list)
     #: The model's likelihood of the SQL it wrote last (None where the backend cannot read it).
     likelihood: Likelihood | None = None
+    #: The wider result this one's agrees with (``merge_wider``), where one holds it.
+    group: str | None = None
 
     def to_dict(self) -> CandidateInfo:
         info: CandidateInfo = {
@@ -169,11 +172,16 @@ def agreement(
     Equally supported results are ordered by the model's likelihood of their queries, where the
     backend reads it (``_weighed``)."""
     ok = [c for c in candidates if c.status == "ok" and c.result_hash]
-    ranked = Counter(c.result_hash for c in ok).most_common()
+    ranked = Counter(map(_key, ok)).most_common()
     if _weighed(ok) and len(ranked) > 1:
         ranked.sort(key=lambda item: (-item[1], -_likelihood(ok, item[0])))
-    members = [c for c in ok if ranked and c.result_hash == ranked[0][0]]
+    members = [c for c in ok if ranked and _key(c) == ranked[0][0]]
     return ok, ranked, members
+
+
+def _key(candidate: Candidate) -> str | None:
+    """The result a candidate agrees with: its own, or the wider one that holds it."""
+    return candidate.group or candidate.result_hash
 
 
 def leading(candidates: list[Candidate]) -> Candidate | None:
@@ -188,16 +196,17 @@ def _weighed(ok: list[Candidate]) -> bool:
 
 def _likelihood(ok: list[Candidate], key: str | None) -> float:
     """The mean probability per token of the queries that gave result ``key``."""
-    found = [math.exp(c.likelihood.mean) for c in ok if c.result_hash == key and c.likelihood]
+    found = [math.exp(c.likelihood.mean) for c in ok if _key(c) == key and c.likelihood]
     return sum(found) / len(found) if found else 0.0
 
 
 def _chosen(members: list[Candidate]) -> Candidate | None:
     """The query shown for an agreeing group: the shortest of those that needed the fewest
-    repairs."""
-    if not members:
+    repairs, among those that gave the group's result itself (not a narrower one it holds)."""
+    own = [c for c in members if c.group is None] or members
+    if not own:
         return None
-    return min(members, key=lambda c: (c.repairs, len(c.sql or "")))
+    return min(own, key=lambda c: (c.repairs, len(c.sql or "")))
 
 
 def decide(
@@ -215,6 +224,8 @@ def decide(
 ) -> Decision:
     """Answer or abstain (see the module's text); the words for people are in ``language``;
     ``shown`` are the verified examples the prompt held, named in the notes."""
+    if merges_in_order(calibrator):
+        merge_wider(candidates)
     seen = signals(candidates, relevance, question, dialect, self_check, catalog)
     decision = _decided(candidates, seen, target, relevance, calibrator, language)
     decision.notes += [say("shown_example", language, question=q) for q in shown or []]
@@ -267,7 +278,7 @@ def _decided(
         # Equally supported readings that give different answers and nothing to weigh them:
         # picking one would be a guess, whatever the target. With the model's likelihoods the
         # likelier reading is weighed like any other (its margin is 0).
-        rivals = [c for c in ok if c.result_hash == ranked[1][0]]
+        rivals = [c for c in ok if _key(c) == ranked[1][0]]
         reason = Reason(
             "ambiguous",
             say("ambiguous", language),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import honestsql
+from honestsql import calibration
 from honestsql.benchmarks import append_record, ask_examples, multilingual, read_run, start_run
 from honestsql.db import Database
 from honestsql.errors import InvalidInput
@@ -126,6 +127,8 @@ def run(
     everything, _ = plan(suites)
     items = everything[:limit] if limit else everything
     header = run_header(backend, settings, target)
+    if calibration.merges_in_order(calibration.for_backend(backend, settings)):
+        header["agreement"] = calibration.MERGE_IN_ORDER  # a refit on this run counts so too
     if examples:
         header["examples"] = ask_examples.HELD_OUT
     done: dict[str, dict[str, Any]] = {}

@@ -23,7 +23,6 @@ rule is written first, then measured on complete runs (docs/BENCHMARKS.md). The 
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,16 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from honestsql.benchmarks import ask
+from honestsql.benchmarks import append_record, ask, start_run
 from honestsql.benchmarks.ask_figures import empty_gold, summarize
+from honestsql.calibration import MERGE_IN_ORDER
 from honestsql.check import check
 from honestsql.db import Database
 from honestsql.decide import agreement, leading
 from honestsql.errors import InvalidInput
 from honestsql.evaluation.datasets import Dataset
-from honestsql.evaluation.records import Rows, Runner, as_candidates
+from honestsql.evaluation.records import Runner, as_candidates
+from honestsql.merging import merge_wider
 
 CHANGES = {
     "old-empty": "empty read as before 2026-12-04: no rows or only NULLs",
@@ -94,59 +95,20 @@ def no_identifier_warning(record: dict[str, Any], run: Runner) -> bool:
     return True
 
 
-def holds_in_order(narrow: Rows, wide: Rows) -> bool:
-    """Whether each column of ``narrow`` is a different column of the wider ``wide``, value for
-    value in the same row order."""
-    if not narrow or not wide or len(narrow) != len(wide) or len(wide[0]) <= len(narrow[0]):
-        return False
-    columns = [tuple(row[j] for row in wide) for j in range(len(wide[0]))]
-    used: set[int] = set()
-    for j in range(len(narrow[0])):
-        column = tuple(row[j] for row in narrow)
-        match = next((k for k, c in enumerate(columns) if k not in used and c == column), None)
-        if match is None:
-            return False
-        used.add(match)
-    return True
-
-
 def merge_in_order(record: dict[str, Any], run: Runner) -> bool:
-    """Agreement counted again with each result inside the best supported wider one that holds
-    it; ``top_share``, ``margin``, ``distinct_share``, ``greedy_agrees`` and the chosen query
-    follow, ranked and chosen by ``decide``'s own rules (ties by the model's likelihood)."""
-    candidates = record["candidates"]
+    """Agreement counted again as ``merging.merge_wider`` counts it (each result inside the best
+    supported wider one that holds it, the candidates' queries run again for their rows);
+    ``top_share``, ``margin``, ``distinct_share``, ``greedy_agrees`` and the chosen query follow,
+    ranked and chosen by ``decide``'s own rules (ties by the model's likelihood)."""
     if record.get("rule") is not None or not record.get("signals"):
         return False
-    ok = [i for i, c in enumerate(candidates) if c["status"] == "ok" and c.get("result_hash")]
-    support = Counter(candidates[i]["result_hash"] for i in ok)
-    rows: dict[str, Rows] = {}
-    for i in ok:
-        rows.setdefault(candidates[i]["result_hash"], run.rows(candidates[i]["sql"]))
-    into: dict[str, str] = {}
-    for key in support:
-        wider = [w for w in support if w != key and holds_in_order(rows[key], rows[w])]
-        if wider:
-            into[key] = max(wider, key=lambda w: (support[w], -len((rows[w] or [()])[0])))
-    if not into:
+    merged = as_candidates(record["candidates"])
+    if not merge_wider(merged, lambda c: run.rows(c.sql) if c.sql else None):
         return False
-
-    def widest(key: str) -> str:
-        while key in into:  # each step is strictly wider: no cycle
-            key = into[key]
-        return key
-
-    # Each result counted under the widest one that holds it, ranked and chosen as decide does;
-    # the query shown is one that gave the widest result itself.
-    rebuilt = as_candidates(candidates)
-    merged = as_candidates(candidates)
-    for candidate in merged:
-        if candidate.result_hash:
-            candidate.result_hash = widest(candidate.result_hash)
     _, ranked, members = agreement(merged)
-    lead = ranked[0][0]
-    shown = leading([rebuilt[i] for i in ok if rebuilt[i].result_hash == lead])
-    chosen = next(i for i, c in enumerate(rebuilt) if c is shown)
-    n = len(candidates)
+    shown = leading(merged)
+    chosen = next(i for i, c in enumerate(merged) if c is shown)
+    n = len(merged)
     top = ranked[0][1] / n
     second = ranked[1][1] / n if len(ranked) > 1 else 0.0
     record["signals"].update(
@@ -156,7 +118,7 @@ def merge_in_order(record: dict[str, Any], run: Runner) -> bool:
         greedy_agrees=1.0 if merged and any(m is merged[0] for m in members) else 0.0,
     )
     record["chosen"] = chosen
-    record["chosen_correct"] = bool(candidates[chosen]["correct"])
+    record["chosen_correct"] = bool(record["candidates"][chosen]["correct"])
     return True
 
 
@@ -321,8 +283,11 @@ def run_what_if(
     target: float = 0.75,
     allow_privileged: bool | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    write: Path | None = None,
 ) -> dict[str, Any]:
-    """``change`` measured on the run file ``run_path`` (read, never written)."""
+    """``change`` measured on the run file ``run_path`` (read, never written); with ``write``,
+    the records as changed are written there as a run file of their own, its header naming the
+    change (and, for ``merge-in-order``, the agreement a calibrator fitted on it counts)."""
     header, records = ask.load_run(run_path)
     runners: dict[Database | None, Runner | None] = {}
 
@@ -335,4 +300,11 @@ def run_what_if(
             return runners[db]
 
         changed, touched = what_if(records, change, runner, progress)
+    if write is not None:
+        if write.resolve() == run_path.resolve():
+            raise InvalidInput("--write names the run itself; write the changed run elsewhere.")
+        merged = {"agreement": MERGE_IN_ORDER} if change == "merge-in-order" else {}
+        start_run(write, {**header, "what_if": change, **merged}, resumed=False)
+        for record in changed:
+            append_record(write, record)
     return compare(records, changed, touched, change=change, model=header["model"], target=target)

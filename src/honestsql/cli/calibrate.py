@@ -110,8 +110,16 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
                 "The runs decoded under several grammars "
                 f"({', '.join(sorted(map(str, grammars)))}); fit one at a time."
             )
+        agreements = {header.get("agreement") for header, _ in loaded}
+        if len(agreements) != 1:
+            raise InvalidInput(
+                "The runs count agreement in different ways (some with merge-in-order, written "
+                "by `bench what-if --write`); fit one kind at a time."
+            )
         records = {r["id"]: r for _, rs in loaded for r in rs}
         model = ask_figures.fit(list(records.values()), models.pop(), grammar=grammars.pop())
+        if agreement := agreements.pop():  # decide counts agreement as the fit saw it
+            model.details["agreement"] = agreement
     except (ValueError, RuntimeError) as exc:
         fail(InvalidInput(str(exc)), as_json)
     except HonestSQLError as exc:
@@ -160,6 +168,14 @@ def bench_what_if(
     suite: SuiteOption = None,
     target: TargetOption = 0.75,
     allow_privileged: AllowPrivilegedOption = False,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the run as changed to this file (a `bench ask` run file whose "
+            "header names the change): `honestsql calibrate fit` on it fits a calibrator that "
+            "decides with the change (merge-in-order)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """A change to how answers are decided, measured on a run without the model: the figures as
@@ -182,9 +198,12 @@ def bench_what_if(
                 target=target,
                 allow_privileged=allow_privileged or None,
                 progress=lambda done, _total: reached(done),
+                write=write,
             )
     except HonestSQLError as exc:
         fail(exc, as_json)
+    if write is not None:
+        figures["written"] = str(write)
     if as_json:
         print_figures("what-if", figures, as_json)
         return

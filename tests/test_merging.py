@@ -1,0 +1,71 @@
+"""A result counted with a wider one that holds it (``honestsql.merging``), in ``decide`` only
+where the calibrator was fitted on agreement counted so; real SQLite results throughout."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import honestsql
+from honestsql import calibration
+from honestsql.calibration import LogisticCalibrator
+from honestsql.decide import Candidate, decide, leading
+from honestsql.merging import merge_wider
+
+NAMES = "SELECT name FROM product ORDER BY price DESC LIMIT 2"
+WITH_PRICE = "SELECT name, price FROM product ORDER BY price DESC LIMIT 2"
+OTHER_ORDER = "SELECT name, price FROM product ORDER BY price ASC LIMIT 2"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> honestsql.Database:
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE product (id INTEGER PRIMARY KEY, name TEXT, price REAL);"
+            "INSERT INTO product VALUES (1,'pen',2),(2,'ink',9),(3,'pad',5);"
+        )
+    return honestsql.connect(str(path))
+
+
+def _ran(db: honestsql.Database, *sqls: str) -> list[Candidate]:
+    out = []
+    for sql in sqls:
+        result = db.execute(sql)
+        out.append(Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key))
+    return out
+
+
+def _calibrator(agreement: str | None) -> LogisticCalibrator:
+    details = {"agreement": agreement} if agreement else {}
+    return LogisticCalibrator({"top_share": 4.0}, -2.0, "test", details)
+
+
+def test_decide_merges_only_for_a_calibrator_fitted_so(db: honestsql.Database) -> None:
+    sqls = (NAMES, WITH_PRICE, NAMES, WITH_PRICE, NAMES)
+    plain = decide(_ran(db, *sqls), target=0.5, relevance=1.0, calibrator=_calibrator(None))
+    assert plain.signals["top_share"] == pytest.approx(3 / 5)
+    assert plain.chosen is not None and plain.chosen.sql == NAMES
+    merging = _calibrator(calibration.MERGE_IN_ORDER)
+    merged = decide(_ran(db, *sqls), target=0.5, relevance=1.0, calibrator=merging)
+    assert merged.signals["top_share"] == 1.0 and merged.signals["margin"] == 1.0
+    assert merged.signals["distinct_share"] == pytest.approx(1 / 5)
+    # The query shown gave the wider result itself: the names with the price that ranks them.
+    assert merged.chosen is not None and merged.chosen.sql == WITH_PRICE
+    assert merged.confidence > plain.confidence
+    # The flag travels with the calibrator's file.
+    again = LogisticCalibrator.from_dict(__import__("json").loads(merging.to_json()))
+    assert calibration.merges_in_order(again) and not calibration.merges_in_order(None)
+
+
+def test_a_wider_result_in_another_order_or_alone_is_not_merged(db: honestsql.Database) -> None:
+    candidates = _ran(db, NAMES, OTHER_ORDER, NAMES)
+    assert merge_wider(candidates) is False
+    assert [c.group for c in candidates] == [None, None, None]
+    # The narrow result wins alone: its own query is shown.
+    lone = _ran(db, NAMES, WITH_PRICE)
+    assert merge_wider(lone) is True
+    assert lone[0].group == lone[1].result_hash and lone[1].group is None
+    assert leading(lone) is lone[1]
