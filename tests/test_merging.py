@@ -55,6 +55,8 @@ def test_decide_merges_only_for_a_calibrator_fitted_so(db: honestsql.Database) -
     # The query shown gave the wider result itself: the names with the price that ranks them.
     assert merged.chosen is not None and merged.chosen.sql == WITH_PRICE
     assert merged.confidence > plain.confidence
+    assert "3 of them give part of it: the same rows, fewer of its columns" in merged.notes
+    assert not any("part of it" in note for note in plain.notes)
     # The flag travels with the calibrator's file.
     again = LogisticCalibrator.from_dict(__import__("json").loads(merging.to_json()))
     assert calibration.merges_in_order(again) and not calibration.merges_in_order(None)

@@ -255,6 +255,8 @@ def _decided(
         if top_size == n
         else say("disagree", language, top=top_size, n=n)
     ]
+    if narrower := sum(1 for c in members if c.group is not None):  # merge_wider counted them
+        notes.append(say("narrower_agree", language, k=narrower))
     fitted_on = calibrator.fitted_on if calibrator is not None else ""
     calibrated = say("calibrated", language, model=fitted_on.partition(":")[0] or "past runs")
     if calibrator is not None:
