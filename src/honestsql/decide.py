@@ -160,7 +160,7 @@ def schema_signals(
     """The signals read from the database's schema: its size and whether ``sql`` leaves out a
     column the question names (none without a catalog)."""
     size = schema_columns(catalog) if catalog is not None else None
-    if size is None:
+    if catalog is None or size is None:
         return {}
     return {"schema_columns": size, "named_unread": named_unread(question, sql, catalog, dialect)}
 
