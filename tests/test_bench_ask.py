@@ -566,13 +566,18 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     run = tmp_path / "run.jsonl"
     run.write_text("\n".join(json.dumps(r) for r in [header, *records]) + "\n")
     out = tmp_path / "cal.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), "--out", str(out)]
-        + ["--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def fit(*runs: Path, as_json: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "honestsql", "calibrate", "fit", *map(str, runs)]
+            + ["--out", str(out)]
+            + (["--json"] if as_json else []),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    proc = fit(run)
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout)
     assert figures["questions"] == 40 and figures["leave_one_database_out"]["auroc"] == 1.0
@@ -580,12 +585,7 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     # The records carry three signals: the others are named, not silently read as 0.
     carried = {"top_share", "margin", "greedy_agrees"}
     assert figures["absent_signals"] == [s for s in calibration.SIGNALS if s not in carried]
-    plain = subprocess.run(
-        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    plain = fit(run, as_json=False)
     assert plain.returncode == 0, plain.stderr
     said = " ".join(plain.stdout.split())
     assert "No record carries" in said and "per_group_flat" in said and "--rejudge" in said
@@ -594,36 +594,18 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     assert fitted.probability(records[0]["signals"]) > fitted.probability(records[4]["signals"])
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps({**header, "model": "n"}) + "\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), str(other)]
-        + ["--out", str(out), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = fit(run, other)
     assert proc.returncode != 0 and "several models" in proc.stdout
     # A run written by `bench what-if --change merge-in-order --write` counts agreement with
     # a wider result: the calibrator fitted on it says so, and decide counts as it learned.
     merged = tmp_path / "merged.jsonl"
     merged_header = {**header, "agreement": "merge-in-order", "what_if": "merge-in-order"}
     merged.write_text("\n".join(json.dumps(r) for r in [merged_header, *records]) + "\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(merged), "--out", str(out)]
-        + ["--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = fit(merged)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["agreement"] == "merge-in-order"
     assert calibration.merges_in_order(calibration.Calibrator.from_json(out.read_text()))
-    mixed = subprocess.run(
-        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), str(merged)]
-        + ["--out", str(out), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    mixed = fit(run, merged)
     assert mixed.returncode != 0 and "agreement" in mixed.stdout
 
 
