@@ -164,7 +164,7 @@ MERGE_IN_ORDER = "merge-in-order"
 
 
 def merges_in_order(calibrator: object) -> bool:
-    """Whether ``calibrator`` was fitted on agreement counted with ``decide.merge_wider``."""
+    """Whether ``calibrator`` was fitted on agreement counted with ``merging.merge_wider``."""
     details = getattr(calibrator, "details", None)
     return isinstance(details, dict) and details.get("agreement") == MERGE_IN_ORDER
 

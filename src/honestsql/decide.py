@@ -154,13 +154,15 @@ def signals(
     }
 
 
+SCHEMA_SIGNALS = ("schema_columns", "named_unread")  # what ``schema_signals`` reads
+
+
 def schema_signals(
     catalog: Catalog | None, question: str, sql: str | None, dialect: str | None
 ) -> dict[str, float]:
     """The signals read from the database's schema: its size and whether ``sql`` leaves out a
     column the question names (none without a catalog)."""
-    size = schema_columns(catalog) if catalog is not None else None
-    if catalog is None or size is None:
+    if catalog is None or (size := schema_columns(catalog)) is None:
         return {}
     return {"schema_columns": size, "named_unread": named_unread(question, sql, catalog, dialect)}
 

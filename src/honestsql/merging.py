@@ -47,7 +47,7 @@ def merge_wider(
     """Count each result with the best supported wider result that holds it row for row, in
     order (three candidates list the names, two the names with their revenue: five agree), the
     widest of a chain; the query shown is then one that gave the widest result itself
-    (``_chosen``). Sets each merged candidate's ``group``; whether any was merged. Used where the
+    (``decide._chosen``). Sets each merged candidate's ``group``; whether any was merged. Used where the
     calibrator was fitted on agreement counted so (``calibration.merges_in_order``; rule 4 in
     docs/BENCHMARKS.md)."""
     ok = [c for c in candidates if c.status == "ok" and c.result_hash]

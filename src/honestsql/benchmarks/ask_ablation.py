@@ -10,11 +10,8 @@ from honestsql import calibration
 from honestsql.benchmarks.ask_figures import summarize
 from honestsql.catalog import Catalog
 from honestsql.db import Database
-from honestsql.decide import schema_signals
+from honestsql.decide import SCHEMA_SIGNALS, schema_signals
 from honestsql.evaluation.records import leading_index
-
-#: The signals ``with_schema_signals`` computes for a run recorded without them.
-SCHEMA = ("schema_columns", "named_unread")
 
 
 def ablation(
@@ -86,7 +83,7 @@ def with_schema_signals(
         seen = record.get("signals") or {}
         db = database(record)
         question = questions.get(record["id"])
-        if not seen or all(k in seen for k in SCHEMA) or db is None or question is None:
+        if not seen or all(k in seen for k in SCHEMA_SIGNALS) or db is None or question is None:
             out.append(record)
             continue
         if db not in catalogs:

@@ -130,11 +130,7 @@ def bench_ask(
                 except HonestSQLError:  # no benchmark data here: no database-level signal
                     suites = {}
                 with bench.databases(suites, allow_privileged or None) as database:
-                    questions = {
-                        f"{name}:{e.id}": e.question
-                        for name, dataset in suites.items()
-                        for e in dataset.examples
-                    }
+                    questions = {i.id: i.example.question for i in bench.plan(suites)[0]}
                     records = ask_ablation.with_schema_signals(records, database, questions)
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:

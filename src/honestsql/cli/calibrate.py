@@ -133,8 +133,9 @@ def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> Non
     absent = model.details.get("absent_signals", [])
     if absent:
         from honestsql.clues import CLUES
+        from honestsql.decide import SCHEMA_SIGNALS
 
-        computed = [c for c in absent if c in CLUES or c in ("schema_columns", "named_unread")]
+        computed = [c for c in absent if c in CLUES or c in SCHEMA_SIGNALS]
         again = (
             f" `honestsql bench ask --run FILE --rejudge` computes {', '.join(computed)} from "
             "the recorded queries and their databases."
