@@ -18,6 +18,7 @@ from honestsql import prompts
 from honestsql.audit import AuditLog
 from honestsql.errors import InvalidInput
 from honestsql.llm import BackendError, backend_class
+from honestsql.llm.grammar import quote_identifier
 from honestsql.llm.openai_compat import OpenAICompatible, is_local
 from honestsql.pipeline import Pipeline, Settings
 
@@ -518,6 +519,28 @@ def test_early_stop_asks_for_more_candidates_only_when_the_first_disagree(
     at_once = ScriptedBackend(_always(GOOD))
     Pipeline(shop, at_once, Settings(candidates=5)).ask(QUESTION)
     assert [r.n for r in at_once.requests] == [1, 4]
+
+
+def test_inline_samples_move_the_values_into_the_ddl_only_when_asked(
+    shop: honestsql.Database,
+) -> None:
+    with ChatServer(scripted([GOOD] * 2)) as server:
+        ask(shop, server, candidates=2)
+        plain = [r["messages"][1]["content"] for r in server.requests]
+        ask(shop, server, candidates=2, inline_samples=True)
+        inline = [r["messages"][1]["content"] for r in server.requests[len(plain) :]]
+    assert plain and inline and all("<data>" in u and "example: [" not in u for u in plain)
+    assert all("<data>" not in u for u in inline)
+    # Each value shown in the block is shown once in its column's comment instead.
+    block = plain[0].split("<data>\n")[1].split("\n</data>")[0].splitlines()
+    assert block
+    for entry in block:
+        key, _, values = entry.partition(": ")
+        table, column = key.split(".")
+        ddl = inline[0].split(f"CREATE TABLE {table} (")[1].split(");")[0]
+        named = f"{quote_identifier(column, 'sqlite')} "
+        (line,) = [x for x in ddl.splitlines() if x.strip().startswith(named)]
+        assert line.endswith(f"-- example: {values}")
 
 
 def test_dialect_notes_reach_the_prompt_only_when_asked(shop: honestsql.Database) -> None:

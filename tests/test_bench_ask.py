@@ -11,6 +11,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -698,15 +699,24 @@ def test_the_calibrator_follows_the_grammar_the_backend_decodes() -> None:
     assert calibration.for_backend(backend, Settings(grammar="full", calibrated=False)) is None
 
 
-def test_bench_ask_dialect_notes_are_a_run_of_their_own(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "option, shows",
+    [
+        ("--dialect-notes", lambda system, user: "julianday(a) - julianday(b)" in system),
+        ("--inline-samples", lambda system, user: "example: [" in user and "<data>" not in user),
+    ],
+)
+def test_bench_ask_prompt_options_are_runs_of_their_own(
+    tmp_path: Path, option: str, shows: Callable[[str, str], bool]
+) -> None:
     _build(tmp_path / "data")
     run = tmp_path / "noted.jsonl"
     with ChatServer(_reply) as server:
-        _bench(tmp_path / "data", server, run, "--limit", "1", "--dialect-notes")
-        systems = {r["messages"][0]["content"] for r in server.requests}
-    assert bench.load_run(run)[0]["dialect_notes"] is True
-    assert systems and all("julianday(a) - julianday(b)" in s for s in systems)
-    with ChatServer(_reply) as server:  # the same file without the notes: another run
+        _bench(tmp_path / "data", server, run, "--limit", "1", option)
+        prompts = [[m["content"] for m in r["messages"]] for r in server.requests]
+    assert bench.load_run(run)[0][option.removeprefix("--").replace("-", "_")] is True
+    assert prompts and all(shows(system, user) for system, user in prompts)
+    with ChatServer(_reply) as server:  # the same file without the option: another run
         refused = subprocess.run(
             [sys.executable, "-m", "honestsql", "bench", "ask", "--suite", "spider", "--data"]
             + [str(tmp_path / "data"), "--llm", "openai", "--base-url", server.base_url]

@@ -231,8 +231,9 @@ class Pipeline:
         dialect = self.db.sql_dialect
         relevance = linking.relevance(question, catalog, evidence)
         evidence = "; ".join(part for part in (evidence, context) if part)
-        redact = self.settings.redacts(self.backend.local)
-        render = lambda tables: prompts.render_schema(catalog, dialect, tables, redact=redact).text  # noqa: E731
+        redact, inline = self.settings.redacts(self.backend.local), self.settings.inline_samples
+        show = partial(prompts.render_schema, catalog, dialect, redact=redact, inline=inline)
+        render = lambda tables: show(tables).text  # noqa: E731
         tables = linking.select_tables(
             question,
             catalog,
@@ -242,7 +243,7 @@ class Pipeline:
             evidence=evidence,
             embedder=embeddings.required() if self.settings.embeddings else None,
         )
-        schema = prompts.render_schema(catalog, dialect, tables, redact=redact)
+        schema = show(tables)
         timings["link"] = _ms(started)
         gate = write_request(question, state.language) or (
             off_topic(relevance, linking.content_words(question), state.language)

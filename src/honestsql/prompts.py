@@ -48,9 +48,16 @@ class SchemaText:
 
 
 def render_schema(
-    catalog: Catalog, dialect: str, tables: list[Table] | None = None, *, redact: bool = False
+    catalog: Catalog,
+    dialect: str,
+    tables: list[Table] | None = None,
+    *,
+    redact: bool = False,
+    inline: bool = False,
 ) -> SchemaText:
-    """CREATE TABLE statements with keys, comments and descriptions, then the sample values."""
+    """CREATE TABLE statements with keys, comments and descriptions, then the sample values in a
+    ``<data>`` block; with ``inline``, each column's values in its comment instead (``example:``
+    and a JSON list, the layout of text-to-SQL fine-tunes such as OmniSQL's), screened alike."""
     chosen = tables if tables is not None else catalog.tables
     flagged: list[str] = []
     ddl: list[str] = []
@@ -70,12 +77,14 @@ def render_schema(
             note = _note(
                 column.description or column.comment, f"{table.name}.{column.name}", flagged
             )
+            shown = _samples(table, column, redact, flagged)
+            if shown and inline:
+                note = ", ".join(p for p in (note, f"example: {data_json(shown)}") if p)
+            elif shown:
+                samples[f"{table.name}.{column.name}"] = shown
             if note:
                 line += f"  -- {note}"
             lines.append(line)
-            shown = _samples(table, column, redact, flagged)
-            if shown:
-                samples[f"{table.name}.{column.name}"] = shown
         if len(table.primary_key) > 1:
             lines.append(
                 f"  PRIMARY KEY ({', '.join(quote_identifier(c, dialect) for c in table.primary_key)})"

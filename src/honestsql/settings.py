@@ -62,6 +62,9 @@ class Settings:
     #: division, date functions). Off: on ``bench ask`` they made the 1.5B's queries worse
     #: (docs/BENCHMARKS.md, rule 7).
     dialect_notes: bool = False
+    #: Show each column's sample values in its DDL comment (``example: [...]``) rather than in
+    #: the ``<data>`` block after the schema: an option until rule 10 reads it.
+    inline_samples: bool = False
     #: Ask the model to check its leading query (``honestsql.selfcheck``) even when the
     #: calibrator does not read the answer: ``bench ask`` records it for later fits.
     self_check: bool = False

@@ -82,6 +82,13 @@ def bench_ask(
             "date functions), to measure them against a run without."
         ),
     ] = False,
+    inline_samples: Annotated[
+        bool,
+        typer.Option(
+            help="Show each column's sample values in its CREATE TABLE comment, not in a data "
+            "block after the schema, to measure them against a run without."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """A real model through honestsql on every question that can be executed here: bare model,
@@ -160,6 +167,7 @@ def bench_ask(
                         grammar=grammar,
                         self_check=True,
                         dialect_notes=dialect_notes,
+                        inline_samples=inline_samples,
                     ),
                     target=target,
                     limit=limit,

@@ -60,6 +60,7 @@ def run_header(backend: Backend, settings: Settings, target: float) -> dict[str,
         # Only when on, so that the runs made before it existed still resume.
         **({"early_stop": settings.early_stop} if settings.early_stop else {}),
         **({"dialect_notes": True} if settings.dialect_notes else {}),
+        **({"inline_samples": True} if settings.inline_samples else {}),
     }
 
 
