@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -159,3 +160,38 @@ def test_demo_database_has_descriptions() -> None:
         assert orders is not None and orders.description
         result = honestsql.check(db, "SELECT COUNT(*) FROM orders")
         assert result.ok and result.result is not None and result.result.rows == [(120,)]
+
+
+def test_a_postgres_table_never_analyzed_is_not_shown_as_empty() -> None:
+    """PostgreSQL says -1 rows for a table ANALYZE has not read (a small table loaded at once may
+    never be): it is not counted, and its first rows are sampled all the same. Read as 0, the
+    prompt told the model "0 rows" and showed no value (69 of sql-eval's 83 tables here)."""
+    psycopg = pytest.importorskip("psycopg")
+    from honestsql import prompts
+
+    from .conftest import PG_ADMIN
+
+    name = f"honestsql_unanalyzed_{os.getpid()}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {PG_ADMIN} does not answer: {exc}")
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE cities (id INTEGER, name TEXT)")
+            conn.execute("INSERT INTO cities VALUES (1, 'Lyon'), (2, 'Graz')")
+            (tuples,) = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'cities'")
+            assert tuples[0] < 0  # what PostgreSQL says before any ANALYZE
+        with honestsql.connect(url, allow_privileged=True) as db:
+            cities = db.catalog(refresh=True).table("cities")
+            assert cities is not None and cities.row_count is None
+            assert cities.column("name").samples == ["Lyon", "Graz"]  # type: ignore[union-attr]
+            text = prompts.render_schema(db.catalog(), "postgres").text
+        assert "0 rows" not in text and '["Lyon", "Graz"]' in text
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from honestsql.catalog import Catalog
 
 #: Bump when the cached JSON layout or the sampling changes, so old caches are ignored.
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 
 def cache_dir() -> Path:

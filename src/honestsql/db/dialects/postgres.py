@@ -134,8 +134,10 @@ class PostgreSQL(Dialect):
 
     def row_counts(self, conn: Connection, tables: list[str], schema: str | None) -> dict[str, int]:
         rows = conn.exec_driver_sql(
-            "SELECT c.relname, GREATEST(c.reltuples, 0)::bigint FROM pg_class c "
+            "SELECT c.relname, c.reltuples::bigint FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')"
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') "
+            # -1: never analyzed (a small table loaded at once may never be): not counted
+            "AND c.reltuples >= 0"
         ).fetchall()
         return {str(name): int(count) for name, count in rows}
