@@ -195,3 +195,31 @@ def test_a_postgres_table_never_analyzed_is_not_shown_as_empty() -> None:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize(
+    ("row_count", "estimated", "shown"),
+    [(0, False, "-- 0 rows"), (0, True, None), (None, False, None), (7, True, "-- 7 rows")],
+)
+def test_a_row_count_is_shown_unless_it_is_an_estimate_of_none(
+    row_count: int | None, estimated: bool, shown: str | None
+) -> None:
+    """Only a table counted and found empty is ``known_empty`` and shown as "0 rows"; an estimate
+    of none (never analyzed, or stale statistics) is not shown, nor is a count never taken."""
+    from honestsql import prompts
+    from honestsql.catalog import Catalog, Column, Table
+
+    table = Table(
+        name="cities",
+        columns=[Column(name="name", type="TEXT")],
+        row_count=row_count,
+        row_count_estimated=estimated,
+    )
+    text = prompts.render_schema(
+        Catalog(dialect="sqlite", fingerprint="x", tables=[table]), "sqlite"
+    ).text
+    assert table.known_empty == (row_count == 0 and not estimated)
+    if shown is None:
+        assert "rows" not in text
+    else:
+        assert shown in text

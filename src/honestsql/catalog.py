@@ -70,6 +70,12 @@ class Table(BaseModel):
             return self.name
         return self.name[len(self.schema_name) + 1 :]
 
+    @property
+    def known_empty(self) -> bool:
+        """Counted and found empty. An estimate of none (a table never analyzed, or statistics
+        gone stale) says nothing: its rows are sampled and its count is not shown."""
+        return self.row_count == 0 and not self.row_count_estimated
+
     # Lookup indexes, built on first use (building them for every table on load is slow).
     _by_name: dict[str, Column] | None = PrivateAttr(default=None)
     _by_folded: dict[str, Column] = PrivateAttr(default_factory=dict)

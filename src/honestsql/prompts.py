@@ -99,8 +99,7 @@ def render_schema(
             )
         header = f"CREATE TABLE {quote_identifier(table.name, dialect)} ("
         note = _note(table.description or table.comment, table.name, flagged)
-        count = table.row_count  # an estimate of none (never counted, or stale) is not shown
-        rows = f"{count} rows" if count or (count == 0 and not table.row_count_estimated) else ""
+        rows = f"{table.row_count} rows" if table.row_count or table.known_empty else ""
         comment = " -- " + "; ".join(p for p in (note, rows) if p) if (note or rows) else ""
         partitions = [quote_identifier(c.name, dialect) for c in table.columns if c.partition]
         tail = f") PARTITIONED BY ({', '.join(partitions)});" if partitions else ");"

@@ -89,8 +89,8 @@ def _sample(conn: Connection, dialect: Dialect, table: Table, hidden: set[str]) 
     """Fill ``samples`` of the text columns (but the ``hidden`` ones) with a few distinct values
     from the first rows."""
     text_columns = [c for c in table.columns if c.is_text and c.name not in hidden]
-    if not text_columns or (table.row_count == 0 and not table.row_count_estimated):
-        return  # an estimate of none may be stale: the first rows are read all the same
+    if not text_columns or table.known_empty:
+        return
     select = ", ".join(dialect.quote(c.name) for c in text_columns)
     source = dialect.quote(table.name)
     if table.schema_name is not None:

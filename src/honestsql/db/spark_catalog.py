@@ -161,7 +161,7 @@ class SparkSchemaReader:
             for c in table.columns
             if c.type.lower().startswith(("string", "varchar", "char")) and c.name not in hidden
         ]
-        if not text_columns or table.row_count == 0:
+        if not text_columns or table.known_empty:
             return
         source = ".".join(_quote(p) for p in _source_parts(table))
         select = ", ".join(_quote(c.name) for c in text_columns)
