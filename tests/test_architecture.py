@@ -64,6 +64,7 @@ LAYERS: list[set[str]] = [
         "audit",
         "glossary",
         "conversation",
+        "drafting",
     },
     {"pipeline"},  # the flow of one question
     {"service", "honestsql"},  # the front door and the public API
