@@ -223,6 +223,15 @@ def test_bench_what_if_on_a_run_bench_ask_wrote(tmp_path: Path) -> None:
     again = {r["id"]: r for r in rewritten}
     assert again[top_two]["signals"]["top_share"] == 1.0
     assert records[top_two]["signals"]["top_share"] < 1.0
+    # Its chosen queries changed but its decisions are the run's own: no `as_run` to report.
+    rewritten_report = subprocess.run(
+        [*common, "ask", "--run", str(changed), "--report-only", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rewritten_report.returncode == 0, rewritten_report.stderr
+    assert json.loads(rewritten_report.stdout)["as_run"] is None
     # The names alone are the gold; shown with their price, the answer is judged wrong.
     assert merged["touched_right_before"] == 0 and merged["touched_right_after"] == 0
     before = what_if("old-empty")

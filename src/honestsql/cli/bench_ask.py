@@ -142,6 +142,8 @@ def bench_ask(
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)
+                if header.get("what_if"):  # queries and signals rewritten, decisions not
+                    figures["as_run"] = None
             if common_with is not None:
                 figures["paired_first_query"] = {"with": str(common_with), **paired}
             if rejudge:
