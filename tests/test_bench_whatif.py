@@ -277,3 +277,34 @@ def test_a_column_beside_an_aggregate_without_group_by(
     record = _record([sql], "a", [False], type_mismatch=0.0)
     assert ask_whatif.bare_column_warning(record, runner) is bare
     assert record["signals"]["type_mismatch"] == (1.0 if bare else 0.0)
+
+
+@pytest.mark.parametrize(
+    ("sql", "leaf"),
+    [
+        # visit is read only where it is joined: it keeps stores with visits and repeats them.
+        (
+            "SELECT s.name FROM store AS s JOIN visit AS v ON s.id = v.store_id WHERE s.city = 'Oslo'",
+            True,
+        ),
+        ("SELECT S.name FROM store AS s JOIN visit AS V ON s.id = v.store_id", True),  # any case
+        (
+            "SELECT s.name FROM store AS s JOIN visit AS v ON s.id = v.store_id WHERE v.day = 1",
+            False,
+        ),
+        ("SELECT COUNT(*) FROM store AS s JOIN visit AS v ON s.id = v.store_id", False),  # rows
+        ("SELECT name FROM store AS s JOIN visit AS v ON s.id = v.store_id", False),  # whose name?
+        # A table read by a correlated subquery is not idle.
+        (
+            "SELECT s.name FROM store AS s JOIN visit AS v ON s.id = v.store_id "
+            "WHERE EXISTS (SELECT 1 FROM store AS t WHERE t.city = v.city)",
+            False,
+        ),
+        ("SELECT s.name FROM store AS s", False),
+    ],
+)
+def test_a_table_joined_for_nothing_warns(runner: ask_whatif.Runner, sql: str, leaf: bool) -> None:
+    assert ask_whatif.leaf_join(sql, "sqlite") is leaf
+    record = _record([sql], "a", [False], type_mismatch=0.0)
+    assert ask_whatif.leaf_join_warning(record, runner) is leaf
+    assert record["signals"]["type_mismatch"] == (1.0 if leaf else 0.0)

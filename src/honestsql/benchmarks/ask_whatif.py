@@ -17,7 +17,9 @@ rule is written first, then measured on complete runs (docs/BENCHMARKS.md). The 
   a unique one (each side's column holds a value twice, read from the data) sets ``type_mismatch``;
 - ``bare-column-warning``: a SELECT with an aggregate, no GROUP BY and a column outside every
   aggregate (SQLite returns one arbitrary row of it; PostgreSQL refuses it) sets
-  ``type_mismatch``.
+  ``type_mismatch``;
+- ``leaf-join-warning``: a SELECT that joins a table it reads nowhere but in the one condition
+  that joins it (kept or repeated rows only) sets ``type_mismatch``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ CHANGES = {
     "no-identifier-warning": "arithmetic on an identifier no longer sets type_mismatch",
     "fan-out-warning": "an aggregate over a join matching no unique column sets type_mismatch",
     "bare-column-warning": "a column beside an aggregate with no GROUP BY sets type_mismatch",
+    "leaf-join-warning": "a table read only in the condition that joins it sets type_mismatch",
 }
 
 #: The figures shown side by side (``s_0.75`` is S(0.75) over all questions).
@@ -212,12 +215,55 @@ def bare_column_warning(record: dict[str, Any], run: Runner) -> bool:
     return True
 
 
+def leaf_join(sql: str, dialect: str) -> bool:
+    """Whether a SELECT of ``sql`` joins (``JOIN ... ON``) a table whose columns it reads nowhere
+    but in the one join condition that links it. A SELECT reading ``*`` or a column without a
+    table name is not judged."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except ParseError:
+        return False
+    for select in tree.find_all(exp.Select):
+        joins = select.args.get("joins") or []
+        sources = [select.args.get("from_"), *joins]
+        names = [
+            s.this.alias_or_name.lower() for s in sources if s and isinstance(s.this, exp.Table)
+        ]
+        if len(names) < 2 or len(names) != len(sources) or select.find(exp.Star):
+            continue
+        own = [c for c in select.find_all(exp.Column) if c.find_ancestor(exp.Select) is select]
+        if any(not c.table for c in own):
+            continue
+        conditions = [list(j.args["on"].find_all(exp.Column)) for j in joins if j.args.get("on")]
+        joining = {id(c) for columns in conditions for c in columns}
+        # Read anywhere else, a correlated subquery included, the table is not idle.
+        outside = {c.table.lower() for c in select.find_all(exp.Column) if id(c) not in joining}
+        for name in names:
+            linked = [cs for cs in conditions if any(c.table.lower() == name for c in cs)]
+            if name not in outside and len(linked) == 1:
+                return True
+    return False
+
+
+def leaf_join_warning(record: dict[str, Any], run: Runner) -> bool:
+    sql = _chosen_sql(record)
+    if (
+        sql is None
+        or record["signals"].get("type_mismatch")
+        or not leaf_join(sql, run.db.sql_dialect)
+    ):
+        return False
+    record["signals"]["type_mismatch"] = 1.0
+    return True
+
+
 APPLY: dict[str, Callable[[dict[str, Any], Runner], bool]] = {
     "old-empty": old_empty,
     "merge-in-order": merge_in_order,
     "no-identifier-warning": no_identifier_warning,
     "fan-out-warning": fan_out_warning,
     "bare-column-warning": bare_column_warning,
+    "leaf-join-warning": leaf_join_warning,
 }
 
 
