@@ -310,3 +310,36 @@ def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blin
         relevance=1.0,
     )
     assert not blind.answer and blind.reasons[0].code == "ambiguous"
+
+
+def test_a_table_joined_for_nothing_is_recorded_live_and_read_again_alike(tmp_path: Path) -> None:
+    """``leaf_join`` (rule 13): the chosen query joins a table it reads nowhere but in the
+    condition that joins it. The pipeline records it; ``reclue`` (``bench ask --rejudge``) and
+    ``--ablation`` compute the same for a run recorded before it."""
+    from honestsql.benchmarks import ask_ablation
+
+    path = tmp_path / "music.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT, born INT)")
+        con.execute("CREATE TABLE song (singer_id INT, title TEXT)")
+        con.executemany("INSERT INTO singer VALUES (?, ?, ?)", [(1, "Ann", 1948), (2, "Bo", 1949)])
+        con.executemany("INSERT INTO song VALUES (?, ?)", [(1, "a"), (1, "b")])
+    db = honestsql.connect(str(path))
+    question = "Which singers were born in 1948 or 1949?"
+    idle = "SELECT s.name FROM singer AS s JOIN song AS t ON s.id = t.singer_id WHERE s.born < 1950"
+    plain = "SELECT s.name FROM singer AS s WHERE s.born < 1950"
+    for sql, expected in ((idle, 1.0), (plain, 0.0)):
+        result = db.execute(sql)
+        chosen = Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key)
+        live = decide([chosen], target=0.5, relevance=1.0, question=question, catalog=db.catalog())
+        assert live.signals["leaf_join"] == expected
+        record = {"chosen": 0, "candidates": [{"sql": sql, "status": "ok"}]}
+        assert reclue(record, db, question)["leaf_join"] == expected
+        old = {
+            "id": "q",
+            "candidates": [{"sql": sql, "status": "ok"}],
+            "chosen": 0,
+            "signals": {"top_share": 1.0},  # recorded before the signal existed
+        }
+        again = ask_ablation.with_schema_signals([old], lambda _: db, {"q": question})[0]
+        assert again["signals"]["leaf_join"] == expected

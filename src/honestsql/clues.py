@@ -8,6 +8,8 @@ pipeline already has (no model call):
 - **Clauses** (``clause_agreement``): the share of all candidates whose tables, filtered columns,
   grouping and selected aggregates are those of the chosen query. Queries that reach one result
   through different tables are less sure than ones that read the same.
+- **A table joined for nothing** (``leaf_join``): the chosen query joins a table it reads
+  nowhere but in the condition that joins it, which only keeps or repeats the other's rows.
 - **The result's shape** (``result_shape``): a question that asks for one number ("how many",
   "what is the average") answered with several rows; a "top 3" answered with another number of
   rows; rows repeated (a join's fan-out); the share of NULL cells; a question that asks for a
@@ -45,6 +47,7 @@ CLUES = (
     "null_share",
     "per_group_flat",
     "contained_share",
+    "leaf_join",
 )
 
 _ONE_VALUE = re.compile(
@@ -83,10 +86,12 @@ def clues(
     """Every clue of one question: ``sqls`` are the candidates' queries and ``results`` their
     rows (``None`` for one that did not run), ``chosen`` the index of the one shown."""
     rows = results[chosen] if chosen is not None and chosen < len(results) else None
+    sql = sqls[chosen] if chosen is not None and chosen < len(sqls) else None
     return {
         **clause_agreement(sqls, chosen, dialect),
         **result_shape(question, rows),
         "contained_share": contained_share(results, chosen),
+        "leaf_join": 1.0 if sql and leaf_join(sql, dialect) else 0.0,
     }
 
 
@@ -162,6 +167,36 @@ def _clauses(sql: str, dialect: str | None) -> tuple[Any, ...] | None:
         sorted(type(f).__name__ for p in projections for f in p.find_all(exp.AggFunc))
     )
     return tables, filters, grouping, (len(projections), aggregates)
+
+
+def leaf_join(sql: str, dialect: str | None) -> bool:
+    """Whether a SELECT of ``sql`` joins (``JOIN ... ON``) a table whose columns it reads nowhere
+    but in the one join condition that links it. A SELECT reading ``*`` or a column without a
+    table name is not judged."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return False
+    for select in tree.find_all(exp.Select):
+        joins = select.args.get("joins") or []
+        sources = [select.args.get("from_"), *joins]
+        names = [
+            s.this.alias_or_name.lower() for s in sources if s and isinstance(s.this, exp.Table)
+        ]
+        if len(names) < 2 or len(names) != len(sources) or select.find(exp.Star):
+            continue
+        own = [c for c in select.find_all(exp.Column) if c.find_ancestor(exp.Select) is select]
+        if any(not c.table for c in own):
+            continue
+        conditions = [list(j.args["on"].find_all(exp.Column)) for j in joins if j.args.get("on")]
+        joining = {id(c) for columns in conditions for c in columns}
+        # Read anywhere else, a correlated subquery included, the table is not idle.
+        outside = {c.table.lower() for c in select.find_all(exp.Column) if id(c) not in joining}
+        for name in names:
+            linked = [cs for cs in conditions if any(c.table.lower() == name for c in cs)]
+            if name not in outside and len(linked) == 1:
+                return True
+    return False
 
 
 def result_shape(question: str, rows: Sequence[Sequence[Any]] | None) -> dict[str, float]:

@@ -10,6 +10,7 @@ from honestsql import calibration
 from honestsql.benchmarks.ask_figures import summarize
 from honestsql.catalog import Catalog
 from honestsql.db import Database
+from honestsql.clues import leaf_join
 from honestsql.decide import SCHEMA_SIGNALS, schema_signals
 from honestsql.evaluation.records import leading_index
 
@@ -67,15 +68,20 @@ def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
     return a is not None and b is not None and a >= b + 0.005 and (e or 0) <= (f or 0) + 0.01
 
 
+#: The signals computed again for runs recorded before they existed: those read from the schema
+#: and ``leaf_join`` (rule 13), read from the chosen query alone.
+READ_AGAIN = (*SCHEMA_SIGNALS, "leaf_join")
+
+
 def with_schema_signals(
     records: Sequence[dict[str, Any]],
     database: Callable[[dict[str, Any]], Database | None],
     questions: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """The records with the signals read from the schema among their signals
-    (``decide.schema_signals``: ``schema_columns``, rule 6, and ``named_unread``, rule 9, in
-    docs/BENCHMARKS.md), for runs recorded before the pipeline recorded them, computed from the
-    question (``questions``, by record id) and the chosen query on the question's database. A
+    """The records with the signals read from the schema (``decide.schema_signals``:
+    ``schema_columns``, rule 6, and ``named_unread``, rule 9, in docs/BENCHMARKS.md) and
+    ``leaf_join`` (rule 13) among their signals, for runs recorded before the pipeline recorded
+    them, computed from the question (``questions``, by record id) and the chosen query on the question's database. A
     record that carries them, or whose database or question is not here, is left as it is."""
     catalogs: dict[Database, Catalog] = {}
     out = []
@@ -83,7 +89,7 @@ def with_schema_signals(
         seen = record.get("signals") or {}
         db = database(record)
         question = questions.get(record["id"])
-        if not seen or all(k in seen for k in SCHEMA_SIGNALS) or db is None or question is None:
+        if not seen or all(k in seen for k in READ_AGAIN) or db is None or question is None:
             out.append(record)
             continue
         if db not in catalogs:
@@ -94,5 +100,6 @@ def with_schema_signals(
         candidate = record["candidates"][chosen] if chosen is not None else None
         sql = candidate["sql"] if candidate and candidate["status"] == "ok" else None
         found = schema_signals(catalogs[db], question, sql, db.sql_dialect)
+        found["leaf_join"] = 1.0 if sql and leaf_join(sql, db.sql_dialect) else 0.0
         out.append({**record, "signals": {**found, **seen}})  # what was recorded stands
     return out

@@ -37,6 +37,7 @@ from honestsql.benchmarks import append_record, ask, start_run
 from honestsql.benchmarks.ask_figures import empty_gold, summarize
 from honestsql.calibration import MERGE_IN_ORDER
 from honestsql.check import check
+from honestsql.clues import leaf_join
 from honestsql.db import Database
 from honestsql.decide import agreement, leading
 from honestsql.errors import InvalidInput
@@ -213,36 +214,6 @@ def bare_column_warning(record: dict[str, Any], run: Runner) -> bool:
         return False
     record["signals"]["type_mismatch"] = 1.0
     return True
-
-
-def leaf_join(sql: str, dialect: str) -> bool:
-    """Whether a SELECT of ``sql`` joins (``JOIN ... ON``) a table whose columns it reads nowhere
-    but in the one join condition that links it. A SELECT reading ``*`` or a column without a
-    table name is not judged."""
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except ParseError:
-        return False
-    for select in tree.find_all(exp.Select):
-        joins = select.args.get("joins") or []
-        sources = [select.args.get("from_"), *joins]
-        names = [
-            s.this.alias_or_name.lower() for s in sources if s and isinstance(s.this, exp.Table)
-        ]
-        if len(names) < 2 or len(names) != len(sources) or select.find(exp.Star):
-            continue
-        own = [c for c in select.find_all(exp.Column) if c.find_ancestor(exp.Select) is select]
-        if any(not c.table for c in own):
-            continue
-        conditions = [list(j.args["on"].find_all(exp.Column)) for j in joins if j.args.get("on")]
-        joining = {id(c) for columns in conditions for c in columns}
-        # Read anywhere else, a correlated subquery included, the table is not idle.
-        outside = {c.table.lower() for c in select.find_all(exp.Column) if id(c) not in joining}
-        for name in names:
-            linked = [cs for cs in conditions if any(c.table.lower() == name for c in cs)]
-            if name not in outside and len(linked) == 1:
-                return True
-    return False
 
 
 def leaf_join_warning(record: dict[str, Any], run: Runner) -> bool:
