@@ -9,8 +9,8 @@ from typing import Any
 from honestsql import calibration
 from honestsql.benchmarks.ask_figures import summarize
 from honestsql.catalog import Catalog
-from honestsql.db import Database
 from honestsql.clues import leaf_join
+from honestsql.db import Database
 from honestsql.decide import SCHEMA_SIGNALS, schema_signals
 from honestsql.evaluation.records import leading_index
 
@@ -81,8 +81,9 @@ def with_schema_signals(
     """The records with the signals read from the schema (``decide.schema_signals``:
     ``schema_columns``, rule 6, and ``named_unread``, rule 9, in docs/BENCHMARKS.md) and
     ``leaf_join`` (rule 13) among their signals, for runs recorded before the pipeline recorded
-    them, computed from the question (``questions``, by record id) and the chosen query on the question's database. A
-    record that carries them, or whose database or question is not here, is left as it is."""
+    them, computed from the question (``questions``, by record id) and the chosen query on the
+    question's database. A record that carries them, or whose database or question is not here,
+    is left as it is."""
     catalogs: dict[Database, Catalog] = {}
     out = []
     for record in records:

@@ -204,28 +204,26 @@ def bare_column(sql: str, dialect: str) -> bool:
     return False
 
 
-def bare_column_warning(record: dict[str, Any], run: Runner) -> bool:
-    sql = _chosen_sql(record)
-    if (
-        sql is None
-        or record["signals"].get("type_mismatch")
-        or not bare_column(sql, run.db.sql_dialect)
-    ):
-        return False
-    record["signals"]["type_mismatch"] = 1.0
-    return True
+def _warning(test: Callable[[str, str], bool]) -> Callable[[dict[str, Any], Runner], bool]:
+    """A change that sets ``type_mismatch`` (the verifier's warnings) where ``test(sql,
+    dialect)`` holds of the chosen query and no warning was set."""
+
+    def change(record: dict[str, Any], run: Runner) -> bool:
+        sql = _chosen_sql(record)
+        if (
+            sql is None
+            or record["signals"].get("type_mismatch")
+            or not test(sql, run.db.sql_dialect)
+        ):
+            return False
+        record["signals"]["type_mismatch"] = 1.0
+        return True
+
+    return change
 
 
-def leaf_join_warning(record: dict[str, Any], run: Runner) -> bool:
-    sql = _chosen_sql(record)
-    if (
-        sql is None
-        or record["signals"].get("type_mismatch")
-        or not leaf_join(sql, run.db.sql_dialect)
-    ):
-        return False
-    record["signals"]["type_mismatch"] = 1.0
-    return True
+bare_column_warning = _warning(bare_column)
+leaf_join_warning = _warning(leaf_join)
 
 
 APPLY: dict[str, Callable[[dict[str, Any], Runner], bool]] = {
