@@ -179,7 +179,7 @@ def leaf_join(sql: str, dialect: str | None) -> bool:
         return False
     for select in tree.find_all(exp.Select):
         joins = select.args.get("joins") or []
-        sources = [select.args.get("from_"), *joins]
+        sources = [select.args.get("from_") or select.args.get("from"), *joins]  # by version
         names = [
             s.this.alias_or_name.lower() for s in sources if s and isinstance(s.this, exp.Table)
         ]
