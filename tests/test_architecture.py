@@ -56,6 +56,7 @@ LAYERS: list[set[str]] = [
         "clues",
         "fitting",
         "answer",
+        "candidates",
         "decide",
         "merging",
         "gates",

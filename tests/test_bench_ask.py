@@ -21,9 +21,10 @@ import pytest
 from honestsql import calibration, fitting
 from honestsql.benchmarks import ask as bench
 from honestsql.benchmarks import ask_ablation, ask_figures
+from honestsql.candidates import Candidate
 from honestsql.clues import CLUES
 from honestsql.db import QueryResult
-from honestsql.decide import Candidate, decide
+from honestsql.decide import decide
 from honestsql.wording import say
 
 from .chat_server import ChatServer, is_repair
@@ -424,7 +425,7 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
         return None if db == "elsewhere" else opened["small" if db in ("db0", "db1") else "large"]
 
     questions = {r["id"]: "Which rows?" for r in records}
-    sized = ask_ablation.with_schema_signals(records, database, questions)
+    sized = ask_ablation.with_later_signals(records, database, questions)
     assert sized[0]["signals"]["schema_columns"] == near(math.log(2) / 5)
     assert sized[2]["signals"]["schema_columns"] == near(math.log(12) / 5)
     assert (
@@ -452,7 +453,7 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
     ) == near(math.log(100) / 5)
     # A record the pipeline gave the signal keeps it; databases are not read for it.
     recorded = {**records[0], "signals": {**records[0]["signals"], "schema_columns": 0.9}}
-    assert ask_ablation.with_schema_signals([recorded], lambda _: None, questions)[0] == recorded
+    assert ask_ablation.with_later_signals([recorded], lambda _: None, questions)[0] == recorded
     # The 0.5B's confidence reads the signal (rule 6 passed on its run); the 1.5B's does not.
     small = ask_figures.fit(sized, "qwen2.5-coder-0.5b")
     assert "schema_columns" in small.weights and small.weights["schema_columns"] < 0

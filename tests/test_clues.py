@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import honestsql
+from honestsql.candidates import Candidate
 from honestsql.clues import (
     CLUES,
     clause_agreement,
@@ -19,7 +20,7 @@ from honestsql.clues import (
     named_unread,
     result_shape,
 )
-from honestsql.decide import Candidate, decide
+from honestsql.decide import decide
 from honestsql.evaluation.records import reclue
 from honestsql.llm import Likelihood
 
@@ -341,5 +342,5 @@ def test_a_table_joined_for_nothing_is_recorded_live_and_read_again_alike(tmp_pa
             "chosen": 0,
             "signals": {"top_share": 1.0},  # recorded before the signal existed
         }
-        again = ask_ablation.with_schema_signals([old], lambda _: db, {"q": question})[0]
+        again = ask_ablation.with_later_signals([old], lambda _: db, {"q": question})[0]
         assert again["signals"]["leaf_join"] == expected

@@ -348,7 +348,7 @@ def test_the_self_check_signal_of_the_leading_query(
     """``selfcheck`` asks about the query the decision weighs, with its first rows as data
     (none when values are redacted), counts the tokens it read, and the signal is recorded."""
     from honestsql import calibration, decide, selfcheck
-    from honestsql.decide import Candidate
+    from honestsql.candidates import Candidate
 
     sql = "SELECT name FROM customers WHERE country_code = 'DE' ORDER BY name"
     with honestsql.connect(test_databases["sqlite"].url) as db:

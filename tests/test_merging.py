@@ -11,7 +11,8 @@ import pytest
 import honestsql
 from honestsql import calibration
 from honestsql.calibration import LogisticCalibrator
-from honestsql.decide import Candidate, decide, leading
+from honestsql.candidates import Candidate, leading
+from honestsql.decide import decide
 from honestsql.merging import merge_wider
 
 NAMES = "SELECT name FROM product ORDER BY price DESC LIMIT 2"

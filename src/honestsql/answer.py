@@ -151,7 +151,7 @@ ALTERNATIVE_ROWS = 10
 
 def alternatives(candidates: list[Any]) -> list[AlternativeInfo]:
     """The results the candidates that ran reached, one per distinct result, most supported
-    first (``candidates`` are ``decide.Candidate``s)."""
+    first (``candidates`` are ``candidates.Candidate``s)."""
     groups: dict[str, list[Any]] = {}
     for candidate in candidates:
         if candidate.status == "ok" and candidate.result is not None and candidate.sql:

@@ -19,64 +19,17 @@ chosen and the confidence weighs it).
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from honestsql.answer import CandidateInfo, CandidateStatus, ReasonCode, ReasonInfo
+from honestsql.answer import ReasonCode, ReasonInfo
 from honestsql.calibration import AnyCalibrator, merges_in_order, schema_columns
+from honestsql.candidates import Candidate, agreement, result_key, shown_query, weighed
 from honestsql.catalog import Catalog
 from honestsql.clues import clues, named_unread
-from honestsql.db import QueryResult
 from honestsql.db.result import holds_nothing
-from honestsql.findings import Finding
-from honestsql.llm import Likelihood
 from honestsql.merging import merge_wider
 from honestsql.wording import say
-
-
-@dataclass
-class Candidate:
-    text: str
-    sql: str | None = None
-    status: CandidateStatus = "pending"
-    #: The SQL as the model first wrote it, before any repair.
-    first_sql: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    repairs: int = 0
-    result: QueryResult | None = None
-    result_hash: str | None = None
-    abstain_reason: str | None = None
-    ungrounded: list[str] = field(default_factory=list)
-    #: The model's likelihood of the SQL it wrote last (None where the backend cannot read it).
-    likelihood: Likelihood | None = None
-    #: The wider result this one's agrees with (``merge_wider``), where one holds it.
-    group: str | None = None
-
-    def to_dict(self) -> CandidateInfo:
-        info: CandidateInfo = {
-            "sql": self.sql,
-            "status": self.status,
-            "result_hash": self.result_hash,
-            "repairs": self.repairs,
-            "errors": [f.to_dict() for f in self.findings],
-        }
-        if self.first_sql != self.sql:
-            info["first_sql"] = self.first_sql
-        if self.abstain_reason:
-            info["abstain_reason"] = self.abstain_reason
-        if self.warnings:
-            info["warnings"] = [w.to_dict() for w in self.warnings]
-        if self.ungrounded:
-            info["ungrounded"] = self.ungrounded
-        if self.result:
-            info["rows"] = len(self.result.rows)
-            info["truncated"] = self.result.truncated
-        if self.likelihood is not None:
-            info["logprob"] = round(self.likelihood.mean, 4)
-            info["logprob_min"] = round(self.likelihood.least, 4)
-        return info
 
 
 @dataclass
@@ -119,7 +72,7 @@ def signals(
     ok, ranked, members = agreement(candidates)
     top = ranked[0][1] / n if ranked else 0.0
     second = ranked[1][1] / n if len(ranked) > 1 else 0.0
-    chosen = _chosen(members)
+    chosen = shown_query(members)
     result = chosen.result if chosen else None
     empty = result is not None and holds_nothing(result.rows)
     likely = [c.likelihood for c in members if c.likelihood is not None]
@@ -167,50 +120,6 @@ def schema_signals(
     return {"schema_columns": size, "named_unread": named_unread(question, sql, catalog, dialect)}
 
 
-def agreement(
-    candidates: list[Candidate],
-) -> tuple[list[Candidate], list[tuple[str | None, int]], list[Candidate]]:
-    """The candidates that ran, their results by support (most first), and the largest group.
-    Equally supported results are ordered by the model's likelihood of their queries, where the
-    backend reads it (``_weighed``)."""
-    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
-    ranked = Counter(map(_key, ok)).most_common()
-    if _weighed(ok) and len(ranked) > 1:
-        ranked.sort(key=lambda item: (-item[1], -_likelihood(ok, item[0])))
-    members = [c for c in ok if ranked and _key(c) == ranked[0][0]]
-    return ok, ranked, members
-
-
-def _key(candidate: Candidate) -> str | None:
-    """The result a candidate agrees with: its own, or the wider one that holds it."""
-    return candidate.group or candidate.result_hash
-
-
-def leading(candidates: list[Candidate]) -> Candidate | None:
-    """The query the decision weighs: the one shown for the best supported result."""
-    return _chosen(agreement(candidates)[2])
-
-
-def _weighed(ok: list[Candidate]) -> bool:
-    """Whether every query that ran comes with the model's likelihood of it."""
-    return bool(ok) and all(c.likelihood is not None for c in ok)
-
-
-def _likelihood(ok: list[Candidate], key: str | None) -> float:
-    """The mean probability per token of the queries that gave result ``key``."""
-    found = [math.exp(c.likelihood.mean) for c in ok if _key(c) == key and c.likelihood]
-    return sum(found) / len(found) if found else 0.0
-
-
-def _chosen(members: list[Candidate]) -> Candidate | None:
-    """The query shown for an agreeing group: the shortest of those that needed the fewest
-    repairs, among those that gave the group's result itself (not a narrower one it holds)."""
-    own = [c for c in members if c.group is None] or members
-    if not own:
-        return None
-    return min(own, key=lambda c: (c.repairs, len(c.sql or "")))
-
-
 def decide(
     candidates: list[Candidate],
     *,
@@ -250,7 +159,7 @@ def _decided(
     if not ok:
         return Decision(False, 0.0, None, [_failed(candidates, language)], signals=seen)
     top_size = ranked[0][1]
-    chosen = _chosen(members)
+    chosen = shown_query(members)
     assert chosen is not None and chosen.result is not None
     notes = [
         say("all_agree", language, n=n)
@@ -278,11 +187,11 @@ def _decided(
     if relevance < 0.34:
         notes.append(say("few_words", language))
     confidence = max(0.0, min(1.0, confidence))
-    if len(ranked) > 1 and ranked[1][1] == top_size >= 2 and not _weighed(ok):
+    if len(ranked) > 1 and ranked[1][1] == top_size >= 2 and not weighed(ok):
         # Equally supported readings that give different answers and nothing to weigh them:
         # picking one would be a guess, whatever the target. With the model's likelihoods the
         # likelier reading is weighed like any other (its margin is 0).
-        rivals = [c for c in ok if _key(c) == ranked[1][0]]
+        rivals = [c for c in ok if result_key(c) == ranked[1][0]]
         reason = Reason(
             "ambiguous",
             say("ambiguous", language),

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from honestsql import prompts
+from honestsql.candidates import Candidate
 from honestsql.check import CheckResult, check
 from honestsql.db import Database
-from honestsql.decide import Candidate
 from honestsql.glossary import Glossary
 from honestsql.llm import Backend, GenerationRequest, Likelihood
 from honestsql.settings import Settings

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from honestsql.decide import Candidate
+    from honestsql.candidates import Candidate
 
 Rows = Sequence[Sequence[Any]]
 
@@ -47,8 +47,8 @@ def merge_wider(
     """Count each result with the best supported wider result that holds it row for row, in
     order (three candidates list the names, two the names with their revenue: five agree), the
     widest of a chain; the query shown is then one that gave the widest result itself
-    (``decide._chosen``). Sets each merged candidate's ``group``; whether any was merged. Used where the
-    calibrator was fitted on agreement counted so (``calibration.merges_in_order``; rule 4 in
+    (``candidates.shown_query``). Sets each merged candidate's ``group``; whether any was merged.
+    Used where the calibrator was fitted on agreement counted so (``calibration.merges_in_order``; rule 4 in
     docs/BENCHMARKS.md)."""
     ok = [c for c in candidates if c.status == "ok" and c.result_hash]
     support = Counter(c.result_hash for c in ok)

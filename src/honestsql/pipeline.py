@@ -18,8 +18,9 @@ from typing import Any
 from honestsql import calibration, linking, prompts, selfcheck, wording
 from honestsql.answer import Answer, alternatives
 from honestsql.audit import AuditLog
+from honestsql.candidates import Candidate
 from honestsql.db import Database
-from honestsql.decide import Candidate, Decision, decide
+from honestsql.decide import Decision, decide
 from honestsql.drafting import Drafter, OnStage, Question, agree, ms, queries, quiet
 from honestsql.gates import off_topic, write_request
 from honestsql.glossary import Glossary

@@ -12,7 +12,7 @@ showed it helps (docs/BENCHMARKS.md, "Signals beyond agreement").
 from __future__ import annotations
 
 from honestsql import calibration, prompts
-from honestsql.decide import Candidate, leading
+from honestsql.candidates import Candidate, leading
 from honestsql.llm import Backend, GenerationRequest
 from honestsql.settings import Settings
 

@@ -73,17 +73,17 @@ def _helps(added: dict[str, Any], base: dict[str, Any]) -> bool:
 READ_AGAIN = (*SCHEMA_SIGNALS, "leaf_join")
 
 
-def with_schema_signals(
+def with_later_signals(
     records: Sequence[dict[str, Any]],
     database: Callable[[dict[str, Any]], Database | None],
     questions: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """The records with the signals read from the schema (``decide.schema_signals``:
+    """The records with the signals added to the pipeline after they were recorded, for runs
+    recorded before it: those read from the schema (``decide.schema_signals``:
     ``schema_columns``, rule 6, and ``named_unread``, rule 9, in docs/BENCHMARKS.md) and
-    ``leaf_join`` (rule 13) among their signals, for runs recorded before the pipeline recorded
-    them, computed from the question (``questions``, by record id) and the chosen query on the
-    question's database. A record that carries them, or whose database or question is not here,
-    is left as it is."""
+    ``leaf_join`` (rule 13), computed from the question (``questions``, by record id) and the
+    chosen query on the question's database. A record that carries them, or whose database or
+    question is not here, is left as it is."""
     catalogs: dict[Database, Catalog] = {}
     out = []
     for record in records:

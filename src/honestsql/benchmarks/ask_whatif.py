@@ -36,10 +36,10 @@ from sqlglot.errors import ParseError
 from honestsql.benchmarks import append_record, ask, start_run
 from honestsql.benchmarks.ask_figures import empty_gold, summarize
 from honestsql.calibration import MERGE_IN_ORDER
+from honestsql.candidates import agreement, leading
 from honestsql.check import check
 from honestsql.clues import leaf_join
 from honestsql.db import Database
-from honestsql.decide import agreement, leading
 from honestsql.errors import InvalidInput
 from honestsql.evaluation.datasets import Dataset
 from honestsql.evaluation.records import Runner, as_candidates

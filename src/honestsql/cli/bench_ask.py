@@ -138,7 +138,7 @@ def bench_ask(
                     suites = {}
                 with bench.databases(suites, allow_privileged or None) as database:
                     questions = {i.id: i.example.question for i in bench.plan(suites)[0]}
-                    records = ask_ablation.with_schema_signals(records, database, questions)
+                    records = ask_ablation.with_later_signals(records, database, questions)
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
                 figures = ask_figures.summarize(records, model=header["model"], target=target)

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from honestsql.candidates import Candidate, leading
 from honestsql.check import check
 from honestsql.clues import clues
 from honestsql.db import Database
 from honestsql.db.result import holds_nothing
-from honestsql.decide import Candidate, leading, schema_signals
+from honestsql.decide import schema_signals
 from honestsql.errors import HonestSQLError
 from honestsql.evaluation.datasets import Example
 from honestsql.evaluation.scorer import Scorer
