@@ -69,12 +69,17 @@ def agreement(
     """The candidates that ran, their results by support (most first), and the largest group.
     Equally supported results are ordered by the model's likelihood of their queries, where the
     backend reads it (``weighed``)."""
-    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
+    ok = ran(candidates)
     ranked = Counter(map(result_key, ok)).most_common()
     if weighed(ok) and len(ranked) > 1:
         ranked.sort(key=lambda item: (-item[1], -_likelihood(ok, item[0])))
     members = [c for c in ok if ranked and result_key(c) == ranked[0][0]]
     return ok, ranked, members
+
+
+def ran(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates whose query ran to a result."""
+    return [c for c in candidates if c.status == "ok" and c.result_hash]
 
 
 def result_key(candidate: Candidate) -> str | None:

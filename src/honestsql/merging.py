@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from honestsql.candidates import Candidate
+from honestsql.candidates import Candidate, ran
 
 Rows = Sequence[Sequence[Any]]
 
@@ -48,9 +47,9 @@ def merge_wider(
     order (three candidates list the names, two the names with their revenue: five agree), the
     widest of a chain; the query shown is then one that gave the widest result itself
     (``candidates.shown_query``). Sets each merged candidate's ``group``; whether any was merged.
-    Used where the calibrator was fitted on agreement counted so (``calibration.merges_in_order``; rule 4 in
-    docs/BENCHMARKS.md)."""
-    ok = [c for c in candidates if c.status == "ok" and c.result_hash]
+    Used where the calibrator was fitted on agreement counted so
+    (``calibration.merges_in_order``; rule 4 in docs/BENCHMARKS.md)."""
+    ok = ran(candidates)
     support = Counter(c.result_hash for c in ok)
     rows: dict[str | None, Rows | None] = {}
     for c in ok:
