@@ -104,6 +104,20 @@ def test_a_wider_result_in_another_order_is_not_merged(runner: ask_whatif.Runner
     assert json.dumps(record, sort_keys=True) == before
 
 
+def test_rows_a_join_repeats_agree_with_them_once_under_merge_repeats_only(
+    runner: ask_whatif.Runner,
+) -> None:
+    repeated = "SELECT s.city FROM store AS s JOIN visit AS v ON v.store_id = s.id"
+    once = "SELECT DISTINCT s.city FROM store AS s JOIN visit AS v ON v.store_id = s.id"
+    record = _record([repeated, once, repeated], "aba", [False, True, False], margin=0.33)
+    plain = json.loads(json.dumps(record))
+    assert ask_whatif.APPLY["merge-in-order"](plain, runner) is False
+    assert ask_whatif.APPLY["merge-repeats"](record, runner) is True
+    assert record["signals"]["top_share"] == 1.0 and record["signals"]["margin"] == 1.0
+    # The rows once each are shown, and judged as they were.
+    assert record["chosen"] == 1 and record["chosen_correct"] is True
+
+
 def test_a_count_of_zero_was_a_value_before(runner: ask_whatif.Runner) -> None:
     zero = _record(["SELECT COUNT(*) FROM product WHERE price > 100"], "a", [False], empty=1.0)
     assert ask_whatif.old_empty(zero, runner) is True and zero["signals"]["empty"] == 0.0

@@ -27,6 +27,9 @@ def db(tmp_path: Path) -> honestsql.Database:
         conn.executescript(
             "CREATE TABLE product (id INTEGER PRIMARY KEY, name TEXT, price REAL);"
             "INSERT INTO product VALUES (1,'pen',2),(2,'ink',9),(3,'pad',5);"
+            # Two sales of the pen: a join to it repeats the pen's row.
+            "CREATE TABLE sale (id INTEGER, product_id INTEGER);"
+            "INSERT INTO sale VALUES (1, 1), (2, 1), (3, 2);"
         )
     return honestsql.connect(str(path))
 
@@ -72,3 +75,26 @@ def test_a_wider_result_in_another_order_or_alone_is_not_merged(db: honestsql.Da
     assert merge_wider(lone) is True
     assert lone[0].group == lone[1].result_hash and lone[1].group is None
     assert leading(lone) is lone[1]
+
+
+REPEATED = "SELECT p.name FROM product AS p JOIN sale AS s ON s.product_id = p.id"
+ONCE = "SELECT DISTINCT p.name FROM product AS p JOIN sale AS s ON s.product_id = p.id"
+FEWER = "SELECT DISTINCT p.name FROM product AS p JOIN sale AS s ON s.product_id = p.id LIMIT 1"
+
+
+def test_rows_a_join_repeats_count_with_the_same_rows_once_only_when_asked(
+    db: honestsql.Database,
+) -> None:
+    candidates = _ran(db, REPEATED, ONCE, REPEATED)
+    assert len({c.result_hash for c in candidates}) == 2  # three rows against two
+    assert merge_wider(candidates) is False  # rule 4 alone: no wider result holds them
+    assert merge_wider(candidates, repeats=True) is True
+    once = candidates[1].result_hash
+    assert [c.group for c in candidates] == [once, None, once]
+    assert leading(candidates) is candidates[1]  # the rows shown once each
+    # Never the other way, and never to other rows: a result without repeats stays its own;
+    # fewer distinct rows (one name of two) are another answer.
+    plain = _ran(db, ONCE, FEWER, REPEATED)
+    assert merge_wider(plain, repeats=True) is True
+    assert [c.group for c in plain] == [None, None, plain[0].result_hash]
+    assert merge_wider(_ran(db, FEWER, REPEATED), repeats=True) is False

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from honestsql.candidates import Candidate, ran
+from honestsql.db.result import value_key
 
 Rows = Sequence[Sequence[Any]]
 
@@ -39,16 +40,33 @@ def holds_in_order(narrow: Rows | None, wide: Rows | None) -> bool:
     return True
 
 
+def once_each(repeated: Rows | None, once: Rows | None) -> bool:
+    """Whether ``once`` holds the rows of ``repeated`` each exactly once where ``repeated`` holds
+    one of them more than once (rows a join repeated); columns in any order, as results agree."""
+    if not repeated or not once or len(repeated) <= len(once):
+        return False
+    keys = [_row_key(row) for row in once]
+    return len(set(keys)) == len(keys) and set(keys) == {_row_key(row) for row in repeated}
+
+
+def _row_key(row: Sequence[Any]) -> tuple[str, ...]:
+    return tuple(sorted(value_key(v) for v in row))
+
+
 def merge_wider(
     candidates: list[Candidate],
     rows_of: Callable[[Candidate], Rows | None] = _rows,
+    *,
+    repeats: bool = False,
 ) -> bool:
     """Count each result with the best supported wider result that holds it row for row, in
     order (three candidates list the names, two the names with their revenue: five agree), the
     widest of a chain; the query shown is then one that gave the widest result itself
     (``candidates.shown_query``). Sets each merged candidate's ``group``; whether any was merged.
     Used where the calibrator was fitted on agreement counted so
-    (``calibration.merges_in_order``; rule 4 in docs/BENCHMARKS.md)."""
+    (``calibration.merges_in_order``; rule 4 in docs/BENCHMARKS.md). With ``repeats``, a result
+    whose rows repeat also counts with the best supported one that holds them once each
+    (``once_each``; rule 14)."""
     ok = ran(candidates)
     support = Counter(c.result_hash for c in ok)
     rows: dict[str | None, Rows | None] = {}
@@ -57,7 +75,12 @@ def merge_wider(
             rows[c.result_hash] = rows_of(c)
     into: dict[str | None, str | None] = {}
     for key in support:
-        wider = [w for w in support if w != key and holds_in_order(rows[key], rows[w])]
+        wider = [
+            w
+            for w in support
+            if w != key
+            and (holds_in_order(rows[key], rows[w]) or (repeats and once_each(rows[key], rows[w])))
+        ]
         if wider:
             into[key] = max(wider, key=lambda w: (support[w], -len((rows[w] or [()])[0])))
 

@@ -12,6 +12,8 @@ rule is written first, then measured on complete runs (docs/BENCHMARKS.md). The 
 - ``merge-in-order``: a result counts with a wider one that holds each of its columns row for row
   in the same order (three candidates list names, two the names with their revenue: five agree),
   the wider query shown;
+- ``merge-repeats``: as ``merge-in-order``, and a result in which a row repeats counts with one
+  that holds the same rows once each (rule 14), a query giving them once shown;
 - ``no-identifier-warning``: arithmetic on an identifier no longer sets ``type_mismatch``;
 - ``fan-out-warning``: an aggregate over a join whose condition matches neither side's column to
   a unique one (each side's column holds a value twice, read from the data) sets ``type_mismatch``;
@@ -48,6 +50,7 @@ from honestsql.merging import merge_wider
 CHANGES = {
     "old-empty": "empty read as before 2026-12-04: no rows or only NULLs",
     "merge-in-order": "a result counts with a wider one that holds it row for row, in order",
+    "merge-repeats": "merge-in-order, and a result whose rows repeat counts with them once each",
     "no-identifier-warning": "arithmetic on an identifier no longer sets type_mismatch",
     "fan-out-warning": "an aggregate over a join matching no unique column sets type_mismatch",
     "bare-column-warning": "a column beside an aggregate with no GROUP BY sets type_mismatch",
@@ -99,15 +102,16 @@ def no_identifier_warning(record: dict[str, Any], run: Runner) -> bool:
     return True
 
 
-def merge_in_order(record: dict[str, Any], run: Runner) -> bool:
+def merge_in_order(record: dict[str, Any], run: Runner, *, repeats: bool = False) -> bool:
     """Agreement counted again as ``merging.merge_wider`` counts it (each result inside the best
-    supported wider one that holds it, the candidates' queries run again for their rows);
+    supported wider one that holds it, the candidates' queries run again for their rows; with
+    ``repeats``, a result whose rows repeat inside one that holds them once each);
     ``top_share``, ``margin``, ``distinct_share``, ``greedy_agrees`` and the chosen query follow,
     ranked and chosen by ``decide``'s own rules (ties by the model's likelihood)."""
     if record.get("rule") is not None or not record.get("signals"):
         return False
     merged = as_candidates(record["candidates"])
-    if not merge_wider(merged, lambda c: run.rows(c.sql) if c.sql else None):
+    if not merge_wider(merged, lambda c: run.rows(c.sql) if c.sql else None, repeats=repeats):
         return False
     _, ranked, members = agreement(merged)
     shown = leading(merged)
@@ -229,6 +233,7 @@ leaf_join_warning = _warning(leaf_join)
 APPLY: dict[str, Callable[[dict[str, Any], Runner], bool]] = {
     "old-empty": old_empty,
     "merge-in-order": merge_in_order,
+    "merge-repeats": lambda record, run: merge_in_order(record, run, repeats=True),
     "no-identifier-warning": no_identifier_warning,
     "fan-out-warning": fan_out_warning,
     "bare-column-warning": bare_column_warning,

@@ -161,7 +161,8 @@ def bench_what_if(
     change: Annotated[
         str,
         typer.Option(
-            help="old-empty, merge-in-order, no-identifier-warning or fan-out-warning "
+            help="old-empty, merge-in-order, merge-repeats, no-identifier-warning, "
+            "fan-out-warning, bare-column-warning or leaf-join-warning "
             "(`honestsql.benchmarks.ask_whatif` says what each does)."
         ),
     ],
