@@ -5,7 +5,9 @@ that ranks them: the same answer, counted as two when results are compared whole
 calibrator was fitted on agreement counted this way (``calibration.merges_in_order``),
 ``decide`` counts each result with the best supported wider result that holds each of its
 columns value for value in the same row order (a different order or grouping still disagrees),
-and shows a query that gave the wider result itself.
+and shows a query that gave the wider result itself. ``bench what-if --change merge-repeats``
+also counts a result whose rows a join repeated with the same rows once each (rule 14: measured,
+not built into ``decide``).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def merge_wider(
             into[key] = max(wider, key=lambda w: (support[w], -len((rows[w] or [()])[0])))
 
     def widest(key: str | None) -> str | None:
-        while key in into:  # each step is strictly wider: no cycle
+        # Each step is strictly wider, or (repeats) as wide with strictly fewer rows: no cycle.
+        while key in into:
             key = into[key]
         return key
 
