@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from honestsql.candidates import Candidate, ran
-from honestsql.db.result import value_key
+from honestsql.db.result import row_key
 
 Rows = Sequence[Sequence[Any]]
 
@@ -47,12 +47,8 @@ def once_each(repeated: Rows | None, once: Rows | None) -> bool:
     one of them more than once (rows a join repeated); columns in any order, as results agree."""
     if not repeated or not once or len(repeated) <= len(once):
         return False
-    keys = [_row_key(row) for row in once]
-    return len(set(keys)) == len(keys) and set(keys) == {_row_key(row) for row in repeated}
-
-
-def _row_key(row: Sequence[Any]) -> tuple[str, ...]:
-    return tuple(sorted(value_key(v) for v in row))
+    keys = [row_key(row) for row in once]
+    return len(set(keys)) == len(keys) and set(keys) == set(map(row_key, repeated))
 
 
 def merge_wider(

@@ -74,9 +74,14 @@ def holds_nothing(rows: Sequence[Sequence[Any]]) -> bool:
     )
 
 
+def row_key(row: Sequence[Any]) -> str:
+    """One row as results are compared: its values in any column order."""
+    return "|".join(sorted(value_key(v) for v in row))
+
+
 def rows_key(rows: Sequence[Sequence[Any]]) -> str:
     """``QueryResult.key`` of these rows."""
-    ordered = sorted("|".join(sorted(value_key(v) for v in row)) for row in rows)
+    ordered = sorted(map(row_key, rows))
     return hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:12]
 
 
