@@ -20,7 +20,7 @@ import pytest
 
 from honestsql import calibration, fitting
 from honestsql.benchmarks import ask as bench
-from honestsql.benchmarks import ask_ablation, ask_figures
+from honestsql.benchmarks import ask_ablation, ask_figures, ask_fit
 from honestsql.candidates import Candidate
 from honestsql.clues import CLUES
 from honestsql.db import QueryResult
@@ -455,9 +455,9 @@ def test_schema_size_is_read_from_each_questions_database(tmp_path: Path) -> Non
     recorded = {**records[0], "signals": {**records[0]["signals"], "schema_columns": 0.9}}
     assert ask_ablation.with_later_signals([recorded], lambda _: None, questions)[0] == recorded
     # The 0.5B's confidence reads the signal (rule 6 passed on its run); the 1.5B's does not.
-    small = ask_figures.fit(sized, "qwen2.5-coder-0.5b")
+    small = ask_fit.fit(sized, "qwen2.5-coder-0.5b")
     assert "schema_columns" in small.weights and small.weights["schema_columns"] < 0
-    assert "schema_columns" not in ask_figures.fit(sized, "qwen2.5-coder-1.5b").weights
+    assert "schema_columns" not in ask_fit.fit(sized, "qwen2.5-coder-1.5b").weights
     read = ask_figures.summarize(sized, model="qwen2.5-coder-0.5b")
     assert read["auroc_answerable"] > 0.7 and "schema_columns" not in read["absent_signals"]
     # A run recorded before the pipeline recorded it says so rather than reading it silently
@@ -597,7 +597,7 @@ def test_calibrate_fit_from_bench_runs(tmp_path: Path) -> None:
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps({**header, "model": "n"}) + "\n")
     proc = fit(run, other)
-    assert proc.returncode != 0 and "several models" in proc.stdout
+    assert proc.returncode != 0 and "differ in their model" in proc.stdout
     # A run written by `bench what-if --change merge-in-order --write` counts agreement with
     # a wider result: the calibrator fitted on it says so, and decide counts as it learned.
     merged = tmp_path / "merged.jsonl"

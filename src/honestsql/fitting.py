@@ -86,16 +86,20 @@ def grouped_cross_validated(
     *,
     regularization: float | None = None,
     signals: Sequence[str] = SIGNALS,
+    train: tuple[Sequence[Mapping[str, float]], Sequence[bool], Sequence[str]] | None = None,
 ) -> list[float]:
     """Out-of-group probabilities: each question scored by a calibrator fitted on the other
     groups only (leave one database out). Without a ``regularization``, each fit chooses its own
-    from its training groups alone (nested), so nothing is tuned on the held-out group."""
+    from its training groups alone (nested), so nothing is tuned on the held-out group. Given
+    ``train`` (rows, labels and groups of other records, such as another run's), each fit reads
+    those instead of ``rows``, still without the held-out group."""
+    t_rows, t_labels, t_groups = train if train is not None else (rows, labels, groups)
 
-    def fit_on(train: list[int]) -> Callable[[int], float]:
+    def fit_on(train_index: list[int]) -> Callable[[int], float]:
         model = fit_logistic(
-            [rows[i] for i in train],
-            [labels[i] for i in train],
-            groups=[groups[i] for i in train],
+            [t_rows[i] for i in train_index],
+            [t_labels[i] for i in train_index],
+            groups=[t_groups[i] for i in train_index],
             regularization=regularization,
             signals=signals,
         )
@@ -104,25 +108,27 @@ def grouped_cross_validated(
     splits = [
         (
             [i for i, g in enumerate(groups) if g == group],
-            [i for i, g in enumerate(groups) if g != group],
+            [i for i, g in enumerate(t_groups) if g != group],
         )
         for group in sorted(set(groups))
     ]
-    return _out_of_fold(splits, labels, fit_on)
+    return _out_of_fold(splits, len(rows), t_labels, fit_on)
 
 
 def _out_of_fold(
     splits: Sequence[tuple[Sequence[int], Sequence[int]]],
-    labels: Sequence[bool],
+    size: int,
+    train_labels: Sequence[bool],
     fit_on: Callable[[list[int]], Callable[[int], float]],
 ) -> list[float]:
-    """Each held-out question scored by a model fitted on its split's training questions alone.
-    Training questions of one outcome only give their rate: it is all there is to learn."""
-    probabilities = [0.0] * len(labels)
+    """Each held-out question (of ``size``) scored by a model fitted on its split's training
+    questions alone (indices into ``train_labels``). Training questions of one outcome only give
+    their rate: it is all there is to learn."""
+    probabilities = [0.0] * size
     for held, train in splits:
-        train_labels = [labels[i] for i in train]
-        if len(set(train_labels)) < 2:
-            rate = min(CEILING, max(FLOOR, sum(train_labels) / max(1, len(train_labels))))
+        labels = [train_labels[i] for i in train]
+        if len(set(labels)) < 2:
+            rate = min(CEILING, max(FLOOR, sum(labels) / max(1, len(labels))))
             for i in held:
                 probabilities[i] = rate
             continue
@@ -175,7 +181,7 @@ def cross_validated(
     for fold in range(folds):
         held = set(order[fold::folds])
         splits.append((sorted(held), [i for i in order if i not in held]))
-    return _out_of_fold(splits, labels, fit_on)
+    return _out_of_fold(splits, len(labels), labels, fit_on)
 
 
 def observations_from_runs(runs: Sequence[Any]) -> tuple[list[Observation], list[bool]]:

@@ -53,59 +53,23 @@ def calibration_data(
 
 
 def cross_validated_confidence(
-    records: Sequence[dict[str, Any]], signals: Sequence[str] = calibration.SIGNALS
+    records: Sequence[dict[str, Any]],
+    signals: Sequence[str] = calibration.SIGNALS,
+    fit_on: Sequence[dict[str, Any]] | None = None,
 ) -> list[float]:
     """Each question's confidence from a calibrator fitted without its database (0 where a rule
-    abstained or the question is set apart)."""
+    abstained or the question is set apart): fitted on ``records``, or on ``fit_on`` where given
+    (other runs' records, held out by database all the same)."""
     index, rows, labels, groups = calibration_data(records)
+    train = calibration_data(fit_on)[1:] if fit_on is not None else None
     confidence = [0.0] * len(records)
     if index and len(set(groups)) > 1:
-        held_out = fitting.grouped_cross_validated(rows, labels, groups, signals=signals)
+        held_out = fitting.grouped_cross_validated(
+            rows, labels, groups, signals=signals, train=train
+        )
         for i, p in zip(index, held_out, strict=True):
             confidence[i] = p
     return confidence
-
-
-def fit(
-    records: Sequence[dict[str, Any]],
-    model: str,
-    signals: Sequence[str] | None = None,
-    grammar: str | None = None,
-) -> calibration.LogisticCalibrator:
-    """The calibrator to ship for ``model`` (decoding under ``grammar``): fitted on every
-    question, on the model's signals (``calibration.signals_of``) unless ``signals`` says, with
-    the leave-one-database-out figures in its details."""
-    signals = signals or calibration.signals_of(model)
-    index, rows, labels, groups = calibration_data(records)
-    name = f"{model}, {grammar} grammar" if grammar else model
-    fitted = fitting.fit_logistic(
-        rows,
-        labels,
-        groups=groups,
-        signals=signals,
-        fitted_on=f"{name}: {len(rows)} questions of honestsql bench ask "
-        f"({', '.join(sorted({records[i]['suite'] for i in index}))})",
-    )
-    confidence = cross_validated_confidence(records, signals)
-    held_out = [confidence[i] for i in index]
-    absent = _absent(records, signals)
-    fitted.details = {
-        **fitted.details,
-        # Signals no record carries (a run recorded before they existed) are read as 0
-        # everywhere: the fit learns nothing from them. ``bench ask --rejudge`` computes them.
-        **({"absent_signals": absent} if absent else {}),
-        "model": model,
-        **({"grammar": grammar} if grammar else {}),
-        "questions": len(rows),
-        "databases": sorted(set(groups)),
-        "correct_share": round(sum(labels) / len(labels), 4),
-        "leave_one_database_out": {
-            "auroc": _round(auroc(held_out, labels)),
-            "ece": _round(ece(held_out, labels)),
-            "ece_chance": _round(ece_by_chance(held_out)),  # perfect calibration would show
-        },
-    }
-    return fitted
 
 
 def _absent(records: Sequence[dict[str, Any]], signals: Sequence[str]) -> list[str]:
@@ -126,19 +90,20 @@ def summarize(
     model: str,
     target: float = 0.75,
     signals: Sequence[str] | None = None,
+    fit_on: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The figures of a run, its confidence read from the model's signals
-    (``calibration.signals_of``) unless ``signals`` says. Answerable questions with an empty
-    gold result are left out of everything but ``empty_gold``; ``auroc``/``ece`` are over every
-    question the confidence decided, ``auroc_answerable``/``ece_answerable`` over the answerable
-    ones alone."""
+    (``calibration.signals_of``) unless ``signals`` says, fitted on ``fit_on`` where given.
+    Answerable questions with an empty gold result are left out of everything but
+    ``empty_gold``; ``auroc``/``ece`` are over every question the confidence decided,
+    ``auroc_answerable``/``ece_answerable`` over the answerable ones alone."""
     signals = signals or calibration.signals_of(model)
     every = list(records)
     if not every:
         raise InvalidInput("The run holds no answered questions yet.")
     apart = [r for r in every if empty_gold(r)]
     records = [r for r in every if not empty_gold(r)]
-    confidence = cross_validated_confidence(records, signals)
+    confidence = cross_validated_confidence(records, signals, fit_on)
     answered = [r["rule"] is None and c > target for r, c in zip(records, confidence, strict=True)]
     judged = _judged(records, answered, confidence)
     bare_judged = [_bare(r) for r in records]

@@ -56,6 +56,14 @@ def bench_ask(
             "calibrator fitted on the other run, held out by database."
         ),
     ] = None,
+    fit_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --report-only: fit the confidence on these run files' records (of the "
+            "same model; PATH:SUITE,SUITE reads only those suites) instead of the run's own, "
+            "pooled, each question still held out with its database. Repeat for several."
+        ),
+    ] = None,
     rejudge: Annotated[
         bool,
         typer.Option(
@@ -94,7 +102,7 @@ def bench_ask(
     """A real model through honestsql on every question that can be executed here: bare model,
     oracle and honestsql (confidence calibrated leave-one-database-out on the run itself)."""
     from honestsql.benchmarks import ask as bench
-    from honestsql.benchmarks import ask_ablation, ask_examples, ask_figures
+    from honestsql.benchmarks import ask_ablation, ask_examples, ask_figures, ask_fit
     from honestsql.evaluation import metrics
     from honestsql.settings import GRAMMARS
 
@@ -102,8 +110,10 @@ def bench_ask(
         raise typer.BadParameter(f"--grammar must be one of {', '.join(GRAMMARS)}")
     plain: list[dict[str, Any]] | None = None  # a run without examples, of the same model
     try:
-        if (common_with is not None or ablation) and not (report_only or rejudge):
-            raise InvalidInput("--common-with and --ablation go with --report-only.")
+        if (common_with is not None or ablation or fit_on) and not (report_only or rejudge):
+            raise InvalidInput("--common-with, --ablation and --fit-on go with --report-only.")
+        if fit_on and ablation:
+            raise InvalidInput("--ablation fits on the run itself: give it without --fit-on.")
         if (report_only or rejudge) and run is None:
             raise InvalidInput("--report-only and --rejudge need --run FILE.")
         if rejudge:
@@ -141,7 +151,14 @@ def bench_ask(
                     records = ask_ablation.with_later_signals(records, database, questions)
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
-                figures = ask_figures.summarize(records, model=header["model"], target=target)
+                training = None
+                if fit_on:
+                    training = ask_fit.training_for(header, fit_on)
+                figures = ask_figures.summarize(
+                    records, model=header["model"], target=target, fit_on=training
+                )
+                if fit_on:
+                    figures["fit_on"] = {"runs": fit_on, "records": len(training or [])}
                 if header.get("what_if"):  # queries and signals rewritten, decisions not
                     figures["as_run"] = None
             if common_with is not None:

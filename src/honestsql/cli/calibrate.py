@@ -27,26 +27,41 @@ from honestsql.progress import progress_bar
 @calibrate_app.command("fit")
 def calibrate_fit(
     runs: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help="Run files of `bench ask` (one model's own candidates: a logistic calibrator "
-            "for that model), or of `eval score` (one per system, same benchmark: an isotonic "
-            "calibrator of their agreement)."
+            "for that model; PATH:SUITE,SUITE reads only those suites of a run), or of `eval "
+            "score` (one per system, same benchmark: an isotonic calibrator of their agreement)."
         ),
     ],
     out_path: Annotated[
         Path, typer.Option("--out", help="Where to write the calibration JSON.")
     ] = Path("calibration.json"),
     feature: Annotated[str, typer.Option(help="The feature to calibrate on.")] = "margin",
+    pool: Annotated[
+        bool,
+        typer.Option(
+            help="`bench ask` runs: fit on every record of every run (a question asked in two "
+            "runs counts twice), not on the last record of each question (one run written in "
+            "several files)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Fit the confidence calibrator from runs; use it with HONESTSQL_CALIBRATION=FILE."""
     from honestsql import calibration, fitting
     from honestsql.benchmarks import ask as bench
+    from honestsql.benchmarks import ask_fit
 
-    if runs and all(bench.is_run(path) for path in runs):
-        _fit_from_bench_runs(runs, out_path, as_json)
+    try:
+        ask_runs = bool(runs) and all(bench.is_run(ask_fit.parse_source(t)[0]) for t in runs)
+    except HonestSQLError as exc:
+        fail(exc, as_json)
+    if ask_runs:
+        _fit_from_bench_runs(runs, out_path, as_json, pool)
         return
+    if pool:
+        raise typer.BadParameter("--pool goes with `bench ask` run files.")
     from honestsql.evaluation.metrics import auroc, ece
     from honestsql.evaluation.runs import load_run
 
@@ -56,7 +71,7 @@ def calibrate_fit(
             "carry nothing else)"
         )
     try:
-        loaded = [load_run(path) for path in runs]
+        loaded = [load_run(Path(path)) for path in runs]
         if len(loaded) < 2:
             raise InvalidInput(
                 "Give at least two runs: the calibrator learns from how systems agree."
@@ -93,32 +108,13 @@ def calibrate_fit(
         )
 
 
-def _fit_from_bench_runs(runs: list[Path], out_path: Path, as_json: bool) -> None:
-    from honestsql.benchmarks import ask as bench
-    from honestsql.benchmarks import ask_figures
+def _fit_from_bench_runs(runs: list[str], out_path: Path, as_json: bool, pool: bool) -> None:
+    from honestsql.benchmarks import ask_fit
 
     try:
-        loaded = [bench.load_run(path) for path in runs]
-        models = {header["model"] for header, _ in loaded}
-        if len(models) != 1:
-            raise InvalidInput(
-                f"The runs are of several models ({', '.join(sorted(models))}); fit one at a time."
-            )
-        grammars = {header.get("grammar") for header, _ in loaded}
-        if len(grammars) != 1:
-            raise InvalidInput(
-                "The runs decoded under several grammars "
-                f"({', '.join(sorted(map(str, grammars)))}); fit one at a time."
-            )
-        agreements = {header.get("agreement") for header, _ in loaded}
-        if len(agreements) != 1:
-            raise InvalidInput(
-                "The runs count agreement in different ways (some with merge-in-order, written "
-                "by `bench what-if --write`); fit one kind at a time."
-            )
-        records = {r["id"]: r for _, rs in loaded for r in rs}
-        model = ask_figures.fit(list(records.values()), models.pop(), grammar=grammars.pop())
-        if agreement := agreements.pop():  # decide counts agreement as the fit saw it
+        shared, records = ask_fit.load_sources(runs, pool=pool)
+        model = ask_fit.fit(records, shared["model"], grammar=shared["grammar"])
+        if agreement := shared["agreement"]:  # decide counts agreement as the fit saw it
             model.details["agreement"] = agreement
     except (ValueError, RuntimeError) as exc:
         fail(InvalidInput(str(exc)), as_json)
