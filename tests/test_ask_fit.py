@@ -131,6 +131,16 @@ def test_calibrate_fit_pools_runs(tmp_path: Path) -> None:
     figures = json.loads(pooled.stdout)
     assert figures["records"] == 80 and figures["questions"] == 40
     assert "several runs pooled" in json.loads(out.read_text())["fitted_on"]
+    said = subprocess.run(
+        [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), str(again), "--pool"]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert said.returncode == 0 and "80 records, several runs pooled, of 40 questions" in " ".join(
+        said.stdout.split()
+    )
     once = _cli("calibrate", "fit", str(run), str(again), "--out", str(out))
     assert once.returncode == 0, once.stderr
     assert json.loads(once.stdout)["questions"] == 40 and "records" not in json.loads(once.stdout)

@@ -143,8 +143,11 @@ def _fit_from_bench_runs(runs: list[str], out_path: Path, as_json: bool, pool: b
             f"{'it' if len(absent) == 1 else 'them'} as 0 and learns nothing from "
             f"{'it' if len(absent) == 1 else 'them'}.{again}[/yellow]"
         )
+    pooled = model.details.get("records")
+    fitted = f"{pooled} records, several runs pooled, of " if pooled else ""
     out.print(
-        f"Wrote {out_path} ({model.details['questions']} questions of {model.details['model']}; "
+        f"Wrote {out_path} ({fitted}{model.details['questions']} questions of "
+        f"{model.details['model']}; "
         f"leave-one-database-out AUROC {cv['auroc']}, ECE {cv['ece']}, by chance "
         f"{cv['ece_chance']}). "
         f"Use it with HONESTSQL_CALIBRATION={out_path}"
