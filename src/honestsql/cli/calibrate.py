@@ -29,9 +29,10 @@ def calibrate_fit(
     runs: Annotated[
         list[str],
         typer.Argument(
+            metavar="RUN",
             help="Run files of `bench ask` (one model's own candidates: a logistic calibrator "
             "for that model; PATH:SUITE,SUITE reads only those suites of a run), or of `eval "
-            "score` (one per system, same benchmark: an isotonic calibrator of their agreement)."
+            "score` (one per system, same benchmark: an isotonic calibrator of their agreement).",
         ),
     ],
     out_path: Annotated[
