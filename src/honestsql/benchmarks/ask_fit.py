@@ -80,7 +80,8 @@ def fit(
     signals = signals or calibration.signals_of(model)
     index, rows, labels, groups = calibration_data(records)
     name = f"{model}, {grammar} grammar" if grammar else model
-    pooled = len({records[i]["id"] for i in index}) < len(index)
+    questions = len({records[i]["id"] for i in index})
+    pooled = questions < len(index)  # a question asked in two runs counts twice
     fitted = fitting.fit_logistic(
         rows,
         labels,
@@ -100,7 +101,7 @@ def fit(
         **({"absent_signals": absent} if absent else {}),
         "model": model,
         **({"grammar": grammar} if grammar else {}),
-        "questions": len({records[i]["id"] for i in index}),
+        "questions": questions,
         **({"records": len(rows)} if pooled else {}),
         "databases": sorted(set(groups)),
         "correct_share": round(sum(labels) / len(labels), 4),

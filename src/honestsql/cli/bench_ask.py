@@ -151,14 +151,12 @@ def bench_ask(
                     records = ask_ablation.with_later_signals(records, database, questions)
                 figures = ask_ablation.ablation(records, model=header["model"], target=target)
             else:
-                training = None
-                if fit_on:
-                    training = ask_fit.training_for(header, fit_on)
+                training = ask_fit.training_for(header, fit_on) if fit_on else None
                 figures = ask_figures.summarize(
                     records, model=header["model"], target=target, fit_on=training
                 )
-                if fit_on:
-                    figures["fit_on"] = {"runs": fit_on, "records": len(training or [])}
+                if training is not None:
+                    figures["fit_on"] = {"runs": fit_on, "records": len(training)}
                 if header.get("what_if"):  # queries and signals rewritten, decisions not
                     figures["as_run"] = None
             if common_with is not None:
