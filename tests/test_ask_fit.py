@@ -130,7 +130,11 @@ def test_calibrate_fit_pools_runs(tmp_path: Path) -> None:
     assert pooled.returncode == 0, pooled.stderr
     figures = json.loads(pooled.stdout)
     assert figures["records"] == 80 and figures["questions"] == 40
-    assert "several runs pooled" in json.loads(out.read_text())["fitted_on"]
+    written = json.loads(out.read_text())
+    assert "several runs pooled" in written["fitted_on"]
+    # The run files it was fitted on, by name (not where they lay), with the suites read.
+    assert figures["runs"] == ["run.jsonl", "again.jsonl:spider"]
+    assert written["fitted_on"].endswith("; runs run.jsonl, again.jsonl:spider")
     said = subprocess.run(
         [sys.executable, "-m", "honestsql", "calibrate", "fit", str(run), str(again), "--pool"]
         + ["--out", str(out)],
@@ -144,5 +148,16 @@ def test_calibrate_fit_pools_runs(tmp_path: Path) -> None:
     once = _cli("calibrate", "fit", str(run), str(again), "--out", str(out))
     assert once.returncode == 0, once.stderr
     assert json.loads(once.stdout)["questions"] == 40 and "records" not in json.loads(once.stdout)
+    # Runs of different questions are not "pooled" twice over, but still named.
+    other = _run(
+        tmp_path / "o.jsonl",
+        [_record(i, right_when_sure=True, suite="sqleval-sqlite") for i in range(40)],
+    )
+    apart = _cli("calibrate", "fit", str(run), str(other), "--pool", "--out", str(out))
+    assert apart.returncode == 0, apart.stderr
+    assert json.loads(apart.stdout)["runs"] == ["run.jsonl", "o.jsonl"]
+    fitted_on = json.loads(out.read_text())["fitted_on"]
+    assert "80 questions" in fitted_on and "pooled" not in fitted_on
+    assert fitted_on.endswith("; runs run.jsonl, o.jsonl")
     bad = _cli("calibrate", "fit", f"{run}:hats", "--out", str(out))
     assert bad.returncode != 0 and "hats" in bad.stdout

@@ -72,12 +72,13 @@ def cross_validated_confidence(
     return confidence
 
 
-def _absent(records: Sequence[dict[str, Any]], signals: Sequence[str]) -> list[str]:
+def absent_signals(records: Sequence[dict[str, Any]], signals: Sequence[str]) -> list[str]:
+    """The signals no record carries (a run recorded before they were)."""
     return [s for s in signals if not any(s in (r.get("signals") or {}) for r in records)]
 
 
 def _share(part: int, whole: int) -> float | None:
-    return _round(part / whole) if whole else None
+    return rounded(part / whole) if whole else None
 
 
 def _oracle(record: dict[str, Any]) -> bool:
@@ -119,7 +120,7 @@ def summarize(
     refused = {r["id"] for r, a in zip(records, answered, strict=True) if not a}
     spider = calibration.shipped(calibration.SPIDER_ENSEMBLE)
     ood = [spider.probability(records[i]["signals"]) for i in index] if spider else []
-    s_all = {k: _round(v) for k, v in honest["penalized"].items()}
+    s_all = {k: rounded(v) for k, v in honest["penalized"].items()}
     figures = {
         "model": model,
         "n": len(records),
@@ -127,27 +128,30 @@ def summarize(
         "unanswerable": len(unanswerable),
         "databases": len({r["db_id"] for r in records}),
         "target": target,
-        "bare_ex": _round(bare["ex"]),
+        "bare_ex": rounded(bare["ex"]),
         "oracle_ex": _share(sum(map(_oracle, answerable)), len(answerable)),
-        "ex": _round(honest["ex"]),
-        "answered_right": _round(honest["ex"]),
-        "coverage": _round(honest["coverage"]),
-        "precision": _round(honest["selective_accuracy"]),
+        "ex": rounded(honest["ex"]),
+        "answered_right": rounded(honest["ex"]),
+        "coverage": rounded(honest["coverage"]),
+        "precision": rounded(honest["selective_accuracy"]),
         # 95% intervals (Wilson): how far the two headline shares can move by chance.
         "precision_interval": _interval(honest["correct"], honest["answered"]),
         "answered_right_interval": _interval(honest["correct"], honest["answerable"]),
         "s": s_all,
         "s_all": s_all,
-        "bare_s": {k: _round(v) for k, v in bare["penalized"].items()},
-        "s_answerable": {k: _round(v) for k, v in honest_answerable["penalized"].items()},
-        "bare_s_answerable": {k: _round(v) for k, v in bare_answerable["penalized"].items()},
-        "rs": {k: _round(honest["rs"][k]) for k in ("0", "10")},
-        "bare_rs": {k: _round(bare["rs"][k]) for k in ("0", "10")},
+        "bare_s": {k: rounded(v) for k, v in bare["penalized"].items()},
+        "s_answerable": {k: rounded(v) for k, v in honest_answerable["penalized"].items()},
+        "bare_s_answerable": {k: rounded(v) for k, v in bare_answerable["penalized"].items()},
+        "rs": {k: rounded(honest["rs"][k]) for k in ("0", "10")},
+        "bare_rs": {k: rounded(bare["rs"][k]) for k in ("0", "10")},
         **_separation(records, confidence),
         "calibrated_questions": len(index),
         # Signals of the model's that no record carries: read as 0 (``--rejudge`` records them).
-        **({"absent_signals": absent} if (absent := _absent(records, signals)) else {}),
-        "spider_calibrator": {"auroc": _round(auroc(ood, labels)), "ece": _round(ece(ood, labels))},
+        **({"absent_signals": absent} if (absent := absent_signals(records, signals)) else {}),
+        "spider_calibrator": {
+            "auroc": rounded(auroc(ood, labels)),
+            "ece": rounded(ece(ood, labels)),
+        },
         "as_run": as_run(records),
         "idk_refused": _share(sum(r["id"] in refused for r in unanswerable), len(unanswerable)),
         "false_refusals": _share(sum(map(said_unrelated, answerable)), len(answerable)),
@@ -158,8 +162,8 @@ def summarize(
         "answerable_refused": _share(sum(r["id"] in refused for r in answerable), len(answerable)),
         "empty_gold": _empty_gold(apart),
         "early_stop": early_stop(records),
-        "p50_s": _round(statistics.median(seconds)),
-        "p95_s": _round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]),
+        "p50_s": rounded(statistics.median(seconds)),
+        "p95_s": rounded(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]),
         "tokens_per_question": round(sum(tokens) / len(tokens)),
         "rules": dict(Counter(r["rule"] for r in records if r["rule"]).most_common()),
         "by_suite": {
@@ -206,9 +210,9 @@ def as_run(
     got = metrics_summary(_judged(records, answered, confidence))
     separation = _separation(records, confidence)
     return {
-        "answered_right": _round(got["ex"]),
-        "precision": _round(got["selective_accuracy"]),
-        "s_0.75": _round(got["penalized"]["0.75"]),
+        "answered_right": rounded(got["ex"]),
+        "precision": rounded(got["selective_accuracy"]),
+        "s_0.75": rounded(got["penalized"]["0.75"]),
         **{
             k: separation[k]
             for k in ("ece", "ece_answerable", "ece_answerable_chance", "auroc_answerable")
@@ -224,12 +228,12 @@ def _separation(records: Sequence[dict[str, Any]], confidence: Sequence[float]) 
     kept = [k for k, i in enumerate(index) if records[i]["answerable"]]
     answerable = ([scored[k] for k in kept], [labels[k] for k in kept])
     return {
-        "auroc": _round(auroc(scored, labels)),
-        "ece": _round(ece(scored, labels)),
-        "auroc_answerable": _round(auroc(*answerable)),
-        "ece_answerable": _round(ece(*answerable)),
+        "auroc": rounded(auroc(scored, labels)),
+        "ece": rounded(ece(scored, labels)),
+        "auroc_answerable": rounded(auroc(*answerable)),
+        "ece_answerable": rounded(ece(*answerable)),
         # What a perfectly calibrated confidence would show here: an ECE near it is noise.
-        "ece_answerable_chance": _round(ece_by_chance(answerable[0])),
+        "ece_answerable_chance": rounded(ece_by_chance(answerable[0])),
     }
 
 
@@ -321,5 +325,6 @@ def _interval(successes: int, n: int) -> list[float] | None:
     return [round(found[0], 4), round(found[1], 4)] if found else None
 
 
-def _round(value: float | None) -> float | None:
+def rounded(value: float | None) -> float | None:
+    """A figure to four places, as every report prints it."""
     return None if value is None else round(float(value), 4)

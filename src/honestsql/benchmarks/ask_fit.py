@@ -12,10 +12,10 @@ from typing import Any
 from honestsql import calibration, fitting
 from honestsql.benchmarks import ask as bench
 from honestsql.benchmarks.ask_figures import (
-    _absent,
-    _round,
+    absent_signals,
     calibration_data,
     cross_validated_confidence,
+    rounded,
 )
 from honestsql.errors import InvalidInput
 from honestsql.evaluation.metrics import auroc, ece, ece_by_chance
@@ -73,15 +73,18 @@ def fit(
     model: str,
     signals: Sequence[str] | None = None,
     grammar: str | None = None,
+    sources: Sequence[str] = (),
 ) -> calibration.LogisticCalibrator:
     """The calibrator to ship for ``model`` (decoding under ``grammar``): fitted on every
     record, on the model's signals (``calibration.signals_of``) unless ``signals`` says, with
-    the leave-one-database-out figures in its details."""
+    the leave-one-database-out figures in its details and the run files it was fitted on
+    (``sources``, as ``load_sources`` read them; by file name)."""
     signals = signals or calibration.signals_of(model)
     index, rows, labels, groups = calibration_data(records)
     name = f"{model}, {grammar} grammar" if grammar else model
     questions = len({records[i]["id"] for i in index})
     pooled = questions < len(index)  # a question asked in two runs counts twice
+    runs = [_named(text) for text in sources]
     fitted = fitting.fit_logistic(
         rows,
         labels,
@@ -89,11 +92,12 @@ def fit(
         signals=signals,
         fitted_on=f"{name}: {len(rows)} {'records' if pooled else 'questions'} of honestsql "
         f"bench ask ({', '.join(sorted({records[i]['suite'] for i in index}))})"
-        + (", several runs pooled" if pooled else ""),
+        + (", several runs pooled" if pooled else "")
+        + (f"; runs {', '.join(runs)}" if len(runs) > 1 else ""),
     )
     confidence = cross_validated_confidence(records, signals)
     held_out = [confidence[i] for i in index]
-    absent = _absent(records, signals)
+    absent = absent_signals(records, signals)
     fitted.details = {
         **fitted.details,
         # Signals no record carries (a run recorded before they existed) are read as 0
@@ -103,15 +107,22 @@ def fit(
         **({"grammar": grammar} if grammar else {}),
         "questions": questions,
         **({"records": len(rows)} if pooled else {}),
+        **({"runs": runs} if runs else {}),
         "databases": sorted(set(groups)),
         "correct_share": round(sum(labels) / len(labels), 4),
         "leave_one_database_out": {
-            "auroc": _round(auroc(held_out, labels)),
-            "ece": _round(ece(held_out, labels)),
-            "ece_chance": _round(ece_by_chance(held_out)),  # perfect calibration would show
+            "auroc": rounded(auroc(held_out, labels)),
+            "ece": rounded(ece(held_out, labels)),
+            "ece_chance": rounded(ece_by_chance(held_out)),  # perfect calibration would show
         },
     }
     return fitted
+
+
+def _named(source: str) -> str:
+    """A source by its run file's name (where it lies is this machine's business)."""
+    path, suites = parse_source(source)
+    return path.name + (f":{','.join(suites)}" if suites else "")
 
 
 def training_for(header: dict[str, Any], sources: Sequence[str]) -> list[dict[str, Any]]:

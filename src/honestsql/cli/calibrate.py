@@ -114,7 +114,7 @@ def _fit_from_bench_runs(runs: list[str], out_path: Path, as_json: bool, pool: b
 
     try:
         shared, records = ask_fit.load_sources(runs, pool=pool)
-        model = ask_fit.fit(records, shared["model"], grammar=shared["grammar"])
+        model = ask_fit.fit(records, shared["model"], grammar=shared["grammar"], sources=runs)
         if agreement := shared["agreement"]:  # decide counts agreement as the fit saw it
             model.details["agreement"] = agreement
     except (ValueError, RuntimeError) as exc:
