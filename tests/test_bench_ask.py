@@ -158,6 +158,7 @@ def test_bench_ask_keeps_every_candidate_and_resumes(tmp_path: Path) -> None:
     assert set(berlin["signals"]) == set(calibration.SIGNALS) | set(CLUES) | {
         "schema_columns",
         "named_unread",
+        "asked_unknown",
     }
     # The size of the database's schema: 4 columns in either (rule 6 in docs/BENCHMARKS.md).
     assert {r["signals"]["schema_columns"] for r in records} == {round(math.log(4) / 5, 4)}

@@ -13,6 +13,7 @@ import honestsql
 from honestsql.candidates import Candidate
 from honestsql.clues import (
     CLUES,
+    asked_unknown,
     clause_agreement,
     clues,
     contained_share,
@@ -180,6 +181,7 @@ def test_an_old_run_record_gets_the_clues_by_running_the_chosen_query_again(
         "type_mismatch": 0.0,
         "schema_columns": ln(columns) / 5,
         "named_unread": 0.0,  # "orders" names the table, not a column left out
+        "asked_unknown": 0.0,  # it asks for no attribute
     }
     assert got["contained_share"] == pytest.approx(1 / 3)
     assert got["many_rows_for_one"] == 1.0 and got["repeated_rows"] == pytest.approx(1 / 3)
@@ -277,6 +279,53 @@ def test_decide_and_an_old_record_read_named_unread_alike(tmp_path: Path) -> Non
     assert "named_unread" not in decide([chosen], target=0.5, relevance=1.0).signals
     record = {"chosen": 0, "candidates": [{"sql": sql, "status": "ok"}]}
     assert reclue(record, db, question)["named_unread"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        # sql-eval's cat_c kind (rule 18): an attribute no name of the schema is about.
+        ("Which mountain has the highest difficulty level for climbing?", 1.0),
+        ("What is the average volume of the lakes in each state?", 1.0),
+        ("What is the phone number of each state?", 1.0),
+        # The same shapes over attributes it has: a name, its plural, a word of a longer name.
+        ("Which mountain has the highest altitude?", 0.0),
+        ("What is the population density of each state?", 0.0),
+        ("Which states have the largest areas?", 0.0),
+        # Generic words name no attribute; a question may ask for none at all.
+        ("What is the number of states?", 0.0),
+        ("What is the name of the tallest mountain?", 0.0),
+        ("How many states are there?", 0.0),
+        # A stem shared with a column ("rated", "rating"); a word found in the sample values.
+        ("Which film has the highest rated reviews?", 0.0),
+        ("What is the average fantasy score?", 0.0),
+        ("What is the average budget of the films?", 1.0),
+    ],
+)
+def test_an_attribute_the_question_asks_for_and_the_database_does_not_hold(
+    tmp_path: Path, question: str, unknown: float
+) -> None:
+    path = Path(_states(tmp_path))
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE film (title TEXT, genre TEXT, rating REAL, length INT)")
+        con.execute("INSERT INTO film VALUES ('Mort', 'fantasy', 4.5, 95)")
+    db = honestsql.connect(str(path))
+    assert asked_unknown(question, db.catalog()) == unknown
+
+
+def test_decide_and_an_old_record_read_asked_unknown_alike(tmp_path: Path) -> None:
+    """The pipeline records ``asked_unknown`` (given the catalog), whatever the query, and a run
+    recorded before it gets the same from ``reclue``."""
+    db = honestsql.connect(_states(tmp_path))
+    question = "What is the phone number of each state?"
+    sql = "SELECT state_name FROM state"
+    result = db.execute(sql)
+    chosen = Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key)
+    live = decide([chosen], target=0.5, relevance=1.0, question=question, catalog=db.catalog())
+    assert live.signals["asked_unknown"] == 1.0
+    record = {"chosen": 0, "candidates": [{"sql": sql, "status": "ok"}]}
+    assert reclue(record, db, question)["asked_unknown"] == 1.0
+    assert reclue(record, db, "Which state has the largest area?")["asked_unknown"] == 0.0
 
 
 def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blindly(

@@ -150,6 +150,7 @@ RECORDED = (
     "self_check",
     "schema_columns",
     "named_unread",
+    "asked_unknown",
 )
 #: Signals beyond ``SIGNALS`` that one model's calibrators are fitted on from now on, each kept
 #: by a rule written before that model's run was read (docs/BENCHMARKS.md): the 0.5B's

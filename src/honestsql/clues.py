@@ -10,6 +10,9 @@ pipeline already has (no model call):
   through different tables are less sure than ones that read the same.
 - **A table joined for nothing** (``leaf_join``): the chosen query joins a table it reads
   nowhere but in the condition that joins it, which only keeps or repeats the other's rows.
+- **An attribute the database does not hold** (``asked_unknown``, rule 18): the question asks
+  for "the *phone number* of each member" and no name, description or sample value of the
+  schema is about phones.
 - **The result's shape** (``result_shape``): a question that asks for one number ("how many",
   "what is the average") answered with several rows; a "top 3" answered with another number of
   rows; rows repeated (a join's fan-out); the share of NULL cells; a question that asks for a
@@ -32,7 +35,7 @@ from sqlglot import expressions as exp
 
 from honestsql.catalog import Catalog
 from honestsql.db.result import value_key
-from honestsql.linking.lexical import content_words
+from honestsql.linking.lexical import content_words, known, vocabulary
 from honestsql.suggest import singular, words
 
 #: Every signal this module computes, in a stable order.
@@ -241,6 +244,54 @@ def named_unread(question: str, sql: str | None, catalog: Catalog, dialect: str 
                 if word in asked:
                     named.setdefault(word, set()).add(column.name.lower())
     return 1.0 if any(not columns & used for columns in named.values()) else 0.0
+
+
+#: What a question asks for: the words between "the" and "of" ("the *phone number* of"), or
+#: after an aggregate or superlative word ("the average *volume*", "the most *office hours*").
+_ASKED = re.compile(
+    r"\bthe\s+((?:[a-z]+\s+){0,2}?[a-z]+)\s+of\b|\b(?:average|mean|total|sum|highest|lowest|"
+    r"most|least|maximum|minimum|largest|smallest|biggest|greatest|fewest)\s+([a-z]+(?:\s+[a-z]+)?)",
+    re.IGNORECASE,
+)
+#: Words of such a phrase that name no attribute ("the *number* of", "the *rest* of").
+_GENERIC = frozenset(
+    """amount average beginning biggest bottom combined count different distinct end entries entry
+    fewest first greatest group groups half highest kind kinds largest last least list lowest
+    majority maximum mean middle minimum most name names number one ones overall part percent
+    percentage proportion rate ratio record records rest row rows same set share smallest start
+    sum top total type types unique value values""".split()  # noqa: SIM905
+)
+_ENDINGS = ("ing", "est", "ed", "er")
+
+
+def _stem(word: str) -> str:
+    word = singular(word)
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
+
+
+def asked_unknown(question: str, catalog: Catalog) -> float:
+    """1 when an attribute the question asks for (``_ASKED``, less ``_GENERIC`` words) names
+    nothing in the database: none of its words is a word of a table's or column's name,
+    description, comment or sample values (``linking.known``: also singular or spelled nearly
+    alike), nor shares its stem with one (-ed, -ing, -er, -est dropped); else 0 (rule 18,
+    docs/BENCHMARKS.md)."""
+    phrases = [
+        [w for w in content_words(found.group(1) or found.group(2)) if w not in _GENERIC]
+        for found in _ASKED.finditer(question)
+    ]
+    phrases = [p for p in phrases if p]
+    if not phrases:
+        return 0.0
+    vocab = vocabulary(catalog)
+    choices = sorted(vocab)
+    stems = {_stem(w) for w in vocab}
+    for phrase in phrases:
+        if not any(known(w, vocab, choices) or _stem(w) in stems for w in phrase):
+            return 1.0
+    return 0.0
 
 
 def expected_rows(question: str) -> int | None:

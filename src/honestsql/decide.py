@@ -26,7 +26,7 @@ from honestsql.answer import ReasonCode, ReasonInfo
 from honestsql.calibration import AnyCalibrator, merges_in_order, schema_columns
 from honestsql.candidates import Candidate, agreement, result_key, shown_query, weighed
 from honestsql.catalog import Catalog
-from honestsql.clues import clues, named_unread
+from honestsql.clues import asked_unknown, clues, named_unread
 from honestsql.db.result import holds_nothing
 from honestsql.merging import merge_wider
 from honestsql.wording import say
@@ -107,17 +107,23 @@ def signals(
     }
 
 
-SCHEMA_SIGNALS = ("schema_columns", "named_unread")  # what ``schema_signals`` reads
+#: What ``schema_signals`` reads.
+SCHEMA_SIGNALS = ("schema_columns", "named_unread", "asked_unknown")
 
 
 def schema_signals(
     catalog: Catalog | None, question: str, sql: str | None, dialect: str | None
 ) -> dict[str, float]:
-    """The signals read from the database's schema: its size and whether ``sql`` leaves out a
-    column the question names (none without a catalog)."""
+    """The signals read from the database's schema: its size, whether ``sql`` leaves out a
+    column the question names, and whether the question asks for an attribute the schema does
+    not name (none without a catalog)."""
     if catalog is None or (size := schema_columns(catalog)) is None:
         return {}
-    return {"schema_columns": size, "named_unread": named_unread(question, sql, catalog, dialect)}
+    return {
+        "schema_columns": size,
+        "named_unread": named_unread(question, sql, catalog, dialect),
+        "asked_unknown": asked_unknown(question, catalog),
+    }
 
 
 def decide(

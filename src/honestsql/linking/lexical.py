@@ -55,7 +55,17 @@ def table_vocabulary(table: Table) -> set[str]:
     return vocab
 
 
-def _matches(word: str, vocab: set[str], choices: list[str]) -> bool:
+def vocabulary(catalog: Catalog) -> set[str]:
+    """Every word of every table's ``table_vocabulary``."""
+    vocab: set[str] = set()
+    for table in catalog.tables:
+        vocab |= table_vocabulary(table)
+    return vocab
+
+
+def known(word: str, vocab: set[str], choices: list[str]) -> bool:
+    """Whether ``vocab`` (``choices``: the same words, sorted) holds ``word``, its singular, or a
+    word spelled nearly alike."""
     if word in vocab or singular(word) in vocab:
         return True
     best = (
@@ -70,8 +80,6 @@ def relevance(question: str, catalog: Catalog, evidence: str = "") -> float:
     wanted = content_words(f"{question} {evidence}")
     if not wanted:
         return 0.5
-    vocab: set[str] = set()
-    for table in catalog.tables:
-        vocab |= table_vocabulary(table)
+    vocab = vocabulary(catalog)
     choices = sorted(vocab)
-    return sum(1 for w in wanted if _matches(w, vocab, choices)) / len(wanted)
+    return sum(1 for w in wanted if known(w, vocab, choices)) / len(wanted)
