@@ -80,10 +80,10 @@ def with_later_signals(
 ) -> list[dict[str, Any]]:
     """The records with the signals added to the pipeline after they were recorded, for runs
     recorded before it: those read from the schema (``decide.schema_signals``:
-    ``schema_columns``, rule 6, and ``named_unread``, rule 9, in docs/BENCHMARKS.md) and
-    ``leaf_join`` (rule 13), computed from the question (``questions``, by record id) and the
-    chosen query on the question's database. A record that carries them, or whose database or
-    question is not here, is left as it is."""
+    ``schema_columns``, rule 6, ``named_unread``, rule 9, and ``asked_unknown``, rule 18, in
+    docs/BENCHMARKS.md) and ``leaf_join`` (rule 13), computed from the question (``questions``,
+    by record id) and the chosen query on the question's database. A record that carries them,
+    or whose database or question is not here, is left as it is."""
     catalogs: dict[Database, Catalog] = {}
     out = []
     for record in records:

@@ -205,8 +205,9 @@ AblationOption = Annotated[
     typer.Option(
         help="With --report-only: what each recorded signal beyond the model's calibrator's "
         "own adds, nested leave-one-database-out (run --rejudge first to record them in an old "
-        "run), `schema_columns` and `named_unread` included (read from each question and its "
-        "database, where --data holds it, for a run recorded before runs carried them)."
+        "run), `schema_columns`, `named_unread` and `asked_unknown` included (read from each "
+        "question and its database, where --data holds it, for a run recorded before runs "
+        "carried them)."
     ),
 ]
 
