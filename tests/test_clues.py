@@ -266,19 +266,35 @@ def test_a_column_the_question_names_and_the_query_never_reads(
     assert named_unread(question, sql, db.catalog(), db.sql_dialect) == unread
 
 
-def test_decide_and_an_old_record_read_named_unread_alike(tmp_path: Path) -> None:
-    """The pipeline records ``named_unread`` on the chosen query (given the catalog), and a run
+@pytest.mark.parametrize(
+    ("signal", "question", "sql"),
+    [
+        (
+            "named_unread",
+            "What is the population density of each state?",
+            "SELECT population FROM state",
+        ),
+        (
+            "asked_unknown",
+            "What is the phone number of each state?",
+            "SELECT state_name FROM state",
+        ),
+    ],
+)
+def test_decide_and_an_old_record_read_the_schema_signals_alike(
+    tmp_path: Path, signal: str, question: str, sql: str
+) -> None:
+    """The pipeline records each signal read from the schema (given the catalog), and a run
     recorded before it gets the same from ``reclue``."""
     db = honestsql.connect(_states(tmp_path))
-    question = "What is the population density of each state?"
-    sql = "SELECT state_name, population FROM state"
     result = db.execute(sql)
     chosen = Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key)
     live = decide([chosen], target=0.5, relevance=1.0, question=question, catalog=db.catalog())
-    assert live.signals["named_unread"] == 1.0
-    assert "named_unread" not in decide([chosen], target=0.5, relevance=1.0).signals
+    assert live.signals[signal] == 1.0
+    assert signal not in decide([chosen], target=0.5, relevance=1.0).signals
     record = {"chosen": 0, "candidates": [{"sql": sql, "status": "ok"}]}
-    assert reclue(record, db, question)["named_unread"] == 1.0
+    assert reclue(record, db, question)[signal] == 1.0
+    assert reclue(record, db, "How many states are there?")[signal] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -311,21 +327,6 @@ def test_an_attribute_the_question_asks_for_and_the_database_does_not_hold(
         con.execute("INSERT INTO film VALUES ('Mort', 'fantasy', 4.5, 95)")
     db = honestsql.connect(str(path))
     assert asked_unknown(question, db.catalog()) == unknown
-
-
-def test_decide_and_an_old_record_read_asked_unknown_alike(tmp_path: Path) -> None:
-    """The pipeline records ``asked_unknown`` (given the catalog), whatever the query, and a run
-    recorded before it gets the same from ``reclue``."""
-    db = honestsql.connect(_states(tmp_path))
-    question = "What is the phone number of each state?"
-    sql = "SELECT state_name FROM state"
-    result = db.execute(sql)
-    chosen = Candidate(text=sql, sql=sql, status="ok", result=result, result_hash=result.key)
-    live = decide([chosen], target=0.5, relevance=1.0, question=question, catalog=db.catalog())
-    assert live.signals["asked_unknown"] == 1.0
-    record = {"chosen": 0, "candidates": [{"sql": sql, "status": "ok"}]}
-    assert reclue(record, db, question)["asked_unknown"] == 1.0
-    assert reclue(record, db, "Which state has the largest area?")["asked_unknown"] == 0.0
 
 
 def test_a_tie_is_broken_by_the_model_s_likelihood_and_weighed_not_answered_blindly(
