@@ -220,3 +220,22 @@ def test_embeddings_add_meaning() -> None:
     assert semantic[("weather", "Temperature")] > plain[("weather", "Temperature")]
     ranked = sorted(semantic, key=lambda k: -semantic[k])
     assert ranked.index(("weather", "Temperature")) < 3
+
+
+def test_a_catalogs_vocabulary_is_built_once_and_is_its_own() -> None:
+    """The relevance gate and the confidence's signals read one vocabulary per catalog; another
+    catalog, even of the same tables' names, gets its own."""
+    from honestsql.linking.lexical import relevance, vocabulary
+
+    def catalog(samples: list[str]) -> Catalog:
+        column = Column(name="status", type="TEXT", samples=samples)
+        return Catalog(
+            dialect="sqlite", fingerprint="f", tables=[Table(name="orders", columns=[column])]
+        )
+
+    shipped, cancelled = catalog(["shipped"]), catalog(["cancelled"])
+    assert vocabulary(shipped) is vocabulary(shipped)
+    assert "shipped" in vocabulary(shipped).words and "shipped" not in vocabulary(cancelled).words
+    question = "How many orders were cancelled?"
+    assert relevance(question, cancelled) == 1.0
+    assert relevance(question, shipped) == 0.5  # "orders" known, "cancelled" not

@@ -35,7 +35,7 @@ from sqlglot import expressions as exp
 
 from honestsql.catalog import Catalog
 from honestsql.db.result import value_key
-from honestsql.linking.lexical import content_words, known, vocabulary
+from honestsql.linking.lexical import content_words, vocabulary
 from honestsql.suggest import singular, words
 
 #: Every signal this module computes, in a stable order.
@@ -275,7 +275,7 @@ def _stem(word: str) -> str:
 def asked_unknown(question: str, catalog: Catalog) -> float:
     """1 when an attribute the question asks for (``_ASKED``, less ``_GENERIC`` words) names
     nothing in the database: none of its words is a word of a table's or column's name,
-    description, comment or sample values (``linking.known``: also singular or spelled nearly
+    description, comment or sample values (``Vocabulary.knows``: also singular or spelled nearly
     alike), nor shares its stem with one (-ed, -ing, -er, -est dropped); else 0 (rule 18,
     docs/BENCHMARKS.md)."""
     phrases = [
@@ -286,10 +286,9 @@ def asked_unknown(question: str, catalog: Catalog) -> float:
     if not phrases:
         return 0.0
     vocab = vocabulary(catalog)
-    choices = sorted(vocab)
-    stems = {_stem(w) for w in vocab}
+    stems = {_stem(w) for w in vocab.words}
     for phrase in phrases:
-        if not any(known(w, vocab, choices) or _stem(w) in stems for w in phrase):
+        if not any(vocab.knows(w) or _stem(w) in stems for w in phrase):
             return 1.0
     return 0.0
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
@@ -55,23 +57,46 @@ def table_vocabulary(table: Table) -> set[str]:
     return vocab
 
 
-def vocabulary(catalog: Catalog) -> set[str]:
-    """Every word of every table's ``table_vocabulary``."""
-    vocab: set[str] = set()
-    for table in catalog.tables:
-        vocab |= table_vocabulary(table)
-    return vocab
+@dataclass(frozen=True)
+class Vocabulary:
+    """Every word of a catalog's tables (``table_vocabulary``), and the same sorted."""
+
+    words: frozenset[str]
+    choices: tuple[str, ...]
+
+    def knows(self, word: str) -> bool:
+        """Whether it holds ``word``, its singular, or a word spelled nearly alike."""
+        if word in self.words or singular(word) in self.words:
+            return True
+        best = (
+            process.extractOne(word, self.choices, scorer=fuzz.ratio, score_cutoff=85)
+            if self.choices
+            else None
+        )
+        return best is not None
 
 
-def known(word: str, vocab: set[str], choices: list[str]) -> bool:
-    """Whether ``vocab`` (``choices``: the same words, sorted) holds ``word``, its singular, or a
-    word spelled nearly alike."""
-    if word in vocab or singular(word) in vocab:
-        return True
-    best = (
-        process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=85) if choices else None
-    )
-    return best is not None
+#: The vocabularies of the catalogs seen last: read by the relevance gate and again by the
+#: confidence's signals, for every question on the same catalog (not changed once built).
+_VOCABULARIES: OrderedDict[int, tuple[Catalog, Vocabulary]] = OrderedDict()
+_VOCABULARIES_KEPT = 8
+
+
+def vocabulary(catalog: Catalog) -> Vocabulary:
+    """The catalog's ``Vocabulary``, built once per catalog."""
+    kept = _VOCABULARIES.get(id(catalog))
+    if kept is None or kept[0] is not catalog:
+        found: set[str] = set()
+        for table in catalog.tables:
+            found |= table_vocabulary(table)
+        kept = _VOCABULARIES[id(catalog)] = (
+            catalog,
+            Vocabulary(frozenset(found), tuple(sorted(found))),
+        )
+        while len(_VOCABULARIES) > _VOCABULARIES_KEPT:
+            _VOCABULARIES.popitem(last=False)
+    _VOCABULARIES.move_to_end(id(catalog))
+    return kept[1]
 
 
 def relevance(question: str, catalog: Catalog, evidence: str = "") -> float:
@@ -81,5 +106,4 @@ def relevance(question: str, catalog: Catalog, evidence: str = "") -> float:
     if not wanted:
         return 0.5
     vocab = vocabulary(catalog)
-    choices = sorted(vocab)
-    return sum(1 for w in wanted if known(w, vocab, choices)) / len(wanted)
+    return sum(1 for w in wanted if vocab.knows(w)) / len(wanted)
